@@ -1,0 +1,56 @@
+/**
+ * An ordered record of everything the emulator did: route invocations, management API calls and their
+ * status, DynamoDB operations, messages delivered to clients, cache invalidations. Scenarios assert on it and
+ * reports draw sequence diagrams from it.
+ */
+export type EmulatorEvent =
+  | { kind: 'invoke'; functionName: string; trigger: string; requestId: string; coldStart: boolean; durationMs: number; outcome: 'ok' | 'error' | 'timeout'; error?: string }
+  | { kind: 'management'; method: 'POST' | 'GET' | 'DELETE'; connectionId: string; statusCode: number; errorType?: string; bytes?: number }
+  | { kind: 'dynamodb'; operation: string; table?: string; statusCode: number; errorType?: string }
+  | { kind: 'delivered'; connectionId: string; data: string }
+  | { kind: 'connection'; connectionId: string; state: 'open' | 'refused' | 'closed'; statusCode?: number; reason?: string }
+  | { kind: 'cacheInvalidated'; keys: string[] }
+  | { kind: 'http'; method: string; path: string; statusCode: number }
+  | { kind: 'fault'; description: string };
+
+export type LoggedEvent = EmulatorEvent & { seq: number; time: number };
+
+export interface EventLog {
+  record(event: EmulatorEvent): void;
+  /** Every event so far, oldest first. */
+  all(): readonly LoggedEvent[];
+  /** The last `n` events, oldest first. */
+  tail(n: number): readonly LoggedEvent[];
+  /** Calls `listener` for each event recorded from now on. Returns an unsubscribe function. */
+  subscribe(listener: (event: LoggedEvent) => void): () => void;
+  clear(): void;
+}
+
+/**
+ * Keeps at most `capacity` events (oldest dropped first) so a load scenario with thousands of connections
+ * cannot grow memory without bound.
+ */
+export function createEventLog(options: { now?: () => number; capacity?: number } = {}): EventLog {
+  const now = options.now ?? Date.now;
+  const capacity = options.capacity ?? 100_000;
+  let events: LoggedEvent[] = [];
+  let seq = 0;
+  const listeners = new Set<(event: LoggedEvent) => void>();
+  return {
+    record(event) {
+      const logged = { ...event, seq: ++seq, time: now() } as LoggedEvent;
+      events.push(logged);
+      if (events.length > capacity) events = events.slice(events.length - Math.floor(capacity / 2));
+      for (const listener of listeners) listener(logged);
+    },
+    all: () => events,
+    tail: (n) => events.slice(Math.max(0, events.length - n)),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    clear() {
+      events = [];
+    },
+  };
+}
