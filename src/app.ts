@@ -1,0 +1,32 @@
+import { config, type Config } from './config/env.js';
+import { createDocumentClient, managementClient, managementEndpoint } from './aws/clients.js';
+import { createCacheStore } from './cache/cacheStore.js';
+import { createPartnerRepository } from './partners/repository.js';
+import { createPartnerService } from './partners/service.js';
+import { createConnectionStore } from './realtime/connections.js';
+import { createNotifier } from './realtime/notifier.js';
+import { logger } from './shared/logger.js';
+
+/**
+ * The composition root: builds every dependency once per container from configuration. Handlers call this and
+ * nothing else, which keeps them thin and lets tests build the same graph from an explicit config.
+ */
+export function createApp(cfg: Config = config()) {
+  const db = createDocumentClient(cfg);
+  const cache = createCacheStore(db, cfg.cacheTable, cfg.cacheTtlSeconds);
+  const connections = createConnectionStore(db, cfg.connectionsTable);
+  const repository = createPartnerRepository(db, cfg.partnersTable);
+  const sendOptions = { concurrency: cfg.notify.concurrency, maxAttempts: cfg.notify.maxAttempts, retryBaseDelayMs: cfg.notify.retryBaseDelayMs };
+  const notifier = createNotifier({
+    connections,
+    cache,
+    // The GraphQL function has no WebSocket event to derive the endpoint from: it needs WEBSOCKET_API_ENDPOINT.
+    managementClient: () => managementClient(managementEndpoint(cfg.websocketApiEndpoint), cfg),
+    logger,
+    sendOptions,
+  });
+  const partners = createPartnerService({ repository, cache, notifier, logger });
+  return { cfg, db, cache, connections, repository, notifier, partners, logger, sendOptions };
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,15 @@
+import { handlers, startServerAndCreateLambdaHandler } from '@as-integrations/aws-lambda';
+import { createApp } from '../app.js';
+import { authContext, createApolloServer } from '../graphql/server.js';
+import type { GraphQLContext } from '../graphql/resolvers.js';
+
+// Built once per container and reused by warm invocations.
+const app = createApp();
+const server = createApolloServer(app.partners);
+
+/** Lambda entry for POST /graphql behind an API Gateway HTTP API (payload format 2.0). */
+// The integration is CommonJS and types ApolloServer from @apollo/server's CJS build; ours is the ESM build of the
+// same class, so TypeScript sees two declarations. At run time it only calls the server's public methods.
+export const handler = startServerAndCreateLambdaHandler(server as never, handlers.createAPIGatewayProxyEventV2RequestHandler(), {
+  context: async ({ event }): Promise<GraphQLContext> => authContext(event.headers?.authorization, app.cfg.auth),
+});

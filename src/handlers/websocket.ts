@@ -1,0 +1,27 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { createApp } from '../app.js';
+import { managementClient, managementEndpoint } from '../aws/clients.js';
+import { createWebSocketRoutes, type WebSocketEvent } from '../realtime/websocketRoutes.js';
+
+// Built once per container and reused by warm invocations.
+const app = createApp();
+const routes = createWebSocketRoutes({
+  connections: app.connections,
+  auth: app.cfg.auth,
+  managementClientFor: (event) => managementClient(managementEndpoint(app.cfg.websocketApiEndpoint, event.requestContext), app.cfg),
+  logger: app.logger,
+  sendOptions: app.sendOptions,
+  connectionTtlSeconds: app.cfg.connectionTtlSeconds,
+});
+
+/** Lambda entry for the WebSocket API's $connect, $disconnect and $default routes. */
+export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyResult> {
+  switch (event.requestContext.routeKey) {
+    case '$connect':
+      return routes.onConnect(event);
+    case '$disconnect':
+      return routes.onDisconnect(event);
+    default:
+      return routes.onMessage(event);
+  }
+}

@@ -1,0 +1,119 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { CacheStore } from '../cache/cacheStore.js';
+import { listingKey, partnerKey } from '../cache/cacheKeys.js';
+import type { Notifier } from '../realtime/notifier.js';
+import { MAX_RADIUS_KM } from './geohash.js';
+import type { Partner, PartnerInput, PartnerUpdate } from './model.js';
+import { InvalidPageTokenError, VersionConflictError, type PartnerPage, type PartnerRepository } from './repository.js';
+import { ValidationError, validatePartnerInput, validatePartnerUpdate, type FieldError } from './validation.js';
+
+export interface MutationResponse {
+  success: boolean;
+  message: string;
+  partner: Partner | null;
+  errors?: FieldError[];
+}
+
+const refused = (message: string, errors?: FieldError[]): MutationResponse => ({ success: false, message, partner: null, ...(errors ? { errors } : {}) });
+
+/** Bad arguments to a query: surfaced as a GraphQL error with BAD_USER_INPUT by the resolvers. */
+export class QueryInputError extends Error {
+  override name = 'QueryInputError';
+}
+
+/**
+ * The partner use cases: validate, write, then invalidate and notify. The write is the commit point: whatever
+ * happens to notifications afterwards, the answer reports the committed write.
+ */
+export function createPartnerService(deps: { repository: PartnerRepository; cache: CacheStore; notifier: Notifier; logger: Logger }) {
+  const { repository, cache, notifier, logger } = deps;
+
+  async function afterCommit(run: () => Promise<unknown>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      logger.error('post-commit notification failed; the mutation stands', { error: error as Error });
+    }
+  }
+
+  async function createPartner(input: PartnerInput): Promise<MutationResponse> {
+    let valid: PartnerInput;
+    try {
+      valid = validatePartnerInput(input);
+    } catch (error) {
+      if (error instanceof ValidationError) return refused(error.message, error.errors);
+      throw error;
+    }
+    const partner = await repository.create(valid);
+    await afterCommit(() => notifier.partnerChanged({ action: 'created', partner }));
+    return { success: true, message: `Partner ${partner.name} created`, partner };
+  }
+
+  async function updatePartner(id: string, input: PartnerUpdate & { expectedVersion?: number | null }): Promise<MutationResponse> {
+    const { expectedVersion, ...patch } = input;
+    let valid: PartnerUpdate;
+    try {
+      valid = validatePartnerUpdate(patch);
+    } catch (error) {
+      if (error instanceof ValidationError) return refused(error.message, error.errors);
+      throw error;
+    }
+    let change;
+    try {
+      change = await repository.update(id, valid, expectedVersion ?? undefined);
+    } catch (error) {
+      if (error instanceof VersionConflictError) return refused(error.message);
+      throw error;
+    }
+    if (!change) return refused(`Partner ${id} not found`);
+    if (change.changes.length === 0) return { success: true, message: `Partner ${id} unchanged: the update matches its current values`, partner: change.after };
+    await afterCommit(() => notifier.partnerChanged({ action: 'updated', before: change.before, after: change.after, changes: change.changes }));
+    return { success: true, message: `Partner ${change.after.name} updated (${change.changes.join(', ')})`, partner: change.after };
+  }
+
+  async function deletePartner(id: string): Promise<MutationResponse> {
+    const partner = await repository.delete(id);
+    if (!partner) return refused(`Partner ${id} not found`);
+    await afterCommit(() => notifier.partnerChanged({ action: 'deleted', partner }));
+    return { success: true, message: `Partner ${partner.name} deleted`, partner };
+  }
+
+  async function getPartner(id: string): Promise<Partner | null> {
+    return cache.readThrough(partnerKey(id), 'item', async () => (await repository.get(id)) ?? null);
+  }
+
+  async function listPartners(query: { city?: string | null; category?: string | null; limit?: number | null; nextToken?: string | null }): Promise<PartnerPage> {
+    const limit = query.limit ?? 20;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new QueryInputError('limit must be an integer between 1 and 100');
+    const clean = {
+      ...(query.city?.trim() ? { city: query.city.trim() } : {}),
+      ...(query.category?.trim() ? { category: query.category.trim() } : {}),
+      limit,
+      ...(query.nextToken ? { nextToken: query.nextToken } : {}),
+    };
+    const variant = JSON.stringify(['list', clean.city ?? null, clean.category ?? null, limit, clean.nextToken ?? null]);
+    try {
+      const page = await cache.readThrough(listingKey(clean), variant, async () => {
+        const result = await repository.list(clean);
+        // JSON has no undefined: keep the "last page" marker through the cache.
+        return { items: result.items, nextToken: result.nextToken ?? null };
+      });
+      return { items: page.items, nextToken: page.nextToken ?? undefined };
+    } catch (error) {
+      if (error instanceof InvalidPageTokenError) throw new QueryInputError(error.message);
+      throw error;
+    }
+  }
+
+  async function partnersNear(args: { latitude: number; longitude: number; radiusKm: number; limit?: number | null }) {
+    const limit = args.limit ?? 20;
+    if (Math.abs(args.latitude) > 90 || Math.abs(args.longitude) > 180) throw new QueryInputError('latitude must be within -90..90 and longitude within -180..180');
+    if (!(args.radiusKm > 0 && args.radiusKm <= MAX_RADIUS_KM)) throw new QueryInputError(`radiusKm must be greater than 0 and at most ${MAX_RADIUS_KM}`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new QueryInputError('limit must be an integer between 1 and 100');
+    return repository.near(args.latitude, args.longitude, args.radiusKm, limit);
+  }
+
+  return { createPartner, updatePartner, deletePartner, getPartner, listPartners, partnersNear };
+}
+
+export type PartnerService = ReturnType<typeof createPartnerService>;

@@ -1,0 +1,154 @@
+import { BatchWriteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { targetOf, type Near, type SubscriptionRow, type Topic } from './subscriptions.js';
+
+/**
+ * The connections table. One partition per connection (pk = CONN#<id>): its META row and one SUB# row per
+ * subscription target, so $disconnect and 410 cleanup are one Query on the key. The byTarget index answers
+ * "who subscribed to exactly (topic, city|*, category|*)" with a key Query whose cost grows with the matches only.
+ * Every row has a ttl (connection time + 2 h + margin); reads skip expired rows since DynamoDB deletes them late.
+ */
+export interface ConnectionRecord {
+  connectionId: string;
+  userId: string;
+  role: string;
+  connectedAt: number;
+  ttl: number;
+}
+
+export interface Subscriber {
+  connectionId: string;
+  rows: Array<SubscriptionRow & { near?: Near }>;
+}
+
+const pkOf = (connectionId: string): string => `CONN#${connectionId}`;
+const META = 'META';
+const subSk = (target: string): string => `SUB#${target}`;
+
+export function createConnectionStore(db: DynamoDBDocumentClient, table: string, nowMs: () => number = Date.now) {
+  const nowSeconds = (): number => Math.floor(nowMs() / 1000);
+
+  async function batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < requests.length; i += 25) {
+      let pending: Record<string, unknown>[] | undefined = requests.slice(i, i + 25);
+      for (let attempt = 0; pending && pending.length; attempt++) {
+        if (attempt >= 8) throw new Error(`BatchWrite on ${table}: ${pending.length} requests still unprocessed`);
+        const result = await db.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+        pending = result.UnprocessedItems?.[table] as Record<string, unknown>[] | undefined;
+      }
+    }
+  }
+
+  async function rowsOf(connectionId: string): Promise<Record<string, unknown>[]> {
+    const rows: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await db.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pkOf(connectionId) },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      rows.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return rows;
+  }
+
+  async function save(record: ConnectionRecord): Promise<void> {
+    await db.send(new PutCommand({ TableName: table, Item: { pk: pkOf(record.connectionId), sk: META, ...record } }));
+  }
+
+  async function get(connectionId: string): Promise<ConnectionRecord | undefined> {
+    const meta = (await rowsOf(connectionId)).find((row) => row.sk === META);
+    if (!meta || (meta.ttl as number) <= nowSeconds()) return undefined;
+    const { pk: _pk, sk: _sk, ...record } = meta;
+    return record as unknown as ConnectionRecord;
+  }
+
+  /** The connection's live subscription rows. */
+  async function subscriptions(connectionId: string): Promise<SubscriptionRow[]> {
+    return (await rowsOf(connectionId))
+      .filter((row) => row.sk !== META && (row.ttl as number) > nowSeconds())
+      .map((row) => ({ topic: row.topic as Topic, city: row.city as string, category: row.category as string, ...(row.near ? { near: row.near as Near } : {}) }));
+  }
+
+  /**
+   * Replaces the connection's subscriptions to the topics in `rows` (a new subscribe for a topic changes its place
+   * filter) and keeps the other topics'. Returns every live row afterwards.
+   */
+  async function subscribe(connection: Pick<ConnectionRecord, 'connectionId' | 'userId' | 'ttl'>, rows: SubscriptionRow[]): Promise<void> {
+    const topics = new Set(rows.map((row) => row.topic));
+    const stale = (await rowsOf(connection.connectionId)).filter((row) => row.sk !== META && topics.has(row.topic as Topic));
+    const keep = new Set(rows.map((row) => subSk(targetOf(row))));
+    const deletes = stale.filter((row) => !keep.has(row.sk as string)).map((row) => ({ DeleteRequest: { Key: { pk: row.pk, sk: row.sk } } }));
+    const puts = rows.map((row) => ({
+      PutRequest: {
+        Item: {
+          pk: pkOf(connection.connectionId),
+          sk: subSk(targetOf(row)),
+          target: targetOf(row),
+          connectionId: connection.connectionId,
+          userId: connection.userId,
+          topic: row.topic,
+          city: row.city,
+          category: row.category,
+          ...(row.near ? { near: row.near } : {}),
+          ttl: connection.ttl,
+        },
+      },
+    }));
+    await batchWrite([...deletes, ...puts]);
+  }
+
+  /** Removes the subscriptions to `topics`, or all of them when none are named. Returns how many rows went. */
+  async function unsubscribe(connectionId: string, topics?: readonly Topic[]): Promise<number> {
+    const rows = (await rowsOf(connectionId)).filter((row) => row.sk !== META && (!topics || topics.includes(row.topic as Topic)));
+    await batchWrite(rows.map((row) => ({ DeleteRequest: { Key: { pk: row.pk, sk: row.sk } } })));
+    return rows.length;
+  }
+
+  /** Deletes the connection and every subscription row it has. */
+  async function remove(connectionId: string): Promise<number> {
+    const rows = await rowsOf(connectionId);
+    await batchWrite(rows.map((row) => ({ DeleteRequest: { Key: { pk: row.pk, sk: row.sk } } })));
+    return rows.length;
+  }
+
+  /** Connections subscribed to any of these exact targets, each with the rows that matched. Key Queries only. */
+  async function subscribersOf(targets: readonly string[]): Promise<Subscriber[]> {
+    const byConnection = new Map<string, Subscriber>();
+    await Promise.all(
+      targets.map(async (target) => {
+        let start: Record<string, unknown> | undefined;
+        do {
+          const page = await db.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: 'byTarget',
+              KeyConditionExpression: '#target = :target',
+              ExpressionAttributeNames: { '#target': 'target' },
+              ExpressionAttributeValues: { ':target': target },
+              ExclusiveStartKey: start,
+            }),
+          );
+          for (const row of page.Items ?? []) {
+            if ((row.ttl as number) <= nowSeconds()) continue;
+            const connectionId = row.connectionId as string;
+            let subscriber = byConnection.get(connectionId);
+            if (!subscriber) byConnection.set(connectionId, (subscriber = { connectionId, rows: [] }));
+            subscriber.rows.push({ topic: row.topic as Topic, city: row.city as string, category: row.category as string, ...(row.near ? { near: row.near as Near } : {}) });
+          }
+          start = page.LastEvaluatedKey;
+        } while (start);
+      }),
+    );
+    return [...byConnection.values()];
+  }
+
+  return { save, get, subscriptions, subscribe, unsubscribe, remove, subscribersOf };
+}
+
+export type ConnectionStore = ReturnType<typeof createConnectionStore>;
