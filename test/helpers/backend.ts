@@ -1,0 +1,186 @@
+/**
+ * Runs the production handlers in this process against a real dynalite server, with the management API served
+ * by msw the way AWS answers it (200, or 410 GoneException / 429 / 500 with x-amzn-ErrorType), so the real SDK
+ * client serializes, signs and deserializes every call. Records every DynamoDB operation for assertions on *how*
+ * the backend reads, not just what it returns.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import dynalite from 'dynalite';
+import { parse } from 'yaml';
+import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { setupServer } from 'msw/node';
+import { http, HttpResponse } from 'msw';
+import { signDevelopmentToken, type Role } from '../../src/auth/tokens.js';
+
+export const JWT_SECRET = 'test-secret-for-backend-tests';
+export const API_ID = 'abc123defg';
+export const STAGE = 'test';
+export const MANAGEMENT_HOST = `${API_ID}.execute-api.eu-west-3.amazonaws.com`;
+export const TABLES = { partners: 'perkup-test-partners', connections: 'perkup-test-connections', cache: 'perkup-test-cache' };
+
+const serverlessFile = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
+
+/** The DynamoDB tables serverless.yml declares, as CreateTable inputs renamed for the test. */
+function tablesFromServerlessYml(): CreateTableCommandInput[] {
+  const doc = parse(readFileSync(serverlessFile, 'utf8')) as { resources: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> } };
+  const names: Record<string, string> = { PartnersTable: TABLES.partners, ConnectionsTable: TABLES.connections, CacheTable: TABLES.cache };
+  return Object.entries(doc.resources.Resources)
+    .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
+    .map(([logicalId, r]) => {
+      const { TimeToLiveSpecification: _ttl, TableName: _name, ...props } = r.Properties;
+      return { ...props, TableName: names[logicalId] } as CreateTableCommandInput;
+    });
+}
+
+export interface DbOperation {
+  operation: string;
+  body: Record<string, unknown>;
+}
+
+export type ManagementFault = { status: 410 | 429 | 500 | 403; count: number };
+
+export async function startBackend() {
+  const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  Object.assign(process.env, {
+    AWS_REGION: 'eu-west-3',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    PARTNERS_TABLE: TABLES.partners,
+    WEBSOCKET_CONNECTIONS_TABLE: TABLES.connections,
+    CACHE_TABLE: TABLES.cache,
+    DYNAMODB_ENDPOINT: endpoint,
+    WEBSOCKET_API_ENDPOINT: `https://${MANAGEMENT_HOST}/${STAGE}`,
+    JWT_SECRET,
+    NOTIFY_RETRY_BASE_DELAY_MS: '5',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+
+  const raw = new DynamoDBClient({ endpoint, region: 'eu-west-3' });
+  for (const table of tablesFromServerlessYml()) await raw.send(new CreateTableCommand(table));
+  const doc = DynamoDBDocumentClient.from(raw);
+
+  // Management API, answered as API Gateway does. Connections not "open" here are gone (410).
+  const open = new Set<string>();
+  const posted = new Map<string, unknown[]>();
+  const faults = new Map<string, ManagementFault>();
+  const managementCalls: Array<{ connectionId: string; status: number }> = [];
+  const errorTypes: Record<number, string> = { 403: 'ForbiddenException', 410: 'GoneException', 429: 'LimitExceededException', 500: 'InternalServerErrorException' };
+  const mgmt = setupServer(
+    http.post(`https://${MANAGEMENT_HOST}/${STAGE}/@connections/:id`, async ({ request, params }) => {
+      const connectionId = decodeURIComponent(String(params.id));
+      const fault = faults.get(connectionId);
+      let status = open.has(connectionId) ? 200 : 410;
+      if (fault && fault.count > 0) {
+        fault.count--;
+        status = fault.status;
+      }
+      managementCalls.push({ connectionId, status });
+      if (status !== 200) return new HttpResponse(null, { status, headers: { 'x-amzn-ErrorType': errorTypes[status] } });
+      const list = posted.get(connectionId) ?? [];
+      list.push(JSON.parse(await request.text()));
+      posted.set(connectionId, list);
+      return new HttpResponse(null, { status: 200 });
+    }),
+  );
+  const dbOps: DbOperation[] = [];
+  mgmt.events.on('request:start', async ({ request }) => {
+    const target = request.headers.get('x-amz-target');
+    if (target?.startsWith('DynamoDB_20120810.')) {
+      dbOps.push({ operation: target.slice('DynamoDB_20120810.'.length), body: JSON.parse(await request.clone().text()) });
+    }
+  });
+  mgmt.listen({ onUnhandledRequest: 'bypass' });
+
+  // Import after the environment is set: the handlers read their configuration once, at cold start.
+  const graphqlModule = await import('../../src/handlers/graphql.js');
+  const websocketModule = await import('../../src/handlers/websocket.js');
+
+  let requestCounter = 0;
+  const lambdaContext = () => ({ awsRequestId: `req-${++requestCounter}`, functionName: 'perkup-test-graphql', getRemainingTimeInMillis: () => 10_000 });
+
+  async function graphql(query: string, variables: Record<string, unknown> = {}, token?: string) {
+    const body = JSON.stringify({ query, variables });
+    const event = httpEvent(body, token ? { authorization: `Bearer ${token}` } : {});
+    // The integration's handler type includes a callback parameter AWS's async runtime never passes.
+    const result = (await (graphqlModule.handler as (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }>)(event, lambdaContext()));
+    return { statusCode: result.statusCode, body: JSON.parse(result.body) as { data?: Record<string, any>; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+  }
+
+  const connectedAt = new Map<string, number>();
+  function wsEvent(routeKey: string, eventType: string, connectionId: string, extra: Record<string, unknown> = {}) {
+    const now = Date.now();
+    if (!connectedAt.has(connectionId)) connectedAt.set(connectionId, now);
+    return {
+      requestContext: {
+        routeKey, eventType, connectionId, extendedRequestId: `ext-${now}`, requestTime: new Date(now).toUTCString(), messageDirection: 'IN',
+        stage: STAGE, requestId: `req-${++requestCounter}`, domainName: MANAGEMENT_HOST, apiId: API_ID,
+        identity: { sourceIp: '127.0.0.1', userAgent: 'vitest' }, connectedAt: connectedAt.get(connectionId), requestTimeEpoch: now,
+      },
+      isBase64Encoded: false,
+      ...extra,
+    };
+  }
+  const ws = {
+    async connect(connectionId: string, token?: string) {
+      const result = await websocketModule.handler(
+        wsEvent('$connect', 'CONNECT', connectionId, token === undefined ? { headers: { Host: MANAGEMENT_HOST } } : { headers: { Host: MANAGEMENT_HOST }, queryStringParameters: { token } }) as never,
+      );
+      if (result.statusCode === 200) open.add(connectionId);
+      return result;
+    },
+    async send(connectionId: string, body: string | object) {
+      return websocketModule.handler(wsEvent('$default', 'MESSAGE', connectionId, { body: typeof body === 'string' ? body : JSON.stringify(body), messageId: `m-${++requestCounter}` }) as never);
+    },
+    async disconnect(connectionId: string) {
+      open.delete(connectionId);
+      return websocketModule.handler(wsEvent('$disconnect', 'DISCONNECT', connectionId, { disconnectStatusCode: 1000, disconnectReason: 'Client closed' }) as never);
+    },
+    /** The socket died and $disconnect never ran: the record stays, the management API answers 410. */
+    die(connectionId: string) {
+      open.delete(connectionId);
+    },
+  };
+
+  return {
+    endpoint,
+    doc,
+    ws,
+    graphql,
+    dbOps,
+    managementCalls,
+    messages: (connectionId: string) => (posted.get(connectionId) ?? []) as Array<Record<string, any>>,
+    failNextPosts: (connectionId: string, status: ManagementFault['status'], count: number) => faults.set(connectionId, { status, count }),
+    token: (sub: string, role: Role = 'user') => signDevelopmentToken({ sub, role }, JWT_SECRET),
+    async close() {
+      mgmt.close();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+export type Backend = Awaited<ReturnType<typeof startBackend>>;
+
+function httpEvent(body: string, headers: Record<string, string>) {
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: 'POST /graphql',
+    rawPath: '/graphql',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', host: 'localhost', ...headers },
+    requestContext: {
+      accountId: '123456789012', apiId: 'httpapi01', domainName: 'localhost', domainPrefix: 'localhost',
+      http: { method: 'POST', path: '/graphql', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+      requestId: `http-${now}`, routeKey: 'POST /graphql', stage: '$default', time: new Date(now).toUTCString(), timeEpoch: now,
+    },
+    body,
+    isBase64Encoded: false,
+  };
+}
