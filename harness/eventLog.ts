@@ -11,7 +11,9 @@ export type EmulatorEvent =
   | { kind: 'connection'; connectionId: string; state: 'open' | 'refused' | 'closed'; statusCode?: number; reason?: string }
   | { kind: 'cacheInvalidated'; keys: string[] }
   | { kind: 'http'; method: string; path: string; statusCode: number }
-  | { kind: 'fault'; description: string };
+  | { kind: 'fault'; description: string }
+  /** A line a function wrote to stdout/stderr; structured (JSON) lines keep their fields in `data`. */
+  | { kind: 'log'; functionName: string; level: string; message: string; data?: Record<string, unknown> };
 
 export type LoggedEvent = EmulatorEvent & { seq: number; time: number };
 

@@ -1,0 +1,231 @@
+/**
+ * DynamoDB for the emulator: dynalite in-process on a free port (in memory, or on disk so `emulate` keeps data
+ * across restarts), or an external endpoint such as LocalStack. Tables come from serverless.yml. Adds what dynalite
+ * lacks and the app relies on — TTL expiry, on the emulator's clock — plus fault injection (throttling) and a
+ * record of every operation in the event log.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import dynalite from 'dynalite';
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  ScanCommand,
+  type AttributeValue,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import type { Clock } from './clock.js';
+import type { EventLog } from './eventLog.js';
+import type { TableDefinition } from './serverlessConfig.js';
+
+export interface DynamoDBOptions {
+  storage: 'memory' | { path: string } | { endpoint: string };
+  tables: TableDefinition[];
+  clock?: Clock;
+  eventLog?: EventLog;
+  region?: string;
+  /** How often expired items are swept on real time; scenarios also sweep when they advance the clock. */
+  sweepIntervalMs?: number;
+}
+
+interface Throttle {
+  remaining: number;
+  operation?: string;
+  table?: string;
+}
+
+const INTERNAL_HEADER = 'x-emulator-internal';
+
+// What DynamoDB answers when a request is throttled (HTTP 400, JSON 1.0 error body).
+const THROTTLED_BODY = JSON.stringify({
+  __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+  message: 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
+});
+
+/** A client for the emulator's own housekeeping; its requests are marked so they stay out of the event log. */
+function internalClient(endpoint: string, region: string): DynamoDBClient {
+  const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' } });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers[INTERNAL_HEADER] = '1';
+      return next(args);
+    },
+    { step: 'build', name: 'markEmulatorInternal' },
+  );
+  return client;
+}
+
+function createTableInput(table: TableDefinition): CreateTableCommandInput {
+  const { logicalId: _id, TimeToLiveSpecification: _ttl, ...props } = table;
+  return props as unknown as CreateTableCommandInput;
+}
+
+export async function startDynamoDB(options: DynamoDBOptions) {
+  const region = options.region ?? 'us-east-1';
+  const now = options.clock?.now ?? Date.now;
+  const throttles: Throttle[] = [];
+  let server: Server | undefined;
+  let endpoint: string;
+
+  if (typeof options.storage === 'object' && 'endpoint' in options.storage) {
+    endpoint = options.storage.endpoint;
+  } else {
+    const path = typeof options.storage === 'object' ? options.storage.path : undefined;
+    if (path) mkdirSync(path, { recursive: true });
+    server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) });
+    const dynaliteHandler = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => observe(req, res, dynaliteHandler));
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(0, '127.0.0.1', () => resolve());
+    });
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  /** Applies faults and records each operation; everything else is dynalite's. */
+  function observe(req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => void): void {
+    const internal = req.headers[INTERNAL_HEADER] === '1';
+    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'Unknown';
+    const chunks: Buffer[] = [];
+    // A passive listener: dynalite reads the same 'data' events, so the body is seen without being consumed twice.
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const tableOf = (): string | undefined => {
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { TableName?: string; RequestItems?: Record<string, unknown> };
+        return body.TableName ?? Object.keys(body.RequestItems ?? {})[0];
+      } catch {
+        return undefined;
+      }
+    };
+    if (!internal) {
+      const index = throttles.findIndex((t) => t.remaining > 0 && (!t.operation || t.operation === operation));
+      if (index >= 0) {
+        req.on('end', () => {
+          const table = tableOf();
+          const throttle = throttles[index];
+          if (throttle.table && throttle.table !== table) return next(req, res);
+          if (--throttle.remaining <= 0) throttles.splice(index, 1);
+          options.eventLog?.record({ kind: 'dynamodb', operation, table, statusCode: 400, errorType: 'ProvisionedThroughputExceededException' });
+          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'THROTTLED' });
+          res.end(THROTTLED_BODY);
+        });
+        req.resume();
+        return;
+      }
+      res.on('finish', () => {
+        options.eventLog?.record({
+          kind: 'dynamodb',
+          operation,
+          table: tableOf(),
+          statusCode: res.statusCode,
+          ...(res.statusCode >= 400 ? { errorType: 'error' } : {}),
+        });
+      });
+    }
+    next(req, res);
+  }
+
+  const client = internalClient(endpoint, region);
+
+  async function createTables(): Promise<void> {
+    for (const table of options.tables) {
+      try {
+        await client.send(new CreateTableCommand(createTableInput(table)));
+      } catch (error) {
+        if (!(error instanceof ResourceInUseException)) throw error; // exists already (on-disk data, LocalStack)
+      }
+      for (let i = 0; i < 100; i++) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
+        if (Table?.TableStatus === 'ACTIVE') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+  await createTables();
+
+  async function scanAll(table: TableDefinition, filter?: { attribute: string; upTo: number }): Promise<Record<string, AttributeValue>[]> {
+    const keys = table.KeySchema.map((k) => k.AttributeName);
+    const items: Record<string, AttributeValue>[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(
+        new ScanCommand({
+          TableName: table.TableName,
+          ExclusiveStartKey: start,
+          ProjectionExpression: keys.map((_, i) => `#k${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries([...keys.map((k, i) => [`#k${i}`, k]), ...(filter ? [['#ttl', filter.attribute]] : [])]),
+          ...(filter ? { FilterExpression: '#ttl <= :now', ExpressionAttributeValues: { ':now': { N: String(filter.upTo) } } } : {}),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  async function deleteItems(table: string, keys: Record<string, AttributeValue>[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 25) {
+      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      while (requests.length) {
+        const result = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
+        requests = (result.UnprocessedItems?.[table] ?? []) as typeof requests;
+      }
+    }
+  }
+
+  /** Deletes items whose TTL attribute is at or before the clock's now, as DynamoDB's TTL process eventually would. */
+  async function sweepExpiredItems(): Promise<number> {
+    let deleted = 0;
+    const upTo = Math.floor(now() / 1000);
+    for (const table of options.tables) {
+      const ttl = table.TimeToLiveSpecification;
+      if (!ttl?.Enabled) continue;
+      const expired = await scanAll(table, { attribute: ttl.AttributeName, upTo });
+      await deleteItems(table.TableName, expired);
+      deleted += expired.length;
+    }
+    return deleted;
+  }
+
+  let sweeping: Promise<number> | undefined;
+  const sweepTimer = setInterval(() => {
+    sweeping ??= sweepExpiredItems().catch(() => 0).finally(() => (sweeping = undefined));
+  }, options.sweepIntervalMs ?? 30_000);
+  sweepTimer.unref();
+
+  return {
+    endpoint,
+    region,
+    /** The emulator's own client (requests stay out of the event log). */
+    client,
+    faults: {
+      /** The next `count` matching requests answer ProvisionedThroughputExceededException (HTTP 400), as DynamoDB does. */
+      throttleNext(count: number, match: { operation?: string; table?: string } = {}): void {
+        if (!server) throw new Error('DynamoDB faults need the embedded dynalite, not an external endpoint');
+        throttles.push({ remaining: count, ...match });
+        options.eventLog?.record({ kind: 'fault', description: `DynamoDB throttles the next ${count} ${match.operation ?? ''} request(s)${match.table ? ` on ${match.table}` : ''}` });
+      },
+    },
+    sweepExpiredItems,
+    /** Deletes every item of every table (test isolation without recreating tables). */
+    async truncate(): Promise<void> {
+      for (const table of options.tables) await deleteItems(table.TableName, await scanAll(table));
+    },
+    async close(): Promise<void> {
+      clearInterval(sweepTimer);
+      await sweeping;
+      client.destroy();
+      if (server) {
+        server.closeAllConnections?.();
+        await new Promise((resolve) => server!.close(resolve));
+      }
+    },
+  };
+}
+
+export type DynamoDBProvider = Awaited<ReturnType<typeof startDynamoDB>>;

@@ -1,0 +1,302 @@
+/**
+ * Reads serverless.yml — the file that deploys — into the model the emulator runs: functions with their handler
+ * files, environment, timeouts and events; the WebSocket route selection expression; the DynamoDB tables.
+ * Resolves the Serverless variables (`${self:…}`, `${sls:stage}`, `${opt:…}`, `${env:…}`, `${aws:…}`) and the
+ * CloudFormation intrinsics environment values use (Ref, Fn::Join, Fn::Sub, Fn::GetAtt), so one file is the truth.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse } from 'yaml';
+
+export interface WebSocketEventDefinition {
+  route: string;
+  routeResponseSelectionExpression?: string;
+  authorizer?: { name: string; identitySource: string[] };
+}
+
+export interface HttpApiEventDefinition {
+  method: string;
+  path: string;
+}
+
+export interface FunctionDefinition {
+  /** The key under `functions:` (e.g. "graphql"). */
+  name: string;
+  /** As AWS names it: `<service>-<stage>-<name>`. */
+  deployedName: string;
+  handlerFile: string;
+  handlerExport: string;
+  timeoutSeconds: number;
+  memorySize: number;
+  environment: Record<string, string>;
+  httpApiEvents: HttpApiEventDefinition[];
+  websocketEvents: WebSocketEventDefinition[];
+}
+
+export interface TableDefinition {
+  logicalId: string;
+  TableName: string;
+  AttributeDefinitions: Array<{ AttributeName: string; AttributeType: string }>;
+  KeySchema: Array<{ AttributeName: string; KeyType: string }>;
+  GlobalSecondaryIndexes?: Array<Record<string, unknown>>;
+  LocalSecondaryIndexes?: Array<Record<string, unknown>>;
+  TimeToLiveSpecification?: { AttributeName: string; Enabled: boolean };
+  BillingMode?: string;
+}
+
+export interface ServerlessApp {
+  file: string;
+  service: string;
+  stage: string;
+  region: string;
+  accountId: string;
+  runtime: string;
+  websocketRouteSelectionExpression: string;
+  functions: FunctionDefinition[];
+  tables: TableDefinition[];
+  /** `custom.emulator`, free-form settings for the emulator. */
+  emulator: Record<string, unknown>;
+}
+
+export class ServerlessConfigError extends Error {
+  override name = 'ServerlessConfigError';
+}
+
+export interface LoadOptions {
+  stage?: string;
+  region?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Resolves `Ref` to resources the emulator provides (e.g. WebsocketsApi → its API id). */
+  refs?: (logicalId: string) => string | undefined;
+}
+
+const ACCOUNT_ID = '123456789012';
+// Serverless Framework's defaults when serverless.yml does not say.
+const DEFAULT_TIMEOUT = 6;
+const DEFAULT_MEMORY = 1024;
+
+type Json = unknown;
+
+function get(root: Json, path: string): Json {
+  let value: Json = root;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, Json>)[part];
+  }
+  return value;
+}
+
+/** Parses a default such as `'dev'`, `"dev"` or `10`. */
+function literal(text: string): string | undefined {
+  const trimmed = text.trim();
+  const quoted = /^'(.*)'$|^"(.*)"$/s.exec(trimmed);
+  if (quoted) return quoted[1] ?? quoted[2];
+  if (/^-?\d+(\.\d+)?$/.test(trimmed) || trimmed === 'true' || trimmed === 'false') return trimmed;
+  return undefined;
+}
+
+export function loadServerlessConfig(file: string, options: LoadOptions = {}): ServerlessApp {
+  if (!existsSync(file)) throw new ServerlessConfigError(`${file} not found`);
+  const root = dirname(resolve(file));
+  let doc: Record<string, Json>;
+  try {
+    doc = parse(readFileSync(file, 'utf8')) as Record<string, Json>;
+  } catch (error) {
+    throw new ServerlessConfigError(`${file}: ${(error as Error).message}`);
+  }
+  const env = options.env ?? process.env;
+  const opt: Record<string, string | undefined> = { stage: options.stage, region: options.region };
+
+  // Resolves one `${…}` expression's content (already free of nested `${…}`).
+  function lookup(expression: string, depth: number): Json {
+    const [reference, ...fallbackParts] = splitTopLevel(expression);
+    const fallback = fallbackParts.length ? literal(fallbackParts.join(',')) : undefined;
+    const match = /^(\w+):(.*)$/.exec(reference.trim());
+    let value: Json;
+    if (!match) value = undefined;
+    else {
+      const [, source, path] = match;
+      switch (source) {
+        case 'self':
+          value = resolveValue(get(doc, path), depth + 1);
+          break;
+        case 'opt':
+          value = opt[path];
+          break;
+        case 'env':
+          value = env[path];
+          break;
+        case 'sls':
+          value = path === 'stage' ? stage() : path === 'instanceId' ? 'emulator' : undefined;
+          break;
+        case 'aws':
+          value = path === 'region' ? region() : path === 'accountId' ? ACCOUNT_ID : undefined;
+          break;
+        default:
+          throw new ServerlessConfigError(`${file}: unsupported variable source "${source}" in \${${expression}}`);
+      }
+    }
+    if (value === undefined || value === null || value === '') {
+      if (fallback !== undefined) return fallback;
+      throw new ServerlessConfigError(`${file}: cannot resolve \${${expression}} (no value and no default)`);
+    }
+    return value;
+  }
+
+  function resolveString(text: string, depth: number): Json {
+    if (depth > 20) throw new ServerlessConfigError(`${file}: variables nest too deeply (a cycle?) near "${text}"`);
+    let current = text;
+    // Innermost first, so defaults may themselves be variables.
+    for (;;) {
+      const inner = /\$\{([^${}]*)\}/.exec(current);
+      if (!inner) return current;
+      const value = lookup(inner[1], depth);
+      if (inner[0] === current) return value; // the whole string was one variable: keep its type
+      current = current.slice(0, inner.index) + String(value) + current.slice(inner.index + inner[0].length);
+    }
+  }
+
+  function resolveValue(value: Json, depth = 0): Json {
+    if (typeof value === 'string') return resolveString(value, depth);
+    if (Array.isArray(value)) return value.map((v) => resolveValue(v, depth));
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveValue(v, depth)]));
+    }
+    return value;
+  }
+
+  const stage = (): string => opt.stage ?? String(resolveValue(get(doc, 'provider.stage') ?? 'dev'));
+  const region = (): string => opt.region ?? String(resolveValue(get(doc, 'provider.region') ?? 'us-east-1'));
+  opt.stage = stage();
+  opt.region = region();
+
+  const service = String(resolveValue(doc.service));
+  const resources = (resolveValue(get(doc, 'resources.Resources') ?? {}) ?? {}) as Record<string, { Type?: string; Properties?: Record<string, Json> }>;
+  const tables: TableDefinition[] = Object.entries(resources)
+    .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
+    .map(([logicalId, r]) => ({ logicalId, ...(r.Properties as object) }) as TableDefinition);
+
+  // CloudFormation intrinsics, as far as environment values use them.
+  function intrinsic(value: Json, where: string): string {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const [key, arg] = Object.entries(value)[0] ?? [];
+      if (key === 'Ref') return ref(String(arg), where);
+      if (key === 'Fn::Join') {
+        const [separator, parts] = arg as [string, Json[]];
+        return parts.map((p) => intrinsic(p, where)).join(separator);
+      }
+      if (key === 'Fn::Sub') {
+        const template = Array.isArray(arg) ? String(arg[0]) : String(arg);
+        const vars = (Array.isArray(arg) ? arg[1] : {}) as Record<string, Json>;
+        return template.replace(/\$\{([^}]+)\}/g, (_m, name: string) =>
+          name in vars ? intrinsic(vars[name], where) : name.includes('.') ? getAtt(name.split('.'), where) : ref(name, where),
+        );
+      }
+      if (key === 'Fn::GetAtt') return getAtt(Array.isArray(arg) ? (arg as string[]) : String(arg).split('.'), where);
+    }
+    throw new ServerlessConfigError(`${file}: ${where}: unsupported value ${JSON.stringify(value)}`);
+  }
+  function ref(logicalId: string, where: string): string {
+    if (logicalId === 'AWS::Region') return opt.region!;
+    if (logicalId === 'AWS::AccountId') return ACCOUNT_ID;
+    if (logicalId === 'AWS::StackName') return `${service}-${opt.stage}`;
+    const table = tables.find((t) => t.logicalId === logicalId);
+    if (table) return table.TableName;
+    const provided = options.refs?.(logicalId);
+    if (provided !== undefined) return provided;
+    throw new ServerlessConfigError(`${file}: ${where}: cannot resolve Ref ${logicalId}`);
+  }
+  function getAtt([logicalId, attribute]: string[], where: string): string {
+    const table = tables.find((t) => t.logicalId === logicalId);
+    if (table && attribute === 'Arn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}`;
+    if (table && attribute === 'StreamArn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}/stream/emulated`;
+    throw new ServerlessConfigError(`${file}: ${where}: cannot resolve Fn::GetAtt ${logicalId}.${attribute}`);
+  }
+
+  const provider = (resolveValue(doc.provider ?? {}) ?? {}) as Record<string, Json>;
+  const providerEnv = (provider.environment ?? {}) as Record<string, Json>;
+  const functions = Object.entries((doc.functions ?? {}) as Record<string, Json>).map(([name, raw]): FunctionDefinition => {
+    const fn = resolveValue(raw) as Record<string, Json>;
+    const handler = String(fn.handler ?? '');
+    const dot = handler.lastIndexOf('.');
+    if (dot <= 0) throw new ServerlessConfigError(`${file}: functions.${name}.handler must look like "path/to/file.export", got "${handler}"`);
+    const base = resolve(root, handler.slice(0, dot));
+    const handlerFile = ['.ts', '.mts', '.js', '.mjs', '.cjs'].map((ext) => base + ext).find(existsSync);
+    if (!handlerFile) throw new ServerlessConfigError(`${file}: functions.${name}: no handler file ${base}.{ts,mts,js,mjs,cjs}`);
+    const merged = { ...providerEnv, ...((fn.environment ?? {}) as Record<string, Json>) };
+    const environment = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, intrinsic(v, `functions.${name}.environment.${k}`)]));
+    const events = (fn.events ?? []) as Array<Record<string, Json>>;
+    const httpApiEvents = events
+      .filter((e) => e.httpApi)
+      .map((e) => {
+        const h = e.httpApi;
+        if (typeof h === 'string') {
+          const [method, path] = h === '*' ? ['*', '/{proxy+}'] : h.split(/\s+/);
+          return { method: method.toUpperCase(), path };
+        }
+        const o = h as Record<string, Json>;
+        return { method: String(o.method ?? '*').toUpperCase(), path: String(o.path ?? '/') };
+      });
+    const websocketEvents = events
+      .filter((e) => e.websocket)
+      .map((e) => {
+        const w = e.websocket;
+        if (typeof w === 'string') return { route: w };
+        const o = w as Record<string, Json>;
+        const def: WebSocketEventDefinition = { route: String(o.route) };
+        if (o.routeResponseSelectionExpression) def.routeResponseSelectionExpression = String(o.routeResponseSelectionExpression);
+        if (o.authorizer) {
+          const a = o.authorizer as string | Record<string, Json>;
+          const authName = typeof a === 'string' ? a : String(a.name);
+          const identitySource = typeof a === 'string' ? ['route.request.header.Auth'] : ((a.identitySource as string[] | undefined) ?? ['route.request.header.Auth']);
+          def.authorizer = { name: authName, identitySource: [identitySource].flat() };
+        }
+        return def;
+      });
+    return {
+      name,
+      deployedName: `${service}-${opt.stage}-${name}`,
+      handlerFile,
+      handlerExport: handler.slice(dot + 1),
+      timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? DEFAULT_TIMEOUT),
+      memorySize: Number(fn.memorySize ?? provider.memorySize ?? DEFAULT_MEMORY),
+      environment,
+      httpApiEvents,
+      websocketEvents,
+    };
+  });
+
+  return {
+    file,
+    service,
+    stage: opt.stage!,
+    region: opt.region!,
+    accountId: ACCOUNT_ID,
+    runtime: String(provider.runtime ?? 'nodejs22.x'),
+    websocketRouteSelectionExpression: String(provider.websocketsApiRouteSelectionExpression ?? '$request.body.action'),
+    functions,
+    tables,
+    emulator: ((resolveValue(get(doc, 'custom.emulator')) ?? {}) as Record<string, unknown>),
+  };
+}
+
+/** Splits `a, 'b, c'` on top-level commas (not inside quotes). */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let quote: string | undefined;
+  let current = '';
+  for (const char of text) {
+    if (quote) {
+      if (char === quote) quote = undefined;
+    } else if (char === "'" || char === '"') quote = char;
+    else if (char === ',') {
+      parts.push(current);
+      current = '';
+      continue;
+    }
+    current += char;
+  }
+  parts.push(current);
+  return parts;
+}

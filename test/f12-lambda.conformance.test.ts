@@ -1,0 +1,139 @@
+/**
+ * F12 Lambda: context fields, the function's timeout enforced, its environment applied, module state not shared
+ * between functions, concurrent invocations of one function in separate containers, cold starts observable.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { loadServerlessConfig } from '../harness/serverlessConfig.js';
+import { createLambdaInvoker, type LambdaInvoker } from '../harness/lambdaInvoker.js';
+import { createEventLog, type EventLog } from '../harness/eventLog.js';
+import type { InvocationResult } from '../harness/lambdaTypes.js';
+
+const appFile = fileURLToPath(new URL('./fixtures/lambda-app/serverless.yml', import.meta.url));
+const app = loadServerlessConfig(appFile, { env: { FIXTURE_GREETING: 'bonjour' } });
+let invoker: LambdaInvoker;
+let eventLog: EventLog;
+
+function value(result: InvocationResult): any {
+  if (!result.ok) throw new Error(`invocation failed: ${result.error.name}: ${result.error.message}`);
+  return result.value;
+}
+
+beforeEach(() => {
+  eventLog = createEventLog();
+  invoker = createLambdaInvoker({
+    functions: app.functions,
+    region: app.region,
+    environment: { EXTRA: 'from-emulator' },
+    eventLog,
+    maxContainersPerFunction: 2,
+    interceptHosts: ['mgmt.example.test'],
+    serveIntercepted: async (request) =>
+      request.path.endsWith('/gone%3D')
+        ? { statusCode: 410, headers: { 'x-amzn-errortype': 'GoneException' }, body: new Uint8Array() }
+        : { statusCode: 200, headers: {}, body: new Uint8Array() },
+  });
+});
+afterEach(() => invoker.close());
+
+describe('F12 Lambda', () => {
+  it('context carries awsRequestId, functionName, functionVersion, memoryLimitInMB, ARN and a shrinking remaining time', async () => {
+    const result = await invoker.invoke('counter', {}, 'test');
+    const { context } = value(result);
+    expect(context).toMatchObject({
+      awsRequestId: result.requestId,
+      functionName: 'fixture-test-counter',
+      functionVersion: '$LATEST',
+      memoryLimitInMB: '256',
+      invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:fixture-test-counter',
+      logGroupName: '/aws/lambda/fixture-test-counter',
+      callbackWaitsForEmptyEventLoop: true,
+    });
+    expect(result.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(context.remaining).toBeGreaterThan(0);
+    expect(context.remaining).toBeLessThanOrEqual(3000);
+  });
+
+  it("applies the function's environment (provider + function + emulator overrides) and AWS's reserved variables", async () => {
+    const counter = value(await invoker.invoke('counter', {}, 'test'));
+    expect(counter.env).toEqual({
+      SHARED: 'from-provider', ONLY_COUNTER: 'yes', TABLE: 'fixture-test-items', GREETING: 'bonjour',
+      AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'fixture-test-counter', EXTRA: 'from-emulator',
+    });
+    const other = value(await invoker.invoke('other', {}, 'test'));
+    expect(other.env.ONLY_COUNTER).toBeNull();
+    expect(other.env.AWS_LAMBDA_FUNCTION_NAME).toBe('fixture-test-other');
+  });
+
+  it('module state is not shared between two functions built from the same file', async () => {
+    expect(value(await invoker.invoke('counter', {}, 'test')).invocations).toBe(1);
+    expect(value(await invoker.invoke('counter', {}, 'test')).invocations).toBe(2);
+    expect(value(await invoker.invoke('other', {}, 'test')).invocations).toBe(1);
+  });
+
+  it('a warm container is reused; the first invocation is a cold start', async () => {
+    const first = await invoker.invoke('counter', {}, 'test');
+    const second = await invoker.invoke('counter', {}, 'test');
+    expect([first.coldStart, second.coldStart]).toEqual([true, false]);
+    expect(value(first).containerId).toBe(value(second).containerId);
+    expect(eventLog.all().filter((e) => e.kind === 'invoke').map((e) => (e as { coldStart: boolean }).coldStart)).toEqual([true, false]);
+  });
+
+  it('concurrent invocations run in separate containers, bounded by the pool; the rest queue', async () => {
+    const results = await Promise.all([1, 2, 3, 4].map(() => invoker.invoke('counter', { waitMs: 150 }, 'test')));
+    const containers = new Set(results.map((r) => value(r).containerId));
+    expect(containers.size).toBe(2); // maxContainersPerFunction: 2
+    // Each container started its own counter at 1: module state is per container.
+    expect(results.map((r) => value(r).invocations).sort()).toEqual([1, 1, 2, 2]);
+    expect(results.filter((r) => r.coldStart)).toHaveLength(2);
+    expect(invoker.stats().counter).toMatchObject({ containers: 2, coldStarts: 2, invocations: 4, queued: 0 });
+  });
+
+  it("enforces the function's timeout with AWS's message and starts the next invocation cold", async () => {
+    const result = await invoker.invoke('slow', { ms: 5000 }, 'test');
+    expect(result).toMatchObject({ ok: false, kind: 'timeout', error: { message: 'Task timed out after 1.00 seconds' } });
+    const next = await invoker.invoke('slow', { ms: 1 }, 'test');
+    expect(next).toMatchObject({ ok: true, value: 'finished', coldStart: true });
+  });
+
+  it('a thrown error comes back with its name and message; logs are captured as events', async () => {
+    const result = await invoker.invoke('failing', {}, 'test');
+    expect(result).toMatchObject({ ok: false, kind: 'error', error: { name: 'PartnerNotFound', message: 'no such partner' } });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // stdout crosses threads asynchronously
+    expect(eventLog.all().find((e) => e.kind === 'log')).toMatchObject({ functionName: 'failing', level: 'ERROR', message: 'about to fail', data: { reason: 'test' } });
+  });
+
+  it('supports callback-style handlers', async () => {
+    expect(value(await invoker.invoke('callback', { value: 21 }, 'test'))).toEqual({ doubled: 42 });
+  });
+
+  it("a handler's SDK calls to an intercepted host are served in-process, with the SDK's real errors", async () => {
+    const env = { MANAGEMENT_ENDPOINT: 'https://mgmt.example.test/dev' };
+    await invoker.close();
+    invoker = createLambdaInvoker({
+      functions: app.functions,
+      environment: env,
+      interceptHosts: ['mgmt.example.test'],
+      serveIntercepted: async (request) =>
+        decodeURIComponent(request.path).endsWith('/gone=')
+          ? { statusCode: 410, headers: { 'x-amzn-errortype': 'GoneException' }, body: new Uint8Array() }
+          : { statusCode: 200, headers: {}, body: new Uint8Array() },
+    });
+    expect(value(await invoker.invoke('poster', { connectionId: 'alive=', data: 'hi' }, 'test'))).toEqual({ status: 200 });
+    expect(value(await invoker.invoke('poster', { connectionId: 'gone=', data: 'hi' }, 'test'))).toEqual({ error: 'GoneException', status: 410 });
+  });
+
+  it('reload() gives new invocations fresh code (a cold start) without failing in-flight ones', async () => {
+    const inFlight = invoker.invoke('counter', { waitMs: 100 }, 'test');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await invoker.reload();
+    const after = await invoker.invoke('counter', {}, 'test');
+    expect((await inFlight).ok).toBe(true);
+    expect(after.coldStart).toBe(true);
+    expect(value(after).invocations).toBe(1);
+  });
+
+  it('an unknown function is a clear error', async () => {
+    await expect(invoker.invoke('nope', {}, 'test')).rejects.toThrow('No function "nope" in serverless.yml');
+  });
+});
