@@ -1,0 +1,27 @@
+import type { LoggedEvent } from '../eventLog.js';
+
+const time = (epochMs: number): string => new Date(epochMs).toISOString().slice(11, 23);
+const short = (text: string, max = 120): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** One readable console line per emulator event, or undefined for events too chatty to print (DynamoDB calls). */
+export function describeEvent(event: LoggedEvent): string | undefined {
+  const at = time(event.time);
+  switch (event.kind) {
+    case 'invoke':
+      return `${at} λ ${event.functionName} ${event.trigger} ${event.outcome}${event.coldStart ? ' (cold)' : ''} ${event.durationMs} ms${event.error ? ` — ${short(event.error)}` : ''}`;
+    case 'management':
+      return `${at} ⇢ ${event.method} @connections/${event.connectionId} → ${event.statusCode}${event.errorType ? ` ${event.errorType}` : ''}`;
+    case 'delivered':
+      return `${at} → ${event.connectionId} ${short(event.data)}`;
+    case 'connection':
+      return `${at} ⚡ ${event.connectionId} ${event.state}${event.statusCode !== undefined ? ` ${event.statusCode}` : ''}${event.reason ? ` ${event.reason}` : ''}`;
+    case 'cacheInvalidated':
+      return `${at} ✗ cache ${event.keys.join(', ')}`;
+    case 'http':
+      return `${at} ${event.method} ${event.path} → ${event.statusCode}`;
+    case 'fault':
+      return `${at} ! fault ${event.description}`;
+    case 'dynamodb':
+      return event.statusCode >= 400 ? `${at} ▣ DynamoDB ${event.operation} ${event.table ?? ''} → ${event.statusCode} ${event.errorType ?? ''}` : undefined;
+  }
+}

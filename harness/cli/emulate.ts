@@ -1,0 +1,119 @@
+/**
+ * `npm run emulate`: the offline development stack on real ports, until Ctrl-C.
+ * Defaults follow serverless-offline so existing clients work: HTTP 3000 (GraphQL at /graphql), WebSocket 3001,
+ * management API on the WebSocket port at /@connections/{connectionId}.
+ */
+import { parseArgs } from 'node:util';
+import { watch } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startEmulator } from '../emulator.js';
+import { describeEvent } from './describeEvent.js';
+
+
+const HELP = `Usage: npm run emulate -- [options]
+
+  --http-port <n>   HTTP API port (GraphQL at /graphql). Default 3000; 0 = any free port
+  --ws-port <n>     WebSocket + management API port. Default 3001; 0 = any free port
+  --host <addr>     Address to listen on. Default 127.0.0.1
+  --stage <name>    Stage name. Default from serverless.yml (dev)
+  --data <dir>      DynamoDB data folder (survives restarts). Default .emulator/dynamodb
+  --memory          Keep DynamoDB data in memory only
+  --dynamodb-endpoint <url>  Use an external DynamoDB (e.g. LocalStack) instead of dynalite
+  --no-watch        Do not reload handlers when src/ changes
+  --quiet           Do not log each invocation and notification
+  -h, --help        This text
+
+Environment: JWT_SECRET (HS256 token secret; a development default otherwise).`;
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      'http-port': { type: 'string', default: '3000' },
+      'ws-port': { type: 'string', default: '3001' },
+      host: { type: 'string', default: '127.0.0.1' },
+      stage: { type: 'string' },
+      data: { type: 'string', default: '.emulator/dynamodb' },
+      memory: { type: 'boolean', default: false },
+      'dynamodb-endpoint': { type: 'string' },
+      'no-watch': { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  }));
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function port(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    console.error(`--${name} must be a port number 0–65535, got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const DEVELOPMENT_JWT_SECRET = 'perkup-dev-secret-change-me';
+const jwtSecret = process.env.JWT_SECRET || DEVELOPMENT_JWT_SECRET;
+const projectRoot = process.cwd();
+
+const emulator = await startEmulator({
+  projectRoot,
+  ...(values.stage ? { stage: values.stage } : {}),
+  storage: values['dynamodb-endpoint'] ? { endpoint: values['dynamodb-endpoint'] } : values.memory ? 'memory' : { path: resolve(projectRoot, values.data!) },
+  httpPort: port('http-port', values['http-port']!),
+  wsPort: port('ws-port', values['ws-port']!),
+  host: values.host!,
+  environment: { JWT_SECRET: jwtSecret },
+}).catch((error: NodeJS.ErrnoException) => {
+  if (error.code === 'EADDRINUSE') console.error(`Port already in use (${error.message}). Pick others with --http-port / --ws-port, or 0 for any free port.`);
+  else console.error(error);
+  process.exit(1);
+});
+
+// performance.now() counts from process start, so this includes Node and TypeScript loading.
+const readyMs = Math.round(performance.now());
+console.log(`PerkUp emulator ready in ${readyMs} ms (stage ${emulator.app.stage}, DynamoDB ${values['dynamodb-endpoint'] ?? (values.memory ? 'in memory' : values.data)})
+  GraphQL     ${emulator.graphqlUrl}
+  WebSocket   ${emulator.wsUrl}?token=<JWT>
+  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${emulator.app.stage})
+  JWT secret  ${process.env.JWT_SECRET ? 'from JWT_SECRET' : `development default "${DEVELOPMENT_JWT_SECRET}" (set JWT_SECRET to change it)`}
+  Token       npm run -s token -- --sub alice --role admin${process.env.JWT_SECRET ? '   (run it with the same JWT_SECRET)' : ''}
+Ctrl-C to stop.`);
+
+if (!values.quiet) {
+  emulator.eventLog.subscribe((event) => {
+    const line = describeEvent(event);
+    if (line) console.log(line);
+  });
+}
+
+if (!values['no-watch']) {
+  let pending: NodeJS.Timeout | undefined;
+  // Recursive fs.watch works on Linux from Node 20. Debounced: an editor save is several events.
+  watch(resolve(projectRoot, 'src'), { recursive: true }, (_event, file) => {
+    clearTimeout(pending);
+    pending = setTimeout(() => {
+      void emulator.reload().then(() => console.log(`↻ ${file ?? 'src'} changed: handlers reload on their next invocation (connections kept)`));
+    }, 100);
+  }).unref();
+}
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return void process.exit(130);
+  stopping = true;
+  console.log(`\n${signal}: disconnecting clients and stopping…`);
+  await emulator.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,131 @@
+/**
+ * Assembles the emulated AWS pieces from serverless.yml: DynamoDB (dynalite or an external endpoint), the Lambda
+ * invoker, the WebSocket API with its management API, and the HTTP API. Generic: everything it knows about the
+ * application comes from serverless.yml. Used by `npm run emulate`, the scenario runner and the tests.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { createClock, type Clock } from './clock.js';
+import { createEventLog, type EventLog } from './eventLog.js';
+import { loadServerlessConfig } from './serverlessConfig.js';
+import { startDynamoDB } from './dynamodb.js';
+import { createLambdaInvoker } from './lambdaInvoker.js';
+import { createWebSocketApi } from './websocketApi.js';
+import { createHttpApi } from './httpApi.js';
+import type { Invoke } from './lambdaTypes.js';
+
+export interface EmulatorOptions {
+  /** The project folder holding serverless.yml and the handler code. */
+  projectRoot: string;
+  /** Defaults to `<projectRoot>/serverless.yml`. */
+  serverlessFile?: string;
+  stage?: string;
+  /** 'memory' (tests, scenarios), a folder for data that survives a restart (emulate), or an external endpoint (LocalStack). */
+  storage?: 'memory' | { path: string } | { endpoint: string };
+  /** 0 = any free port. Defaults to 0: callers that want serverless-offline's 3000/3001 say so. */
+  httpPort?: number;
+  wsPort?: number;
+  host?: string;
+  /** Variables set in every function's environment over serverless.yml's (e.g. JWT_SECRET). */
+  environment?: Record<string, string>;
+  /** Environment used to resolve `${env:…}` in serverless.yml. Defaults to process.env. */
+  variableEnvironment?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  maxContainersPerFunction?: number;
+}
+
+/** An AWS-looking API id: 10 lower-case letters and digits. */
+const apiIdOf = (): string => {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return [...randomBytes(10)].map((b) => alphabet[b % alphabet.length]).join('');
+};
+
+export async function startEmulator(options: EmulatorOptions) {
+  const projectRoot = resolve(options.projectRoot);
+  const clock = options.clock ?? createClock();
+  const eventLog: EventLog = createEventLog({ now: clock.now });
+  const websocketApiId = apiIdOf();
+  const httpApiId = apiIdOf();
+  const host = options.host ?? '127.0.0.1';
+
+  const app = loadServerlessConfig(options.serverlessFile ?? resolve(projectRoot, 'serverless.yml'), {
+    ...(options.stage ? { stage: options.stage } : {}),
+    env: { ...(options.variableEnvironment ?? process.env), ...options.environment },
+    refs: (logicalId) => (logicalId === 'WebsocketsApi' ? websocketApiId : logicalId === 'HttpApi' ? httpApiId : undefined),
+  });
+  const managementHost = `${websocketApiId}.execute-api.${app.region}.amazonaws.com`;
+
+  const dynamodb = await startDynamoDB({ storage: options.storage ?? 'memory', tables: app.tables, clock, eventLog, region: app.region });
+
+  // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
+  // the API in-process), so the API gets a forwarding invoke and the invoker the API's management handler.
+  let invoker: ReturnType<typeof createLambdaInvoker> | undefined;
+  const invoke: Invoke = (functionName, event, trigger) => invoker!.invoke(functionName, event, trigger);
+
+  const routes: Record<string, string> = {};
+  const routeResponses: string[] = [];
+  let authorizer: { functionName: string; identitySource: string[] } | undefined;
+  const httpRoutes: Array<{ method: string; path: string; functionName: string }> = [];
+  for (const fn of app.functions) {
+    for (const ws of fn.websocketEvents) {
+      routes[ws.route] = fn.name;
+      if (ws.routeResponseSelectionExpression) routeResponses.push(ws.route);
+      if (ws.authorizer) authorizer = { functionName: ws.authorizer.name, identitySource: ws.authorizer.identitySource };
+    }
+    for (const h of fn.httpApiEvents) httpRoutes.push({ method: h.method, path: h.path, functionName: fn.name });
+  }
+
+  const websocketApi = createWebSocketApi({
+    invoke,
+    routes,
+    routeSelectionExpression: app.websocketRouteSelectionExpression,
+    routeResponses,
+    ...(authorizer ? { authorizer } : {}),
+    stage: app.stage,
+    apiId: websocketApiId,
+    region: app.region,
+    clock,
+    eventLog,
+  });
+
+  invoker = createLambdaInvoker({
+    functions: app.functions,
+    environment: { DYNAMODB_ENDPOINT: dynamodb.endpoint, ...options.environment },
+    clock,
+    eventLog,
+    ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
+    interceptHosts: [managementHost],
+    serveIntercepted: websocketApi.management.handle,
+  });
+
+  const httpApi = createHttpApi({ invoke, routes: httpRoutes, apiId: httpApiId, region: app.region, eventLog });
+  const { port: httpPort } = await httpApi.listen(options.httpPort ?? 0, host);
+  const { port: wsPort } = await websocketApi.listen(options.wsPort ?? 0, host);
+
+  return {
+    app,
+    clock,
+    eventLog,
+    dynamodb,
+    invoker,
+    websocketApi,
+    httpApi,
+    httpUrl: `http://${host}:${httpPort}`,
+    graphqlUrl: `http://${host}:${httpPort}${httpRoutes[0]?.path ?? '/'}`,
+    wsUrl: `ws://${host}:${wsPort}`,
+    managementUrl: `http://${host}:${wsPort}/${app.stage}`,
+    managementHost,
+    /** Re-imports handler code on the next invocations (open connections are kept). */
+    reload: () => invoker!.reload(),
+    /** Disconnects every client ($disconnect runs for each), stops the servers, the containers and DynamoDB. */
+    async close() {
+      await websocketApi.closeAll();
+      await websocketApi.close();
+      await httpApi.close();
+      await invoker!.close();
+      await dynamodb.close();
+    },
+  };
+}
+
+export type Emulator = Awaited<ReturnType<typeof startEmulator>>;

@@ -1,0 +1,166 @@
+/**
+ * An API Gateway HTTP API: requests become payload format 2.0 events, Lambda results become responses
+ * (API Gateway developer guide, "Working with AWS Lambda proxy integrations for HTTP APIs").
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { EventLog } from './eventLog.js';
+import type { Invoke } from './lambdaTypes.js';
+import { requestTime } from './apiGateway/websocketEvents.js';
+
+export interface HttpRoute {
+  method: string;
+  path: string;
+  functionName: string;
+}
+
+// Bodies of these types reach the function as text; anything else is base64, as API Gateway does.
+const TEXTUAL = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded|graphql)|[^;]*\+(json|xml))/i;
+
+/** Matches "/items/{id}" and "/{proxy+}" style paths; returns the path parameters or undefined. */
+export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const names: string[] = [];
+  const regex = new RegExp(
+    `^${pattern.replace(/[.*?^$()|[\]\\]/g, '\\$&').replace(/\{([^}+]+)(\+)?\}/g, (_m, name: string, greedy?: string) => {
+      names.push(name);
+      return greedy ? '(.+)' : '([^/]+)';
+    })}$`,
+  );
+  const match = regex.exec(path);
+  if (!match) return undefined;
+  return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1])]));
+}
+
+export function createHttpApi(options: { invoke: Invoke; routes: HttpRoute[]; apiId: string; region: string; stage?: string; eventLog?: EventLog }) {
+  const stage = options.stage ?? '$default';
+  let server: Server | undefined;
+
+  function findRoute(method: string, path: string): { route: HttpRoute; pathParameters: Record<string, string> } | undefined {
+    for (const route of options.routes) {
+      if (route.method !== '*' && route.method !== 'ANY' && route.method !== method) continue;
+      const pathParameters = matchPath(route.path, path);
+      if (pathParameters) return { route, pathParameters };
+    }
+    return undefined;
+  }
+
+  function event(request: IncomingMessage, body: Buffer, route: HttpRoute, pathParameters: Record<string, string>) {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const headers: Record<string, string> = {};
+    const cookies: string[] = [];
+    for (let i = 0; i < request.rawHeaders.length; i += 2) {
+      const name = request.rawHeaders[i].toLowerCase();
+      const value = request.rawHeaders[i + 1];
+      if (name === 'cookie') {
+        cookies.push(...value.split(';').map((c) => c.trim()).filter(Boolean));
+        continue;
+      }
+      // Duplicate headers are joined with commas in payload 2.0.
+      headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+    }
+    const queryStringParameters: Record<string, string> = {};
+    for (const [key, value] of url.searchParams) queryStringParameters[key] = queryStringParameters[key] === undefined ? value : `${queryStringParameters[key]},${value}`;
+    const now = Date.now();
+    const requestId = randomBytes(12).toString('base64').replace(/[+/]/g, 'A');
+    const textual = TEXTUAL.test(headers['content-type'] ?? 'text/plain');
+    const routeKey = `${route.method} ${route.path}`;
+    return {
+      version: '2.0',
+      routeKey,
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      ...(cookies.length ? { cookies } : {}),
+      headers,
+      ...(url.search ? { queryStringParameters } : {}),
+      ...(Object.keys(pathParameters).length ? { pathParameters } : {}),
+      requestContext: {
+        accountId: '123456789012',
+        apiId: options.apiId,
+        domainName: `${options.apiId}.execute-api.${options.region}.amazonaws.com`,
+        domainPrefix: options.apiId,
+        http: {
+          method: request.method ?? 'GET',
+          path: url.pathname,
+          protocol: `HTTP/${request.httpVersion}`,
+          sourceIp: (request.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+          userAgent: headers['user-agent'] ?? '',
+        },
+        requestId,
+        routeKey,
+        stage,
+        time: requestTime(now),
+        timeEpoch: now,
+      },
+      ...(body.length ? { body: textual ? body.toString('utf8') : body.toString('base64') } : {}),
+      isBase64Encoded: body.length > 0 && !textual,
+    };
+  }
+
+  function send(response: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Buffer | string): void {
+    response.writeHead(status, headers);
+    response.end(body);
+  }
+
+  /** Maps a Lambda result back, including payload 2.0's inference for results without a statusCode. */
+  function respond(response: ServerResponse, value: unknown): number {
+    const result = value as { statusCode?: number; headers?: Record<string, string>; cookies?: string[]; body?: unknown; isBase64Encoded?: boolean } | null;
+    if (result === null || typeof result !== 'object' || typeof result.statusCode !== 'number') {
+      // No statusCode: API Gateway assumes 200, JSON, and the whole result as the body.
+      const body = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+      send(response, 200, { 'content-type': 'application/json' }, body);
+      return 200;
+    }
+    const headers: Record<string, string | string[]> = { ...(result.headers ?? {}) };
+    if (result.cookies?.length) headers['set-cookie'] = result.cookies;
+    const body = result.body === undefined ? '' : typeof result.body === 'string' ? result.body : JSON.stringify(result.body);
+    send(response, result.statusCode, headers, result.isBase64Encoded ? Buffer.from(body, 'base64') : body);
+    return result.statusCode;
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const method = request.method ?? 'GET';
+    const corsHeaders = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization,content-type', 'access-control-allow-methods': 'GET,POST,OPTIONS' };
+    let status: number;
+    if (method === 'OPTIONS') {
+      send(response, 204, corsHeaders, '');
+      status = 204;
+    } else {
+      const found = findRoute(method, path);
+      if (!found) {
+        send(response, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
+        status = 404;
+      } else {
+        const result = await options.invoke(found.route.functionName, event(request, Buffer.concat(chunks), found.route, found.pathParameters), `${method} ${path}`);
+        if (result.ok) {
+          response.setHeader('access-control-allow-origin', '*');
+          status = respond(response, result.value);
+        } else {
+          // A failed or timed-out integration is a 500 (timeouts: 503 on HTTP APIs).
+          status = result.kind === 'timeout' ? 503 : 500;
+          send(response, status, { 'content-type': 'application/json' }, status === 503 ? '{"message":"Service Unavailable"}' : '{"message":"Internal Server Error"}');
+        }
+      }
+    }
+    options.eventLog?.record({ kind: 'http', method, path, statusCode: status });
+  }
+
+  return {
+    async listen(port: number, host = '127.0.0.1'): Promise<{ port: number }> {
+      server = createServer((request, response) => void handle(request, response).catch((error: Error) => send(response, 500, {}, error.message)));
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, host, () => resolve());
+      });
+      return { port: (server.address() as AddressInfo).port };
+    },
+    async close(): Promise<void> {
+      if (!server) return;
+      server.closeAllConnections();
+      await new Promise((resolve) => server!.close(resolve));
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The API Gateway Management API (`@connections`), one request handler for both the real port and in-process
+ * SDK calls. Answers follow the apigatewaymanagementapi service model in AWS SDK for JavaScript v3: POST → 200,
+ * GET → 200 `{connectedAt, identity:{sourceIp,userAgent}, lastActiveAt}`, DELETE → 204; errors carry
+ * `x-amzn-ErrorType` so the SDK raises GoneException (410, empty body), PayloadTooLargeException (413),
+ * LimitExceededException (429), ForbiddenException (403) and BadRequestException (400) by name.
+ */
+import type { Clock } from './clock.js';
+import type { EventLog } from './eventLog.js';
+import type { HttpLikeHandler, HttpLikeRequest, HttpLikeResponse } from './lambdaTypes.js';
+import { isWellFormedConnectionId } from './apiGateway/websocketEvents.js';
+import { observed } from './apiGateway/observed.js';
+
+/** API Gateway's limit on a postToConnection payload. */
+export const MAX_POST_BYTES = 131_072;
+
+/** What the management API needs from the WebSocket API's connection registry. */
+export interface ConnectionRegistry {
+  /** 'open' connections accept posts; 'connecting' ones are still in $connect; undefined = gone. */
+  state(connectionId: string): 'connecting' | 'open' | undefined;
+  info(connectionId: string): { connectedAt: number; lastActiveAt: number; sourceIp: string; userAgent: string | undefined } | undefined;
+  send(connectionId: string, data: Uint8Array): void;
+  close(connectionId: string): void;
+  /** A fault queued for this connection's next post, if any (410/429/500…). */
+  takePostFault(connectionId: string): number | undefined;
+}
+
+export interface ThrottleSettings {
+  /** Steady-state requests per second (AWS account default: 10,000). */
+  rate: number;
+  /** Bucket size (AWS default: 5,000). */
+  burst: number;
+}
+
+const ERROR_TYPES: Record<number, string> = {
+  400: 'BadRequestException',
+  403: 'ForbiddenException',
+  410: 'GoneException',
+  413: 'PayloadTooLargeException',
+  429: 'LimitExceededException',
+  500: 'InternalServerErrorException',
+};
+
+function error(statusCode: number, message?: string): HttpLikeResponse {
+  const errorType = ERROR_TYPES[statusCode] ?? 'InternalServerErrorException';
+  return {
+    statusCode,
+    headers: { 'x-amzn-errortype': errorType, 'content-type': 'application/json' },
+    // 410 comes with an empty body, as API Gateway sends it.
+    body: message === undefined ? new Uint8Array() : Buffer.from(JSON.stringify({ message })),
+  };
+}
+
+/** `/{stage}/@connections/{id}` or `/@connections/{id}` (custom domain) → the decoded id, or undefined. */
+export function connectionIdFromPath(path: string, stage: string): string | undefined {
+  const pathname = path.split('?')[0];
+  const match = /^(?:\/([^/]+))?\/@connections\/([^/]*)$/.exec(pathname);
+  if (!match || (match[1] !== undefined && match[1] !== stage)) return undefined;
+  try {
+    return decodeURIComponent(match[2]);
+  } catch {
+    return '';
+  }
+}
+
+export function createManagementApi(options: { connections: ConnectionRegistry; stage: string; clock: Clock; eventLog?: EventLog; throttle?: ThrottleSettings }) {
+  const { connections, clock } = options;
+  let throttle = options.throttle;
+  let tokens = throttle?.burst ?? 0;
+  let refilledAt = clock.now();
+
+  function throttled(): boolean {
+    if (!throttle) return false;
+    const now = clock.now();
+    tokens = Math.min(throttle.burst, tokens + ((now - refilledAt) / 1000) * throttle.rate);
+    refilledAt = now;
+    if (tokens < 1) return true;
+    tokens -= 1;
+    return false;
+  }
+
+  function answer(request: HttpLikeRequest, connectionId: string): HttpLikeResponse {
+    if (!request.headers.authorization) return error(403, 'Missing Authentication Token');
+    if (!isWellFormedConnectionId(connectionId)) return error(400, `Invalid connectionId: ${connectionId}`);
+    if (throttled()) return error(429, 'Rate exceeded');
+    const state = connections.state(connectionId);
+    if (state === undefined) return error(410);
+    if (state === 'connecting') return error(observed.postDuringConnectStatus);
+    const fault = request.method === 'POST' ? connections.takePostFault(connectionId) : undefined;
+    if (fault !== undefined) return error(fault, fault === 410 ? undefined : `Injected fault ${fault}`);
+    switch (request.method) {
+      case 'POST': {
+        if (request.body.byteLength > MAX_POST_BYTES) return error(413, 'Request Entity Too Large');
+        connections.send(connectionId, request.body);
+        return { statusCode: 200, headers: {}, body: new Uint8Array() };
+      }
+      case 'GET': {
+        const info = connections.info(connectionId)!;
+        const body = {
+          connectedAt: new Date(info.connectedAt).toISOString(),
+          identity: { sourceIp: info.sourceIp, ...(info.userAgent ? { userAgent: info.userAgent } : {}) },
+          lastActiveAt: new Date(info.lastActiveAt).toISOString(),
+        };
+        return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) };
+      }
+      case 'DELETE':
+        connections.close(connectionId);
+        return { statusCode: 204, headers: {}, body: new Uint8Array() };
+      default:
+        return error(403, 'Missing Authentication Token');
+    }
+  }
+
+  const handle: HttpLikeHandler = async (request) => {
+    const connectionId = connectionIdFromPath(request.path, options.stage);
+    if (connectionId === undefined) {
+      return { statusCode: 404, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"message":"Not Found"}') };
+    }
+    const response = answer(request, connectionId);
+    const method = request.method as 'POST' | 'GET' | 'DELETE';
+    options.eventLog?.record({
+      kind: 'management',
+      method,
+      connectionId,
+      statusCode: response.statusCode,
+      ...(response.statusCode >= 400 ? { errorType: response.headers['x-amzn-errortype'] } : {}),
+      ...(method === 'POST' ? { bytes: request.body.byteLength } : {}),
+    });
+    return response;
+  };
+
+  return {
+    handle,
+    /** Turns the account-level @connections throttle on (AWS: 10,000 rps, burst 5,000) or off (undefined). */
+    setThrottle(settings: ThrottleSettings | undefined): void {
+      throttle = settings;
+      tokens = settings?.burst ?? 0;
+      refilledAt = clock.now();
+    },
+  };
+}
+
+export type ManagementApi = ReturnType<typeof createManagementApi>;
