@@ -40,6 +40,31 @@ const apiIdOf = (): string => {
   return [...randomBytes(10)].map((b) => alphabet[b % alphabet.length]).join('');
 };
 
+interface LogEventRule {
+  message: string;
+  event: 'cacheInvalidated';
+  keysField: string;
+}
+
+/**
+ * Turns the log lines serverless.yml's `custom.emulator.logEvents` names into emulator events (e.g. the app's
+ * "cache invalidated" line with its keys), so the harness can assert on app behaviour without knowing the app.
+ */
+function logEventMapper(settings: Record<string, unknown>, eventLog: EventLog) {
+  const rules = (Array.isArray(settings.logEvents) ? settings.logEvents : []) as LogEventRule[];
+  for (const rule of rules) {
+    if (rule.event !== 'cacheInvalidated' || typeof rule.message !== 'string' || typeof rule.keysField !== 'string') {
+      throw new Error(`custom.emulator.logEvents: unsupported rule ${JSON.stringify(rule)} (expected {message, event: cacheInvalidated, keysField})`);
+    }
+  }
+  return (_functionName: string, line: { message: string; data?: Record<string, unknown> }): void => {
+    for (const rule of rules) {
+      const keys = line.data?.[rule.keysField];
+      if (line.message === rule.message && Array.isArray(keys)) eventLog.record({ kind: 'cacheInvalidated', keys: keys.map(String) });
+    }
+  };
+}
+
 export async function startEmulator(options: EmulatorOptions) {
   const projectRoot = resolve(options.projectRoot);
   const clock = options.clock ?? createClock();
@@ -96,6 +121,7 @@ export async function startEmulator(options: EmulatorOptions) {
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
     interceptHosts: [managementHost],
     serveIntercepted: websocketApi.management.handle,
+    onLog: logEventMapper(app.emulator, eventLog),
   });
 
   const httpApi = createHttpApi({ invoke, routes: httpRoutes, apiId: httpApiId, region: app.region, eventLog });

@@ -21,6 +21,9 @@ export function describeEvent(event: LoggedEvent): string | undefined {
       return `${at} ${event.method} ${event.path} → ${event.statusCode}`;
     case 'fault':
       return `${at} ! fault ${event.description}`;
+    case 'log':
+      // Handlers' own INFO/DEBUG lines stay out of the console; warnings and errors are worth seeing.
+      return /^(WARN|ERROR|CRITICAL)/i.test(event.level) ? `${at} ${event.level} ${event.functionName}: ${short(event.message)}${event.data && Object.keys(event.data).length ? ` ${short(JSON.stringify(event.data), 200)}` : ''}` : undefined;
     case 'dynamodb':
       return event.statusCode >= 400 ? `${at} ▣ DynamoDB ${event.operation} ${event.table ?? ''} → ${event.statusCode} ${event.errorType ?? ''}` : undefined;
   }

@@ -1,0 +1,122 @@
+/**
+ * F14 DynamoDB: the real AWS SDK v3 over the real wire protocol to dynalite (in memory, or on disk), tables from
+ * serverless.yml, TTL expiry on the emulator's clock (dynalite has none), throttling faults as DynamoDB answers
+ * them — and LocalStack when a Docker engine is there.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { loadServerlessConfig } from '../harness/serverlessConfig.js';
+import { startDynamoDB, type DynamoDBProvider } from '../harness/dynamodb.js';
+import { createClock } from '../harness/clock.js';
+import { createEventLog } from '../harness/eventLog.js';
+
+const perkup = loadServerlessConfig(fileURLToPath(new URL('../serverless.yml', import.meta.url)), { refs: () => 'apiid' });
+const fixture = loadServerlessConfig(fileURLToPath(new URL('./fixtures/lambda-app/serverless.yml', import.meta.url)));
+const started: DynamoDBProvider[] = [];
+afterEach(async () => {
+  while (started.length) await started.pop()!.close();
+});
+
+async function start(options: Parameters<typeof startDynamoDB>[0]) {
+  const db = await startDynamoDB(options);
+  started.push(db);
+  const raw = new DynamoDBClient({ endpoint: db.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  return { db, raw, doc: DynamoDBDocumentClient.from(raw) };
+}
+
+describe('F14 DynamoDB', () => {
+  it("creates serverless.yml's tables with their keys and indexes", async () => {
+    const { raw } = await start({ storage: 'memory', tables: perkup.tables });
+    const { Table } = await raw.send(new DescribeTableCommand({ TableName: 'perkup-dev-connections' }));
+    expect(Table?.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['byTarget']);
+    const partners = await raw.send(new DescribeTableCommand({ TableName: 'perkup-dev-partners' }));
+    expect(partners.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(['byCategory', 'byCity', 'byGeohash']);
+  });
+
+  it('round-trips items through the real document client and records each operation', async () => {
+    const eventLog = createEventLog();
+    const { doc } = await start({ storage: 'memory', tables: fixture.tables, eventLog });
+    await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'a', n: 1, tags: new Set(['x']) } }));
+    expect((await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'a' } }))).Item).toEqual({ id: 'a', n: 1, tags: new Set(['x']) });
+    expect(eventLog.all().filter((e) => e.kind === 'dynamodb').map((e) => [(e as { operation: string }).operation, (e as { table?: string }).table, (e as { statusCode: number }).statusCode])).toEqual([
+      ['PutItem', 'fixture-test-items', 200],
+      ['GetItem', 'fixture-test-items', 200],
+    ]);
+  });
+
+  it('expires items whose TTL attribute is past on the emulated clock (dynalite has no TTL of its own)', async () => {
+    const clock = createClock();
+    const { db, doc } = await start({ storage: 'memory', tables: fixture.tables, clock });
+    const inAnHour = Math.floor(clock.now() / 1000) + 3600;
+    await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'short', expiresAt: inAnHour } }));
+    await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'long', expiresAt: inAnHour + 86_400 } }));
+    await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'forever' } }));
+    expect(await db.sweepExpiredItems()).toBe(0);
+    clock.advance(3601 * 1000);
+    expect(await db.sweepExpiredItems()).toBe(1);
+    const ids = await Promise.all(['short', 'long', 'forever'].map(async (id) => (await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id } }))).Item?.id));
+    expect(ids).toEqual([undefined, 'long', 'forever']);
+  });
+
+  it('throttles the next N requests with ProvisionedThroughputExceededException, which the SDK retries by default', async () => {
+    const { db, raw } = await start({ storage: 'memory', tables: fixture.tables });
+    const noRetry = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: db.endpoint, region: 'eu-west-3', maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+    db.faults.throttleNext(1, { operation: 'PutItem' });
+    const error = await noRetry.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'x' } })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+    expect((await noRetry.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'x' } }))).Item).toBeUndefined();
+
+    db.faults.throttleNext(2);
+    const retried = await DynamoDBDocumentClient.from(raw).send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'y' } }));
+    expect(retried.$metadata.attempts).toBe(3);
+  });
+
+  it('on disk, data survives a restart', async () => {
+    const path = mkdtempSync(join(tmpdir(), 'dynalite-'));
+    try {
+      const first = await start({ storage: { path }, tables: fixture.tables });
+      await first.doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'kept' } }));
+      await started.pop()!.close();
+      const second = await start({ storage: { path }, tables: fixture.tables });
+      expect((await second.doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'kept' } }))).Item).toEqual({ id: 'kept' });
+    } finally {
+      while (started.length) await started.pop()!.close();
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('truncate() empties every table', async () => {
+    const { db, doc } = await start({ storage: 'memory', tables: fixture.tables });
+    await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'gone' } }));
+    await db.truncate();
+    expect((await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'gone' } }))).Item).toBeUndefined();
+  });
+});
+
+function dockerEngine(): boolean {
+  if (!existsSync('/var/run/docker.sock')) return false;
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const localstack = process.env.LOCALSTACK_ENDPOINT;
+const reason = localstack ? '' : dockerEngine() ? 'start it with docker compose -f docker-compose.localstack.yml up and set LOCALSTACK_ENDPOINT' : 'no Docker engine answers here and LOCALSTACK_ENDPOINT is not set';
+
+describe.skipIf(!localstack)(`F14 DynamoDB on LocalStack${localstack ? '' : ` — skipped: ${reason}`}`, () => {
+  it("creates serverless.yml's tables on LocalStack and round-trips an item", async () => {
+    const { doc, raw } = await start({ storage: { endpoint: localstack! }, tables: fixture.tables });
+    await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'ls' } }));
+    expect((await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'ls' } }))).Item).toEqual({ id: 'ls' });
+    await raw.send(new DescribeTimeToLiveCommand({ TableName: 'fixture-test-items' }));
+  });
+});
