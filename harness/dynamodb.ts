@@ -210,6 +210,10 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         throttles.push({ remaining: count, ...match });
         options.eventLog?.record({ kind: 'fault', description: `DynamoDB throttles the next ${count} ${match.operation ?? ''} request(s)${match.table ? ` on ${match.table}` : ''}` });
       },
+      /** Forgets faults not yet used up. */
+      clear(): void {
+        throttles.length = 0;
+      },
     },
     sweepExpiredItems,
     /** Deletes every item of every table (test isolation without recreating tables). */

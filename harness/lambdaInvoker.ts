@@ -289,6 +289,10 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
         options.eventLog?.record({ kind: 'fault', description: `${functionName}: next invocation starts cold` });
       },
     },
+    /** Forgets faults not yet used up. */
+    clearFaults(): void {
+      for (const pool of pools.values()) pool.timeoutNext = 0;
+    },
     stats() {
       return Object.fromEntries(
         [...pools.values()].map((p) => [

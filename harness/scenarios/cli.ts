@@ -1,0 +1,110 @@
+/**
+ * `npm run scenarios -- [files, folders or globs] [--target http://localhost:3000 --ws ws://localhost:3001]
+ *   [--reporter console,junit,json,markdown] [--out reports] [--concurrency 2]`
+ * Exit code 0 only when every scenario passed; 2 when a file is malformed (nothing runs then).
+ */
+import { parseArgs } from 'node:util';
+import { glob, mkdir, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ScenarioFileError } from './loader.js';
+import { runScenarios } from './runner.js';
+import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
+import { consoleLine, consoleSummary, json, junit, markdown } from './reporters.js';
+
+const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
+
+  (no paths)              every scenario under scenarios/ except scenarios/load/
+  --target <url>          run against a running emulator's HTTP API (e.g. http://localhost:3000); needs --ws
+  --ws <url>              its WebSocket URL (e.g. ws://localhost:3001)
+  --reporter <list>       console (default), junit, json, markdown — comma-separated
+  --out <dir>             where junit/json/markdown reports go (default reports/)
+  --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
+  -h, --help`;
+
+export async function expandPaths(patterns: string[], root: string): Promise<string[]> {
+  const files = new Set<string>();
+  const wanted = patterns.length ? patterns : ['scenarios/**/*.{yml,yaml}'];
+  for (const pattern of wanted) {
+    const full = resolve(root, pattern);
+    const isDir = await stat(full).then((s) => s.isDirectory()).catch(() => false);
+    const expanded = isDir ? `${pattern.replace(/\/$/, '')}/**/*.{yml,yaml}` : pattern;
+    const braces = /\{([^}]+)\}/.exec(expanded);
+    const variants = braces ? braces[1].split(',').map((b) => expanded.replace(braces[0], b)) : [expanded];
+    let matched = 0;
+    for (const variant of variants) {
+      for await (const file of glob(variant, { cwd: root })) {
+        const path = resolve(root, file);
+        // Load scenarios are run on purpose, not by default.
+        if (!patterns.length && /\/scenarios\/load\//.test(path)) continue;
+        files.add(path);
+        matched++;
+      }
+    }
+    if (!matched && patterns.length) throw new Error(`No scenario file matches "${pattern}"`);
+  }
+  return [...files].sort();
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      target: { type: 'string' },
+      ws: { type: 'string' },
+      reporter: { type: 'string', default: 'console' },
+      out: { type: 'string', default: 'reports' },
+      concurrency: { type: 'string', default: '2' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const root = process.cwd();
+  const reporters = values.reporter!.split(',').map((r) => r.trim());
+  const unknown = reporters.filter((r) => !['console', 'junit', 'json', 'markdown'].includes(r));
+  if (unknown.length) throw new Error(`Unknown reporter(s) ${unknown.join(', ')}; use console, junit, json, markdown`);
+  if (Boolean(values.target) !== Boolean(values.ws)) throw new Error('--target and --ws go together');
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
+
+  const files = await expandPaths(positionals, root);
+  if (!files.length) throw new Error('No scenario files found');
+  const targets: TargetFactory = values.target
+    ? remoteTarget({ httpUrl: values.target, wsUrl: values.ws!, projectRoot: root })
+    : inProcessTargets({ projectRoot: root, size: concurrency });
+  const started = Date.now();
+  try {
+    const { failed, results } = await runScenarios(files, {
+      targets,
+      concurrency,
+      onResult: (result) => reporters.includes('console') && console.log(consoleLine(result)),
+    });
+    if (reporters.includes('console')) console.log(consoleSummary(results, Date.now() - started));
+    const out = resolve(root, values.out!);
+    const written: string[] = [];
+    for (const [name, render, file] of [
+      ['junit', junit, 'scenarios.junit.xml'],
+      ['json', json, 'scenarios.json'],
+      ['markdown', markdown, 'scenarios.md'],
+    ] as const) {
+      if (!reporters.includes(name)) continue;
+      await mkdir(out, { recursive: true });
+      await writeFile(join(out, file), render(results));
+      written.push(join(values.out!, file));
+    }
+    if (written.length) console.log(`reports: ${written.join(', ')}`);
+    return failed ? 1 : 0;
+  } finally {
+    await targets.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(error instanceof ScenarioFileError ? `Malformed scenario file(s); nothing was run:\n${error.message}` : error.message);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,131 @@
+/**
+ * Loads scenario files: YAML → JSON Schema validation → cross-checks (one action per step, known clients).
+ * Every problem is reported as file:line:column with what was expected, before anything runs.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { Ajv, type ErrorObject } from 'ajv';
+import { ACTIONS, actionOf, toMs, type Scenario, type Step } from './format.js';
+
+const schemaFile = fileURLToPath(new URL('../../scenarios/scenario.schema.json', import.meta.url));
+const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile(schema);
+
+export class ScenarioFileError extends Error {
+  override name = 'ScenarioFileError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+function position(doc: Document, lines: LineCounter, path: Array<string | number>): { line: number; col: number } {
+  // The deepest node that exists on the path: a missing key is reported where its parent is.
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]);
+  }
+  return { line: 1, col: 1 };
+}
+
+const segments = (instancePath: string): Array<string | number> =>
+  instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+
+function describeError(error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `unknown key "${(error.params as { additionalProperty: string }).additionalProperty}"`;
+    case 'required':
+      return `missing "${(error.params as { missingProperty: string }).missingProperty}"`;
+    case 'enum':
+      return `expected one of ${JSON.stringify((error.params as { allowedValues: unknown[] }).allowedValues)}`;
+    case 'type':
+      return `expected ${(error.params as { type: string }).type}`;
+    default:
+      return error.message ?? error.keyword;
+  }
+}
+
+/** Parses and validates a scenario; throws ScenarioFileError listing every problem with its position. */
+export function loadScenario(file: string, text = readFileSync(file, 'utf8')): Scenario {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const at = (path: Array<string | number>, message: string): string => {
+    const { line, col } = position(doc, lines, path);
+    return `${file}:${line}:${col}: ${message}`;
+  };
+  if (doc.errors.length) {
+    throw new ScenarioFileError(doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1}: YAML: ${e.message.split('\n')[0]}`));
+  }
+  const data = doc.toJS() as Record<string, unknown>;
+  const problems: string[] = [];
+  if (!validate(data)) {
+    // oneOf branches repeat each other's complaints; keep the most specific ones, once.
+    const seen = new Set<string>();
+    for (const error of validate.errors ?? []) {
+      if (error.keyword === 'oneOf' || error.keyword === 'if') continue;
+      const path = segments(error.instancePath);
+      const where = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
+      const line = at(path, `${where}: ${describeError(error)}`);
+      if (!seen.has(line)) seen.add(line), problems.push(line);
+    }
+  }
+  if (!problems.length) {
+    const clients = (data.clients ?? {}) as Record<string, unknown>;
+    const steps = data.steps as Step[];
+    steps.forEach((step, i) => {
+      const actions = ACTIONS.filter((a) => a in step);
+      if (actions.length !== 1) {
+        problems.push(at(['steps', i], `a step needs exactly one action (${ACTIONS.join(', ')}), found ${actions.length ? actions.join(' + ') : 'none'}`));
+        return;
+      }
+      // Every client a step names must be declared.
+      const walk = (value: unknown, path: Array<string | number>): void => {
+        if (Array.isArray(value)) value.forEach((v, j) => walk(v, [...path, j]));
+        else if (value && typeof value === 'object') {
+          for (const [key, v] of Object.entries(value)) {
+            if ((key === 'client' || key === 'as') && typeof v === 'string' && !(v in clients)) {
+              problems.push(at([...path, key], `unknown client "${v}" (declared: ${Object.keys(clients).join(', ') || 'none'})`));
+            } else if (key !== 'match' && key !== 'variables' && key !== 'json') walk(v, [...path, key]);
+          }
+        }
+      };
+      const action = actions[0];
+      const body = step[action];
+      if ((action === 'connect' || action === 'disconnect') && typeof body === 'string' && !(body in clients)) {
+        problems.push(at(['steps', i, action], `unknown client "${body}" (declared: ${Object.keys(clients).join(', ') || 'none'})`));
+      }
+      walk(body, ['steps', i, action]);
+      for (const key of ['within', 'during'] as const) {
+        const value = (body as Record<string, unknown> | undefined)?.[key];
+        if (value !== undefined) {
+          try {
+            toMs(value as string, 0);
+          } catch (error) {
+            problems.push(at(['steps', i, action, key], (error as Error).message));
+          }
+        }
+      }
+    });
+  }
+  if (problems.length) throw new ScenarioFileError(problems);
+  const steps = data.steps as Step[];
+  return {
+    file,
+    name: data.name as string,
+    ...(data.description ? { description: data.description as string } : {}),
+    ...(data.tags ? { tags: data.tags as string[] } : {}),
+    ...(data.vars ? { vars: data.vars as Record<string, unknown> } : {}),
+    ...(data.slo ? { slo: data.slo as Scenario['slo'] } : {}),
+    clients: (data.clients ?? {}) as Scenario['clients'],
+    steps,
+    stepLines: steps.map((_, i) => position(doc, lines, ['steps', i]).line),
+  };
+}
+
+export { actionOf };

@@ -1,0 +1,123 @@
+/** Scenario reports: console (default), JUnit XML (CI), JSON, and Markdown with a sequence diagram per scenario. */
+import { relative } from 'node:path';
+import type { LoggedEvent } from '../eventLog.js';
+import type { ScenarioResult } from './runner.js';
+
+const rel = (file: string): string => relative(process.cwd(), file) || file;
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
+
+/** One line per scenario; a failure adds its explanation; skipped steps say why. */
+export function consoleLine(result: ScenarioResult): string {
+  const mark = result.status === 'passed' ? '✓' : '✗';
+  const lines = [`${mark} ${result.name}  (${rel(result.file)}, ${seconds(result.durationMs)})`];
+  for (const step of result.steps) {
+    if (step.status === 'skipped' && step.reason !== 'an earlier step failed') lines.push(`    ↷ ${step.label} skipped: ${step.reason}`);
+  }
+  if (result.failure) lines.push(result.failure.split('\n').map((l) => `    ${l}`).join('\n'));
+  return lines.join('\n');
+}
+
+export function consoleSummary(results: ScenarioResult[], durationMs: number): string {
+  const passed = results.filter((r) => r.status === 'passed').length;
+  const skippedSteps = results.reduce((n, r) => n + r.steps.filter((s) => s.status === 'skipped' && s.reason !== 'an earlier step failed').length, 0);
+  return `\n${passed} passed, ${results.length - passed} failed (${results.length} scenarios in ${seconds(durationMs)}${skippedSteps ? `, ${skippedSteps} steps skipped` : ''})`;
+}
+
+const xml = (text: string): string => text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+
+export function junit(results: ScenarioResult[]): string {
+  const failures = results.filter((r) => r.status === 'failed').length;
+  const total = results.reduce((s, r) => s + r.durationMs, 0);
+  const cases = results.map((r) => {
+    const skipped = r.steps.filter((s) => s.status === 'skipped' && s.reason !== 'an earlier step failed');
+    const body = [
+      r.failure ? `      <failure message="${xml(r.failure.split('\n')[0])}">${xml(r.failure)}</failure>` : '',
+      skipped.length ? `      <system-out>${xml(skipped.map((s) => `${s.label} skipped: ${s.reason}`).join('\n'))}</system-out>` : '',
+    ].filter(Boolean);
+    return `    <testcase classname="${xml(rel(r.file))}" name="${xml(r.name)}" time="${(r.durationMs / 1000).toFixed(3)}">${body.length ? `\n${body.join('\n')}\n    ` : ''}</testcase>`;
+  });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="${results.length}" failures="${failures}" time="${(total / 1000).toFixed(3)}">\n  <testsuite name="scenarios" tests="${results.length}" failures="${failures}" time="${(total / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+}
+
+export function json(results: ScenarioResult[]): string {
+  return JSON.stringify(
+    {
+      passed: results.filter((r) => r.status === 'passed').length,
+      failed: results.filter((r) => r.status === 'failed').length,
+      scenarios: results.map(({ events: _events, ...r }) => ({ ...r, file: rel(r.file) })),
+    },
+    null,
+    2,
+  );
+}
+
+const label = (text: string): string => text.replace(/[;#\n]/g, ' ').replace(/"/g, "'").slice(0, 90);
+
+/**
+ * A Mermaid sequence diagram from the event log: client → API Gateway → Lambda → DynamoDB → management API → client.
+ * Events are logged as they complete, so an invocation appears after the calls it made.
+ */
+export function sequenceDiagram(events: readonly LoggedEvent[], maxLines = 150): string {
+  const lines = [
+    'sequenceDiagram',
+    '  participant C as Clients',
+    '  participant API as API Gateway',
+    '  participant L as Lambda',
+    '  participant D as DynamoDB',
+    '  participant M as Management API',
+  ];
+  let body = 0;
+  for (const e of events) {
+    if (body >= maxLines) {
+      lines.push(`  Note over C,M: … ${events.length - maxLines} more events`);
+      break;
+    }
+    let line: string | undefined;
+    switch (e.kind) {
+      case 'connection':
+        line = e.state === 'open' ? `  C->>API: connect ${e.connectionId}` : e.state === 'refused' ? `  API--xC: refuse ${e.connectionId} (${e.statusCode})` : `  C-->>API: closed ${e.connectionId} ${e.statusCode ?? ''}`;
+        break;
+      case 'http':
+        line = `  C->>API: ${e.method} ${e.path} → ${e.statusCode}`;
+        break;
+      case 'invoke':
+        line = `  API->>L: ${e.functionName} ${e.trigger}${e.coldStart ? ' (cold)' : ''} → ${e.outcome} ${e.durationMs} ms`;
+        break;
+      case 'dynamodb':
+        line = `  L->>D: ${e.operation} ${e.table ?? ''} → ${e.statusCode}`;
+        break;
+      case 'management':
+        line = `  L->>M: ${e.method} @connections/${e.connectionId} → ${e.statusCode}${e.errorType ? ` ${e.errorType}` : ''}`;
+        break;
+      case 'delivered':
+        line = `  M-->>C: ${e.connectionId} ${label(e.data)}`;
+        break;
+      case 'cacheInvalidated':
+        line = `  Note over L: cache invalidated ${label(e.keys.join(', '))}`;
+        break;
+      case 'fault':
+        line = `  Note over API,M: fault — ${label(e.description)}`;
+        break;
+      case 'log':
+        break;
+    }
+    if (line) {
+      lines.push(line);
+      body++;
+    }
+  }
+  return lines.join('\n');
+}
+
+export function markdown(results: ScenarioResult[]): string {
+  const passed = results.filter((r) => r.status === 'passed').length;
+  const out = [`# Scenario report`, '', `${passed} passed, ${results.length - passed} failed.`, '', '| | scenario | file | time |', '|---|---|---|---|'];
+  for (const r of results) out.push(`| ${r.status === 'passed' ? '✅' : '❌'} | ${r.name} | \`${rel(r.file)}\` | ${seconds(r.durationMs)} |`);
+  for (const r of results) {
+    out.push('', `## ${r.status === 'passed' ? '✅' : '❌'} ${r.name}`, '', `\`${rel(r.file)}\` on ${r.target}`, '');
+    for (const s of r.steps) out.push(`- ${s.status === 'passed' ? '✓' : s.status === 'failed' ? '✗' : '↷'} ${s.label}${s.reason ? ` — ${s.reason}` : ''}`);
+    if (r.failure) out.push('', '```text', r.failure, '```');
+    if (r.events.length) out.push('', '```mermaid', sequenceDiagram(r.events), '```');
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,203 @@
+/**
+ * Where scenarios run. In-process: emulators started here (a small pool, each reset between scenarios — the
+ * default, and what CI uses). Remote: the endpoints of a running `npm run emulate` (or, later, a deployed stage),
+ * where steps that need the emulator's insides are skipped with a reason.
+ */
+import { resolve } from 'node:path';
+import { ScanCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { SignJWT } from 'jose';
+import { startEmulator, type Emulator } from '../emulator.js';
+import { loadServerlessConfig } from '../serverlessConfig.js';
+import type { LoggedEvent } from '../eventLog.js';
+
+/** How the app subscribes: `send` plus the step's fields under `dataField`, acknowledged by a frame matching `ack`. */
+export interface SubscribeProtocol {
+  send: Record<string, unknown>;
+  dataField?: string;
+  ack: unknown;
+}
+
+export const DEVELOPMENT_JWT_SECRET = 'perkup-dev-secret-change-me';
+
+/** What a scenario can do to and learn from the emulator itself; absent on a remote target. */
+export interface TargetInsides {
+  connectionIdOf(userAgent: string): string | undefined;
+  faults: {
+    postToConnection(connectionId: string, status: number, count: number): void;
+    socketDies(connectionId: string, disconnectFails: boolean): void;
+    dynamodbThrottle(count: number, operation?: string): void;
+    lambdaTimeout(functionName: string, count: number): void;
+    coldStart(functionName: string): void;
+  };
+  /** Moves the emulated clock and lets what became due happen (timeouts, TTL expiry). */
+  advanceClock(ms: number): Promise<void>;
+  /** Keys of each cache invalidation so far, oldest first. */
+  cacheInvalidations(): string[][];
+  /** Whether the app's record of the connection exists (custom.emulator.connectionRecord). */
+  connectionRecordExists(connectionId: string): Promise<boolean>;
+  connectionRecordCount(): Promise<number>;
+  events(): readonly LoggedEvent[];
+}
+
+export interface ScenarioTarget {
+  name: string;
+  graphqlUrl: string;
+  wsUrl: string;
+  mintToken(claims: Record<string, unknown>): Promise<string>;
+  /** The app's subscribe protocol (custom.emulator.scenarios.subscribe). */
+  subscribe: SubscribeProtocol | undefined;
+  insides: TargetInsides | undefined;
+  /** Gives the target back (in-process: reset and return it to the pool). */
+  release(): Promise<void>;
+}
+
+export interface TargetFactory {
+  acquire(): Promise<ScenarioTarget>;
+  close(): Promise<void>;
+}
+
+async function sign(claims: Record<string, unknown>, secret: string): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime('2h').sign(new TextEncoder().encode(secret));
+}
+
+interface ScenarioSettings {
+  subscribe?: SubscribeProtocol;
+}
+interface ConnectionRecordSettings {
+  table: string;
+  key: Record<string, string>;
+}
+
+function settingsOf(emulatorSettings: Record<string, unknown>) {
+  return {
+    subscribe: (emulatorSettings.scenarios as ScenarioSettings | undefined)?.subscribe,
+    connectionRecord: emulatorSettings.connectionRecord as ConnectionRecordSettings | undefined,
+  };
+}
+
+function insidesOf(emulator: Emulator): TargetInsides {
+  const { connectionRecord } = settingsOf(emulator.app.emulator);
+  const table = connectionRecord && emulator.app.tables.find((t) => t.logicalId === connectionRecord.table || t.TableName === connectionRecord.table);
+  const needRecord = (): { name: string; key: Record<string, string> } => {
+    if (!connectionRecord || !table) throw new Error('expectConnection needs custom.emulator.connectionRecord {table, key} in serverless.yml');
+    return { name: table.TableName, key: connectionRecord.key };
+  };
+  const keyFor = (template: Record<string, string>, connectionId: string): Record<string, AttributeValue> =>
+    Object.fromEntries(Object.entries(template).map(([k, v]) => [k, { S: v.replace('{connectionId}', connectionId) }]));
+
+  return {
+    connectionIdOf: (userAgent) => emulator.websocketApi.connections.list().find((c) => c.userAgent === userAgent)?.connectionId,
+    faults: {
+      postToConnection: (id, status, count) => emulator.websocketApi.faults.failNextPosts(id, status, count),
+      socketDies: (id, disconnectFails) => {
+        if (disconnectFails) emulator.websocketApi.faults.dropDisconnect(id);
+        emulator.websocketApi.faults.killSocket(id);
+      },
+      dynamodbThrottle: (count, operation) => emulator.dynamodb.faults.throttleNext(count, operation ? { operation } : {}),
+      lambdaTimeout: (fn, count) => emulator.invoker.faults.timeoutNext(fn, count),
+      coldStart: (fn) => emulator.invoker.faults.coldStartNext(fn),
+    },
+    async advanceClock(ms) {
+      emulator.clock.advance(ms);
+      await emulator.websocketApi.settled();
+      await emulator.dynamodb.sweepExpiredItems();
+    },
+    cacheInvalidations: () => emulator.eventLog.all().flatMap((e) => (e.kind === 'cacheInvalidated' ? [e.keys] : [])),
+    async connectionRecordExists(connectionId) {
+      const { name, key } = needRecord();
+      const { Item } = await emulator.dynamodb.client.send(new GetItemCommand({ TableName: name, Key: keyFor(key, connectionId), ConsistentRead: true }));
+      return Item !== undefined;
+    },
+    async connectionRecordCount() {
+      const { name, key } = needRecord();
+      // Key parts without {connectionId} are fixed (e.g. sk = META): they tell connection records from other rows.
+      const fixed = Object.entries(key).filter(([, v]) => !v.includes('{connectionId}'));
+      let count = 0;
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await emulator.dynamodb.client.send(
+          new ScanCommand({
+            TableName: name,
+            Select: 'COUNT',
+            ExclusiveStartKey: start,
+            ...(fixed.length
+              ? {
+                  FilterExpression: fixed.map((_, i) => `#k${i} = :v${i}`).join(' AND '),
+                  ExpressionAttributeNames: Object.fromEntries(fixed.map(([k], i) => [`#k${i}`, k])),
+                  ExpressionAttributeValues: Object.fromEntries(fixed.map(([, v], i) => [`:v${i}`, { S: v }])),
+                }
+              : {}),
+          }),
+        );
+        count += page.Count ?? 0;
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return count;
+    },
+    events: () => emulator.eventLog.all(),
+  };
+}
+
+/**
+ * In-process emulators, started on demand up to `size` and reused: each scenario gets one to itself, reset
+ * (clients disconnected, tables emptied, faults and events cleared) when the scenario gives it back.
+ */
+export function inProcessTargets(options: { projectRoot: string; size: number; jwtSecret?: string }): TargetFactory {
+  const secret = options.jwtSecret ?? process.env.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET;
+  const idle: Emulator[] = [];
+  const all: Promise<Emulator>[] = [];
+  const waiting: Array<(emulator: Emulator) => void> = [];
+
+  function wrap(emulator: Emulator): ScenarioTarget {
+    return {
+      name: 'in-process',
+      graphqlUrl: emulator.graphqlUrl,
+      wsUrl: emulator.wsUrl,
+      mintToken: (claims) => sign(claims, secret),
+      subscribe: settingsOf(emulator.app.emulator).subscribe,
+      insides: insidesOf(emulator),
+      async release() {
+        await emulator.reset();
+        const next = waiting.shift();
+        if (next) next(emulator);
+        else idle.push(emulator);
+      },
+    };
+  }
+
+  return {
+    async acquire() {
+      const ready = idle.pop();
+      if (ready) return wrap(ready);
+      if (all.length < options.size) {
+        const starting = startEmulator({ projectRoot: options.projectRoot, storage: 'memory', environment: { JWT_SECRET: secret, LOG_LEVEL: 'INFO' } });
+        all.push(starting);
+        return wrap(await starting);
+      }
+      return wrap(await new Promise<Emulator>((resolve) => waiting.push(resolve)));
+    },
+    async close() {
+      const emulators = await Promise.all(all);
+      await Promise.all(emulators.map((e) => e.close()));
+    },
+  };
+}
+
+/** The endpoints of a running emulator (or stage). Tokens are signed with JWT_SECRET or the development default. */
+export function remoteTarget(options: { httpUrl: string; wsUrl: string; projectRoot: string; jwtSecret?: string }): TargetFactory {
+  const secret = options.jwtSecret ?? process.env.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET;
+  const url = new URL(options.httpUrl);
+  const graphqlUrl = url.pathname === '/' ? new URL('/graphql', url).href : url.href;
+  // Only custom.emulator is needed here; Refs to emulated resources do not matter for it.
+  const app = loadServerlessConfig(resolve(options.projectRoot, 'serverless.yml'), { refs: () => 'remote' });
+  const target: ScenarioTarget = {
+    name: `remote ${graphqlUrl}`,
+    graphqlUrl,
+    wsUrl: options.wsUrl,
+    mintToken: (claims) => sign(claims, secret),
+    subscribe: settingsOf(app.emulator).subscribe,
+    insides: undefined,
+    release: async () => undefined,
+  };
+  return { acquire: async () => target, close: async () => undefined };
+}
