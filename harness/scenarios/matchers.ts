@@ -9,6 +9,7 @@
  *   { $eq: value }            deep equality                  { $ne: value }            deep inequality
  *   { $in: [v…] }             one of                          { $not: pattern }         does not match pattern
  *   { $length: n }            an array or string of that length
+ *   { $exact: { … } }         an object with exactly these keys, each value matched (nested matchers allowed)
  */
 import { isDeepStrictEqual } from 'node:util';
 
@@ -19,7 +20,7 @@ export interface Mismatch {
 }
 
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-const OPERATORS = new Set(['$any', '$exists', '$anyString', '$isoTimestamp', '$regex', '$options', '$arrayContaining', '$anyNumber', '$gt', '$gte', '$lt', '$lte', '$eq', '$ne', '$in', '$not', '$length']);
+const OPERATORS = new Set(['$any', '$exists', '$anyString', '$isoTimestamp', '$regex', '$options', '$arrayContaining', '$anyNumber', '$gt', '$gte', '$lt', '$lte', '$eq', '$ne', '$in', '$not', '$length', '$exact']);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const isOperator = (pattern: unknown): pattern is Record<string, unknown> =>
@@ -86,6 +87,17 @@ function matchOperator(pattern: Record<string, unknown>, actual: unknown, path: 
       case '$not':
         if (matches(arg, actual)) fail(`not ${describe(arg)}`);
         break;
+      case '$exact': {
+        const wanted = arg as Record<string, unknown>;
+        if (!isRecord(actual)) {
+          fail(`an object with exactly the keys ${Object.keys(wanted).join(', ')}`);
+          break;
+        }
+        const extra = Object.keys(actual).filter((k) => !(k in wanted));
+        if (extra.length) out.push({ path, expected: `no keys besides ${Object.keys(wanted).join(', ')} (extra: ${extra.join(', ')})`, actual });
+        collect(wanted, actual, path, out);
+        break;
+      }
       case '$length':
         if (!((typeof actual === 'string' || Array.isArray(actual)) && actual.length === arg)) fail(`length ${String(arg)}`);
         break;
@@ -131,6 +143,7 @@ export const distance = (pattern: unknown, actual: unknown): number => mismatche
  * A diff of this against the received frame shows the differing fields side by side.
  */
 export function expectedView(pattern: unknown, actual: unknown): unknown {
+  if (isOperator(pattern) && '$exact' in pattern && Object.keys(pattern).length === 1) return expectedView(pattern.$exact, actual);
   if (isOperator(pattern)) return matches(pattern, actual) ? actual : `<${Object.entries(pattern).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}>`;
   if (Array.isArray(pattern)) return pattern.map((p, i) => expectedView(p, Array.isArray(actual) ? actual[i] : undefined));
   if (isRecord(pattern)) {
