@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadServerlessConfig } from '../harness/serverlessConfig.js';
 import { createLambdaInvoker, type LambdaInvoker } from '../harness/lambdaInvoker.js';
 import { createEventLog, type EventLog } from '../harness/eventLog.js';
-import type { InvocationResult } from '../harness/lambdaTypes.js';
+import type { HttpLikeResponse, InvocationResult } from '../harness/lambdaTypes.js';
 
 const appFile = fileURLToPath(new URL('./fixtures/lambda-app/serverless.yml', import.meta.url));
 const app = loadServerlessConfig(appFile, { env: { FIXTURE_GREETING: 'bonjour' } });
@@ -28,7 +28,7 @@ beforeEach(() => {
     eventLog,
     maxContainersPerFunction: 2,
     interceptHosts: ['mgmt.example.test'],
-    serveIntercepted: async (request) =>
+    serveIntercepted: async (request): Promise<HttpLikeResponse> =>
       request.path.endsWith('/gone%3D')
         ? { statusCode: 410, headers: { 'x-amzn-errortype': 'GoneException' }, body: new Uint8Array() }
         : { statusCode: 200, headers: {}, body: new Uint8Array() },
@@ -114,7 +114,7 @@ describe('F12 Lambda', () => {
       functions: app.functions,
       environment: env,
       interceptHosts: ['mgmt.example.test'],
-      serveIntercepted: async (request) =>
+      serveIntercepted: async (request): Promise<HttpLikeResponse> =>
         decodeURIComponent(request.path).endsWith('/gone=')
           ? { statusCode: 410, headers: { 'x-amzn-errortype': 'GoneException' }, body: new Uint8Array() }
           : { statusCode: 200, headers: {}, body: new Uint8Array() },

@@ -4,7 +4,8 @@
  * Exit code 0 only when every scenario passed; 2 when a file is malformed (nothing runs then).
  */
 import { parseArgs } from 'node:util';
-import { glob, mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { expandPaths } from './paths.js';
 import { join, resolve } from 'node:path';
 import { ScenarioFileError } from './loader.js';
 import { runScenarios } from './runner.js';
@@ -20,30 +21,6 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --out <dir>             where junit/json/markdown reports go (default reports/)
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
   -h, --help`;
-
-export async function expandPaths(patterns: string[], root: string): Promise<string[]> {
-  const files = new Set<string>();
-  const wanted = patterns.length ? patterns : ['scenarios/**/*.{yml,yaml}'];
-  for (const pattern of wanted) {
-    const full = resolve(root, pattern);
-    const isDir = await stat(full).then((s) => s.isDirectory()).catch(() => false);
-    const expanded = isDir ? `${pattern.replace(/\/$/, '')}/**/*.{yml,yaml}` : pattern;
-    const braces = /\{([^}]+)\}/.exec(expanded);
-    const variants = braces ? braces[1].split(',').map((b) => expanded.replace(braces[0], b)) : [expanded];
-    let matched = 0;
-    for (const variant of variants) {
-      for await (const file of glob(variant, { cwd: root })) {
-        const path = resolve(root, file);
-        // Load scenarios are run on purpose, not by default.
-        if (!patterns.length && /\/scenarios\/load\//.test(path)) continue;
-        files.add(path);
-        matched++;
-      }
-    }
-    if (!matched && patterns.length) throw new Error(`No scenario file matches "${pattern}"`);
-  }
-  return [...files].sort();
-}
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({

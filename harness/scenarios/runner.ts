@@ -62,8 +62,9 @@ async function poll<T>(withinMs: number, probe: () => Promise<T | undefined> | T
   }
 }
 
-export async function runScenario(scenario: Scenario, target: ScenarioTarget): Promise<ScenarioResult> {
+export async function runScenario(scenario: Scenario, target: ScenarioTarget, options: { defaultWithinMs?: number } = {}): Promise<ScenarioResult> {
   const started = Date.now();
+  const defaultWithin = options.defaultWithinMs ?? DEFAULT_WITHIN_MS;
   const captures: Record<string, unknown> = { ...(scenario.vars ?? {}) };
   const groups = new Map<string, ScenarioClient[]>();
   const results: StepResult[] = [];
@@ -94,7 +95,7 @@ export async function runScenario(scenario: Scenario, target: ScenarioTarget): P
     await Promise.all(
       clientsOf(e.client).map(async (client) => {
         const t0 = Date.now();
-        await client.waitFor(e.match, toMs(e.within, DEFAULT_WITHIN_MS));
+        await client.waitFor(e.match, toMs(e.within, defaultWithin));
         messageWaitsMs.push(Date.now() - t0);
       }),
     );
@@ -107,7 +108,7 @@ export async function runScenario(scenario: Scenario, target: ScenarioTarget): P
   async function expectCacheInvalidated(e: CacheExpectation): Promise<void> {
     const wanted = [...new Set(e.keys)].sort();
     const mode = e.mode ?? 'exact';
-    const hit = await poll(toMs(e.within, DEFAULT_WITHIN_MS), () => {
+    const hit = await poll(toMs(e.within, defaultWithin), () => {
       const all = insides().cacheInvalidations();
       const index = all.findIndex((keys, i) => {
         if (consumedInvalidations.has(i)) return false;
@@ -124,7 +125,7 @@ export async function runScenario(scenario: Scenario, target: ScenarioTarget): P
   }
 
   async function expectConnection(e: ConnectionExpectation): Promise<void> {
-    const within = toMs(e.within, DEFAULT_WITHIN_MS);
+    const within = toMs(e.within, defaultWithin);
     if (e.client) {
       const wantPresent = (e.state ?? 'present') === 'present';
       for (const client of clientsOf(e.client)) {
@@ -143,7 +144,7 @@ export async function runScenario(scenario: Scenario, target: ScenarioTarget): P
   async function expectClosed(e: ClosedExpectation): Promise<void> {
     await Promise.all(
       clientsOf(e.client).map(async (client) => {
-        const info = await client.closed(toMs(e.within, DEFAULT_WITHIN_MS));
+        const info = await client.closed(toMs(e.within, defaultWithin));
         if (e.code !== undefined && info.code !== e.code) throw new StepFailure(`${client.name} was closed with ${info.code} "${info.reason}", expected ${e.code}`);
       }),
     );
@@ -219,7 +220,7 @@ export async function runScenario(scenario: Scenario, target: ScenarioTarget): P
         await Promise.all(
           clientsOf(name).map(async (client) => {
             client.send(JSON.stringify(message));
-            await client.waitFor(protocol.ack, DEFAULT_WITHIN_MS);
+            await client.waitFor(protocol.ack, defaultWithin);
           }),
         );
         return;
@@ -373,6 +374,8 @@ export function formatEvent(e: LoggedEvent): string {
 export interface RunOptions {
   targets: TargetFactory;
   concurrency: number;
+  /** How long an expectation without `within` waits (default 3 s). */
+  defaultWithinMs?: number;
   onResult?: (result: ScenarioResult) => void;
 }
 
@@ -389,7 +392,7 @@ export async function runScenarios(files: string[], options: RunOptions): Promis
       const scenario = scenarios[next++];
       const target = await options.targets.acquire();
       try {
-        const result = await runScenario(scenario, target);
+        const result = await runScenario(scenario, target, options.defaultWithinMs ? { defaultWithinMs: options.defaultWithinMs } : {});
         results.push(result);
         options.onResult?.(result);
       } finally {
