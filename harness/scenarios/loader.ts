@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { Ajv, type ErrorObject } from 'ajv';
-import { ACTIONS, actionOf, toMs, type Scenario, type Step } from './format.js';
+import { ACTIONS, actionOf, type Scenario, type Step } from './format.js';
 
 const schemaFile = fileURLToPath(new URL('../../scenarios/scenario.schema.json', import.meta.url));
 const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
@@ -20,7 +20,14 @@ export class ScenarioFileError extends Error {
   }
 }
 
-function position(doc: Document, lines: LineCounter, path: Array<string | number>): { line: number; col: number } {
+function position(doc: Document, lines: LineCounter, path: Array<string | number>, atKey = false): { line: number; col: number } {
+  if (atKey && path.length) {
+    const parent = doc.getIn(path.slice(0, -1), true);
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
+      if (pair && isNode(pair.key) && pair.key.range) return lines.linePos(pair.key.range[0]);
+    }
+  }
   // The deepest node that exists on the path: a missing key is reported where its parent is.
   for (let depth = path.length; depth >= 0; depth--) {
     const node = doc.getIn(path.slice(0, depth), true);
@@ -55,8 +62,8 @@ function describeError(error: ErrorObject): string {
 export function loadScenario(file: string, text = readFileSync(file, 'utf8')): Scenario {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const at = (path: Array<string | number>, message: string): string => {
-    const { line, col } = position(doc, lines, path);
+  const at = (path: Array<string | number>, message: string, atKey = false): string => {
+    const { line, col } = position(doc, lines, path, atKey);
     return `${file}:${line}:${col}: ${message}`;
   };
   if (doc.errors.length) {
@@ -65,20 +72,27 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
   const data = doc.toJS() as Record<string, unknown>;
   const problems: string[] = [];
   if (!validate(data)) {
-    // oneOf branches repeat each other's complaints; keep the most specific ones, once.
-    const seen = new Set<string>();
+    // Group by place: the alternatives of a oneOf (e.g. a number or "10m") read best as one "a or b".
+    const byPlace = new Map<string, string[]>();
     for (const error of validate.errors ?? []) {
       if (error.keyword === 'oneOf' || error.keyword === 'if') continue;
-      const path = segments(error.instancePath);
+      let path = segments(error.instancePath);
+      // An unknown key is reported at the key itself, not at its parent map.
+      if (error.keyword === 'additionalProperties') path = [...path, (error.params as { additionalProperty: string }).additionalProperty];
       const where = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
-      const line = at(path, `${where}: ${describeError(error)}`);
-      if (!seen.has(line)) seen.add(line), problems.push(line);
+      const place = at(path, where, error.keyword === 'additionalProperties');
+      const messages = byPlace.get(place) ?? [];
+      const message = describeError(error);
+      if (!messages.includes(message)) messages.push(message);
+      byPlace.set(place, messages);
     }
+    for (const [place, messages] of byPlace) problems.push(`${place}: ${messages.join(' or ')}`);
   }
-  if (!problems.length) {
+  if (Array.isArray(data?.steps)) {
     const clients = (data.clients ?? {}) as Record<string, unknown>;
     const steps = data.steps as Step[];
     steps.forEach((step, i) => {
+      if (!step || typeof step !== 'object') return;
       const actions = ACTIONS.filter((a) => a in step);
       if (actions.length !== 1) {
         problems.push(at(['steps', i], `a step needs exactly one action (${ACTIONS.join(', ')}), found ${actions.length ? actions.join(' + ') : 'none'}`));
@@ -101,16 +115,6 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
         problems.push(at(['steps', i, action], `unknown client "${body}" (declared: ${Object.keys(clients).join(', ') || 'none'})`));
       }
       walk(body, ['steps', i, action]);
-      for (const key of ['within', 'during'] as const) {
-        const value = (body as Record<string, unknown> | undefined)?.[key];
-        if (value !== undefined) {
-          try {
-            toMs(value as string, 0);
-          } catch (error) {
-            problems.push(at(['steps', i, action, key], (error as Error).message));
-          }
-        }
-      }
     });
   }
   if (problems.length) throw new ScenarioFileError(problems);

@@ -146,6 +146,8 @@ export async function runScenario(scenario: Scenario, target: ScenarioTarget, op
       clientsOf(e.client).map(async (client) => {
         const info = await client.closed(toMs(e.within, defaultWithin));
         if (e.code !== undefined && info.code !== e.code) throw new StepFailure(`${client.name} was closed with ${info.code} "${info.reason}", expected ${e.code}`);
+        // Later steps see the state after API Gateway's $disconnect, as they would on AWS once it has run.
+        if (client.connectionId) await target.insides?.settle(client.connectionId);
       }),
     );
   }
@@ -261,7 +263,12 @@ export async function runScenario(scenario: Scenario, target: ScenarioTarget, op
         return insides().advanceClock(toMs(step.advanceClock, 0));
       case 'disconnect': {
         const spec = typeof step.disconnect === 'string' ? { client: step.disconnect } : step.disconnect!;
-        await Promise.all(clientsOf(spec.client).map((c) => c.disconnect({ ...(spec.code ? { code: spec.code } : {}), ...(spec.abrupt ? { abrupt: true } : {}) })));
+        await Promise.all(
+          clientsOf(spec.client).map(async (c) => {
+            await c.disconnect({ ...(spec.code ? { code: spec.code } : {}), ...(spec.abrupt ? { abrupt: true } : {}) });
+            if (c.connectionId) await target.insides?.settle(c.connectionId);
+          }),
+        );
         return;
       }
       case 'sleep':

@@ -37,6 +37,8 @@ export interface TargetInsides {
   connectionRecordExists(connectionId: string): Promise<boolean>;
   connectionRecordCount(): Promise<number>;
   events(): readonly LoggedEvent[];
+  /** Waits until API Gateway has let go of the connection and its $disconnect (if any) has run. */
+  settle(connectionId: string): Promise<void>;
 }
 
 export interface ScenarioTarget {
@@ -135,6 +137,11 @@ function insidesOf(emulator: Emulator): TargetInsides {
       return count;
     },
     events: () => emulator.eventLog.all(),
+    async settle(connectionId) {
+      const deadline = Date.now() + 2000;
+      while (emulator.websocketApi.connections.get(connectionId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await emulator.websocketApi.settled();
+    },
   };
 }
 
