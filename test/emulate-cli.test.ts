@@ -1,0 +1,71 @@
+/**
+ * `npm run emulate` as users run it: a separate process on free ports. The same functional scenario files pass
+ * against it (steps that need the emulator's insides are skipped with a reason) and in-process; Ctrl-C stops it
+ * cleanly, running $disconnect for every open connection.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { expandPaths } from '../harness/scenarios/paths.js';
+import { runScenarios } from '../harness/scenarios/runner.js';
+import { inProcessTargets, remoteTarget } from '../harness/scenarios/target.js';
+import { consoleLine } from '../harness/scenarios/reporters.js';
+import { startEmulateProcess, type EmulateProcess } from './helpers/emulateProcess.js';
+import { signDevelopmentToken } from '../src/auth/tokens.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const JWT_SECRET = 'cli-test-secret';
+let emulate: EmulateProcess;
+
+beforeAll(async () => {
+  emulate = await startEmulateProcess([], { JWT_SECRET });
+});
+afterAll(async () => {
+  if (emulate.child.exitCode === null) await emulate.stop();
+});
+
+describe('npm run emulate', () => {
+  it('prints its endpoints, the secret source and a token command', () => {
+    expect(emulate.output()).toMatch(/PerkUp emulator ready in \d+ ms/);
+    expect(emulate.graphqlUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
+    expect(emulate.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    expect(emulate.output()).toMatch(/Management\s+http:\/\/127\.0\.0\.1:\d+\/dev\/@connections\/\{connectionId\}/);
+    expect(emulate.output()).toContain('JWT secret  from JWT_SECRET');
+    expect(emulate.output()).toContain('npm run -s token -- --sub alice --role admin');
+  });
+
+  it('the same functional scenario files pass against it and in-process', async () => {
+    const files = await expandPaths(['scenarios/functional'], root);
+    const remote = await runScenarios(files, {
+      targets: remoteTarget({ httpUrl: emulate.httpUrl, wsUrl: emulate.wsUrl, projectRoot: root, jwtSecret: JWT_SECRET }),
+      concurrency: 1,
+    });
+    expect(remote.results.filter((r) => r.status !== 'passed').map(consoleLine)).toEqual([]);
+    const skipped = remote.results.flatMap((r) => r.steps.filter((s) => s.status === 'skipped'));
+    expect(skipped.length).toBeGreaterThan(0);
+    for (const step of skipped) expect(step.reason).toMatch(/needs the emulator's insides .* not available on remote/);
+
+    const inProcess = inProcessTargets({ projectRoot: root, size: 2, jwtSecret: JWT_SECRET });
+    try {
+      const local = await runScenarios(files, { targets: inProcess, concurrency: 2 });
+      expect(local.results.filter((r) => r.status !== 'passed').map(consoleLine)).toEqual([]);
+      expect(local.results.flatMap((r) => r.steps.filter((s) => s.status === 'skipped'))).toEqual([]);
+    } finally {
+      await inProcess.close();
+    }
+  }, 120_000);
+
+  it('Ctrl-C disconnects open clients ($disconnect runs, 1001 Going away) and exits 0', async () => {
+    const token = await signDevelopmentToken({ sub: 'late', role: 'user' }, JWT_SECRET);
+    const socket = new WebSocket(`${emulate.wsUrl}?token=${token}`);
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    expect(await emulate.stop()).toBe(0);
+    expect(await closed).toBe(1001);
+    expect(emulate.output()).toMatch(/SIGINT: disconnecting clients and stopping/);
+    expect(emulate.output()).toMatch(/λ websocket \$disconnect ok/);
+  });
+});
