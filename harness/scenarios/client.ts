@@ -47,10 +47,14 @@ export class ScenarioClient {
   constructor(readonly name: string, readonly token: string | undefined) {}
 
   /** Opens the socket; resolves with the handshake's refusal status when API Gateway refuses it. */
-  async connect(wsUrl: string): Promise<{ ok: true } | { ok: false; status: number }> {
+  async connect(
+    wsUrl: string,
+    options: { query?: Record<string, string>; headers?: Record<string, string>; protocols?: string[] } = {},
+  ): Promise<{ ok: true } | { ok: false; status: number }> {
     const url = new URL(wsUrl);
     if (this.token !== undefined) url.searchParams.set('token', this.token);
-    const socket = new WebSocket(url, { headers: { 'user-agent': this.userAgent } });
+    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.append(key, value);
+    const socket = new WebSocket(url, options.protocols ?? [], { headers: { 'user-agent': this.userAgent, ...options.headers } });
     this.socket = socket;
     return new Promise((resolve, reject) => {
       socket.once('open', () => {
@@ -76,6 +80,12 @@ export class ScenarioClient {
         for (const listener of this.closeListeners) listener(this.closeInfo);
       });
     });
+  }
+
+  /** The underlying socket, for tests that need frames the scenario format does not offer (binary, fragments, pings). */
+  get raw(): WebSocket {
+    if (!this.socket) throw new Error(`client ${this.name} has not connected`);
+    return this.socket;
   }
 
   get isOpen(): boolean {

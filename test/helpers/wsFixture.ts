@@ -1,0 +1,54 @@
+/**
+ * The ws-app fixture on a live emulator, with helpers to read the events its handlers recorded and to open
+ * queued clients (the scenario engine's client, which queues every frame from the moment the socket opens).
+ */
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { startEmulator, type Emulator } from '../../harness/emulator.js';
+import { ScenarioClient } from '../../harness/scenarios/client.js';
+
+export const wsAppRoot = fileURLToPath(new URL('../fixtures/ws-app', import.meta.url));
+
+export async function startWsApp(options: Partial<Parameters<typeof startEmulator>[0]> = {}) {
+  const emulator: Emulator = await startEmulator({ projectRoot: wsAppRoot, ...options });
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: emulator.dynamodb.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+  const clients: ScenarioClient[] = [];
+  return {
+    emulator,
+    /** Every event recorded for a route (and connection), oldest first. */
+    async events(routeKey: string, connectionId?: string): Promise<Array<Record<string, any>>> {
+      const { Items = [] } = await db.send(new ScanCommand({ TableName: 'wsfixture-events' }));
+      return Items.filter((i) => i.routeKey === routeKey && (!connectionId || i.connectionId === connectionId))
+        .map((i): Record<string, any> => ({ ...(JSON.parse(i.event as string) as Record<string, any>), _postDuringConnect: i.postDuringConnect }))
+        .sort((a, b) => a.requestContext.requestTimeEpoch - b.requestContext.requestTimeEpoch);
+    },
+    /** Polls until `probe` returns something (handlers record asynchronously to the test). */
+    async eventually<T>(probe: () => Promise<T | undefined>, withinMs = 3000): Promise<T> {
+      const deadline = Date.now() + withinMs;
+      for (;;) {
+        const value = await probe();
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error('condition not met in time');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async client(options: Parameters<ScenarioClient['connect']>[1] = {}) {
+      const client = new ScenarioClient('client', undefined);
+      clients.push(client);
+      const outcome = await client.connect(emulator.wsUrl, options);
+      client.connectionId = emulator.websocketApi.connections.list().find((c) => c.userAgent === client.userAgent)?.connectionId;
+      return { client, outcome };
+    },
+    management(endpoint = emulator.managementUrl) {
+      return new ApiGatewayManagementApiClient({ endpoint, region: 'eu-west-1', maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.disconnect({ abrupt: true }).catch(() => undefined)));
+      await emulator.close();
+    },
+  };
+}
+
+export type WsApp = Awaited<ReturnType<typeof startWsApp>>;
