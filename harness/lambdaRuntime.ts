@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { installSdkInterceptor } from './sdkInterceptor.js';
+import { installManagementApiFastPath, installSdkInterceptor } from './sdkInterceptor.js';
 import type { HttpLikeRequest, HttpLikeResponse } from './lambdaTypes.js';
 
 export interface ContainerData {
@@ -17,6 +17,8 @@ export interface ContainerData {
   region: string;
   accountId: string;
   interceptHosts: string[];
+  /** 'fast': management client answered at send (default); 'wire': the SDK's full request path, minus the socket. */
+  interceptMode: 'fast' | 'wire';
 }
 
 export type ToContainer =
@@ -37,7 +39,8 @@ let nextHttpId = 0;
 const pendingHttp = new Map<number, (response: HttpLikeResponse) => void>();
 if (data.interceptHosts.length) {
   const hosts = new Set(data.interceptHosts);
-  installSdkInterceptor(
+  const install = data.interceptMode === 'wire' ? installSdkInterceptor : installManagementApiFastPath;
+  install(
     (hostname) => hosts.has(hostname),
     (request) =>
       new Promise((resolve) => {

@@ -107,12 +107,13 @@ describe('F12 Lambda', () => {
     expect(value(await invoker.invoke('callback', { value: 21 }, 'test'))).toEqual({ doubled: 42 });
   });
 
-  it("a handler's SDK calls to an intercepted host are served in-process, with the SDK's real errors", async () => {
+  it.each(['fast', 'wire'] as const)("a handler's SDK calls to an intercepted host are served in-process (%s mode), with the SDK's errors", async (interceptMode) => {
     const env = { MANAGEMENT_ENDPOINT: 'https://mgmt.example.test/dev' };
     await invoker.close();
     invoker = createLambdaInvoker({
       functions: app.functions,
       environment: env,
+      interceptMode,
       interceptHosts: ['mgmt.example.test'],
       serveIntercepted: async (request): Promise<HttpLikeResponse> =>
         decodeURIComponent(request.path).endsWith('/gone=')
