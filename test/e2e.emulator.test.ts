@@ -93,4 +93,17 @@ describe('PerkUp on the emulator, end to end', () => {
     expect(management).toEqual([expect.objectContaining({ method: 'POST', statusCode: 410, errorType: 'GoneException' })]);
     expect(await recordExists(ghost.connectionId!)).toBe(false);
   });
+
+  it('reloading the handlers (what a change in src/ triggers) keeps open connections; the next invocation is cold', async () => {
+    const client = await member('member-reload');
+    client.send('{"type":"ping"}');
+    await client.waitFor({ type: 'pong' }, 5000);
+    await emulator.reload();
+    const before = emulator.eventLog.all().length;
+    client.send('{"type":"ping"}');
+    await client.waitFor({ type: 'pong' }, 5000);
+    expect(client.isOpen).toBe(true);
+    const invocation = emulator.eventLog.all().slice(before).find((e) => e.kind === 'invoke' && e.trigger === '$default');
+    expect(invocation).toMatchObject({ coldStart: true, outcome: 'ok' });
+  });
 });

@@ -22,6 +22,7 @@ const HELP = `Usage: npm run emulate -- [options]
   --dynamodb-endpoint <url>  Use an external DynamoDB (e.g. LocalStack) instead of dynalite
   --no-watch        Do not reload handlers when src/ changes
   --quiet           Do not log each invocation and notification
+  --check           Start, print the endpoints, stop (a start-up check for CI and for timing)
   -h, --help        This text
 
 Environment: JWT_SECRET (HS256 token secret; a development default otherwise).`;
@@ -39,6 +40,7 @@ try {
       'dynamodb-endpoint': { type: 'string' },
       'no-watch': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -88,6 +90,11 @@ console.log(`PerkUp emulator ready in ${readyMs} ms (stage ${emulator.app.stage}
   JWT secret  ${process.env.JWT_SECRET ? 'from JWT_SECRET' : `development default "${DEVELOPMENT_JWT_SECRET}" (set JWT_SECRET to change it)`}
   Token       npm run -s token -- --sub alice --role admin${process.env.JWT_SECRET ? '   (run it with the same JWT_SECRET)' : ''}
 Ctrl-C to stop.`);
+
+if (values.check) {
+  await emulator.close();
+  process.exit(0);
+}
 
 if (!values.quiet) {
   emulator.eventLog.subscribe((event) => {
