@@ -19,7 +19,7 @@ describe('F13 HTTP API', () => {
       body: '{"q":1}',
     });
     expect(response.status).toBe(201);
-    const event = await response.json();
+    const event = (await response.json()) as Record<string, any>;
     expect(event).toMatchObject({
       version: '2.0',
       routeKey: 'POST /echo',
@@ -46,9 +46,9 @@ describe('F13 HTTP API', () => {
   it('path parameters, and a binary body arrives base64-encoded', async () => {
     const items = await fetch(`${app.emulator.httpUrl}/items/42`);
     expect(items.status).toBe(201);
-    expect((await items.json()).pathParameters).toEqual({ id: '42' });
+    expect(((await items.json()) as Record<string, any>).pathParameters).toEqual({ id: '42' });
     const binary = await fetch(`${app.emulator.httpUrl}/echo`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([0, 255, 1]) });
-    const event = await binary.json();
+    const event = (await binary.json()) as Record<string, any>;
     expect(event).toMatchObject({ isBase64Encoded: true, body: Buffer.from([0, 255, 1]).toString('base64') });
   });
 

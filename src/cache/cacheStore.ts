@@ -1,4 +1,5 @@
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchWriteAll, queryAll } from '../aws/dynamoPages.js';
 
 /**
  * A read-through cache in a DynamoDB table, so it behaves the same on AWS and on dynalite with no extra service.
@@ -25,30 +26,9 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
   async function invalidate(keys: readonly string[]): Promise<number> {
     let deleted = 0;
     for (const key of keys) {
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await db.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': key },
-            ProjectionExpression: 'pk, sk',
-            ExclusiveStartKey: start,
-          }),
-        );
-        const items = page.Items ?? [];
-        for (let i = 0; i < items.length; i += 25) {
-          const chunk = items.slice(i, i + 25);
-          let requests: Record<string, unknown>[] | undefined = chunk.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
-          // BatchWrite may leave some requests unprocessed under load: resubmit them until none are left.
-          for (let attempt = 0; requests && requests.length && attempt < 8; attempt++) {
-            const result = await db.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
-            requests = result.UnprocessedItems?.[table] as Record<string, unknown>[] | undefined;
-          }
-          deleted += chunk.length;
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
+      const items = await queryAll(db, { TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': key }, ProjectionExpression: 'pk, sk' });
+      await batchWriteAll(db, table, items.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })));
+      deleted += items.length;
     }
     return deleted;
   }

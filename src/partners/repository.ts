@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { queryAll } from '../aws/dynamoPages.js';
 import { changedFields, placeKey, type EditableField, type Partner, type PartnerInput, type PartnerUpdate } from './model.js';
 import { distanceKm, encodeGeohash, geohashWithNeighbours, precisionForRadius } from './geohash.js';
 
@@ -187,24 +188,17 @@ export function createPartnerRepository(db: DynamoDBDocumentClient, table: strin
     const found: Array<{ partner: Partner; distanceKm: number }> = [];
     await Promise.all(
       cells.map(async (cell) => {
-        let start: Record<string, unknown> | undefined;
-        do {
-          const page = await db.send(
-            new QueryCommand({
-              TableName: table,
-              IndexName: 'byGeohash',
-              KeyConditionExpression: 'geoPartition = :partition AND begins_with(geohash, :cell)',
-              ExpressionAttributeValues: { ':partition': cell.slice(0, GEO_PARTITION_PRECISION), ':cell': cell },
-              ExclusiveStartKey: start,
-            }),
-          );
-          for (const item of page.Items ?? []) {
-            const partner = fromStored(item);
-            const distance = distanceKm(latitude, longitude, partner.latitude, partner.longitude);
-            if (distance <= radiusKm) found.push({ partner, distanceKm: distance });
-          }
-          start = page.LastEvaluatedKey;
-        } while (start);
+        const items = await queryAll(db, {
+          TableName: table,
+          IndexName: 'byGeohash',
+          KeyConditionExpression: 'geoPartition = :partition AND begins_with(geohash, :cell)',
+          ExpressionAttributeValues: { ':partition': cell.slice(0, GEO_PARTITION_PRECISION), ':cell': cell },
+        });
+        for (const item of items) {
+          const partner = fromStored(item);
+          const distance = distanceKm(latitude, longitude, partner.latitude, partner.longitude);
+          if (distance <= radiusKm) found.push({ partner, distanceKm: distance });
+        }
       }),
     );
     return found.sort((a, b) => a.distanceKm - b.distanceKm).slice(0, limit);

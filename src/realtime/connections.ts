@@ -1,4 +1,5 @@
-import { BatchWriteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchWriteAll, queryAll } from '../aws/dynamoPages.js';
 import { targetOf, type Near, type SubscriptionRow, type Topic } from './subscriptions.js';
 
 /**
@@ -27,35 +28,10 @@ const subSk = (target: string): string => `SUB#${target}`;
 export function createConnectionStore(db: DynamoDBDocumentClient, table: string, nowMs: () => number = Date.now) {
   const nowSeconds = (): number => Math.floor(nowMs() / 1000);
 
-  async function batchWrite(requests: Record<string, unknown>[]): Promise<void> {
-    for (let i = 0; i < requests.length; i += 25) {
-      let pending: Record<string, unknown>[] | undefined = requests.slice(i, i + 25);
-      for (let attempt = 0; pending && pending.length; attempt++) {
-        if (attempt >= 8) throw new Error(`BatchWrite on ${table}: ${pending.length} requests still unprocessed`);
-        const result = await db.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-        pending = result.UnprocessedItems?.[table] as Record<string, unknown>[] | undefined;
-      }
-    }
-  }
+  const batchWrite = (requests: Record<string, unknown>[]): Promise<void> => batchWriteAll(db, table, requests);
 
-  async function rowsOf(connectionId: string): Promise<Record<string, unknown>[]> {
-    const rows: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await db.send(
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pkOf(connectionId) },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      rows.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return rows;
-  }
+  const rowsOf = (connectionId: string): Promise<Record<string, unknown>[]> =>
+    queryAll(db, { TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pkOf(connectionId) }, ConsistentRead: true });
 
   async function save(record: ConnectionRecord): Promise<void> {
     await db.send(new PutCommand({ TableName: table, Item: { pk: pkOf(record.connectionId), sk: META, ...record } }));
@@ -122,27 +98,20 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
     const byConnection = new Map<string, Subscriber>();
     await Promise.all(
       targets.map(async (target) => {
-        let start: Record<string, unknown> | undefined;
-        do {
-          const page = await db.send(
-            new QueryCommand({
-              TableName: table,
-              IndexName: 'byTarget',
-              KeyConditionExpression: '#target = :target',
-              ExpressionAttributeNames: { '#target': 'target' },
-              ExpressionAttributeValues: { ':target': target },
-              ExclusiveStartKey: start,
-            }),
-          );
-          for (const row of page.Items ?? []) {
-            if ((row.ttl as number) <= nowSeconds()) continue;
-            const connectionId = row.connectionId as string;
-            let subscriber = byConnection.get(connectionId);
-            if (!subscriber) byConnection.set(connectionId, (subscriber = { connectionId, rows: [] }));
-            subscriber.rows.push({ topic: row.topic as Topic, city: row.city as string, category: row.category as string, ...(row.near ? { near: row.near as Near } : {}) });
-          }
-          start = page.LastEvaluatedKey;
-        } while (start);
+        const rows = await queryAll(db, {
+          TableName: table,
+          IndexName: 'byTarget',
+          KeyConditionExpression: '#target = :target',
+          ExpressionAttributeNames: { '#target': 'target' },
+          ExpressionAttributeValues: { ':target': target },
+        });
+        for (const row of rows) {
+          if ((row.ttl as number) <= nowSeconds()) continue;
+          const connectionId = row.connectionId as string;
+          let subscriber = byConnection.get(connectionId);
+          if (!subscriber) byConnection.set(connectionId, (subscriber = { connectionId, rows: [] }));
+          subscriber.rows.push({ topic: row.topic as Topic, city: row.city as string, category: row.category as string, ...(row.near ? { near: row.near as Near } : {}) });
+        }
       }),
     );
     return [...byConnection.values()];
