@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('npm run emulate', () => {
   it('prints its endpoints, the secret source and a token command', () => {
-    expect(emulate.output()).toMatch(/PerkUp emulator ready in \d+ ms/);
+    expect(emulate.output()).toMatch(/perkup emulator ready in \d+ ms/);
     expect(emulate.graphqlUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
     expect(emulate.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
     expect(emulate.output()).toMatch(/Management\s+http:\/\/127\.0\.0\.1:\d+\/dev\/@connections\/\{connectionId\}/);

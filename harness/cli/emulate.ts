@@ -63,8 +63,6 @@ function port(name: string, raw: string): number {
   return value;
 }
 
-const DEVELOPMENT_JWT_SECRET = 'perkup-dev-secret-change-me';
-const jwtSecret = process.env.JWT_SECRET || DEVELOPMENT_JWT_SECRET;
 const projectRoot = process.cwd();
 
 const emulator = await startEmulator({
@@ -74,7 +72,8 @@ const emulator = await startEmulator({
   httpPort: port('http-port', values['http-port']!),
   wsPort: port('ws-port', values['ws-port']!),
   host: values.host!,
-  environment: { JWT_SECRET: jwtSecret },
+  // Without JWT_SECRET, serverless.yml's own default (its ${env:JWT_SECRET, '…'}) applies, as on a deploy.
+  ...(process.env.JWT_SECRET ? { environment: { JWT_SECRET: process.env.JWT_SECRET } } : {}),
 }).catch((error: NodeJS.ErrnoException) => {
   if (error.code === 'EADDRINUSE') console.error(`Port already in use (${error.message}). Pick others with --http-port / --ws-port, or 0 for any free port.`);
   else console.error(error);
@@ -83,11 +82,17 @@ const emulator = await startEmulator({
 
 // performance.now() counts from process start, so this includes Node and TypeScript loading.
 const readyMs = Math.round(performance.now());
-console.log(`PerkUp emulator ready in ${readyMs} ms (stage ${emulator.app.stage}, DynamoDB ${values['dynamodb-endpoint'] ?? (values.memory ? 'in memory' : values.data)})
+const defaultSecret = emulator.app.functions.map((f) => f.environment.JWT_SECRET).find(Boolean);
+const secretLine = process.env.JWT_SECRET
+  ? 'from JWT_SECRET'
+  : defaultSecret
+    ? `serverless.yml's default "${defaultSecret}" (set JWT_SECRET to change it)`
+    : 'none set (set JWT_SECRET)';
+console.log(`${emulator.app.service} emulator ready in ${readyMs} ms (stage ${emulator.app.stage}, DynamoDB ${values['dynamodb-endpoint'] ?? (values.memory ? 'in memory' : values.data)})
   GraphQL     ${emulator.graphqlUrl}
   WebSocket   ${emulator.wsUrl}?token=<JWT>
   Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${emulator.app.stage})
-  JWT secret  ${process.env.JWT_SECRET ? 'from JWT_SECRET' : `development default "${DEVELOPMENT_JWT_SECRET}" (set JWT_SECRET to change it)`}
+  JWT secret  ${secretLine}
   Token       npm run -s token -- --sub alice --role admin${process.env.JWT_SECRET ? '   (run it with the same JWT_SECRET)' : ''}
 Ctrl-C to stop.`);
 

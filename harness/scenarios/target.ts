@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { ScanCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SignJWT } from 'jose';
 import { startEmulator, type Emulator } from '../emulator.js';
-import { loadServerlessConfig } from '../serverlessConfig.js';
+import { loadServerlessConfig, type ServerlessApp } from '../serverlessConfig.js';
 import type { LoggedEvent } from '../eventLog.js';
 
 /** How the app subscribes: `send` plus the step's fields under `dataField`, acknowledged by a frame matching `ack`. */
@@ -16,8 +16,6 @@ export interface SubscribeProtocol {
   dataField?: string;
   ack: unknown;
 }
-
-export const DEVELOPMENT_JWT_SECRET = 'perkup-dev-secret-change-me';
 
 /** What a scenario can do to and learn from the emulator itself; absent on a remote target. */
 export interface TargetInsides {
@@ -56,6 +54,16 @@ export interface ScenarioTarget {
 export interface TargetFactory {
   acquire(): Promise<ScenarioTarget>;
   close(): Promise<void>;
+}
+
+/**
+ * The secret development tokens are signed with: the one given, else JWT_SECRET, else the JWT_SECRET that
+ * serverless.yml resolves to (its development default).
+ */
+function secretFor(app: ServerlessApp, given: string | undefined): string {
+  const secret = given ?? process.env.JWT_SECRET ?? app.functions.map((f) => f.environment.JWT_SECRET).find(Boolean);
+  if (!secret) throw new Error('Scenarios sign tokens with JWT_SECRET: set it, or give the functions a JWT_SECRET in serverless.yml');
+  return secret;
 }
 
 async function sign(claims: Record<string, unknown>, secret: string): Promise<string> {
@@ -150,7 +158,6 @@ function insidesOf(emulator: Emulator): TargetInsides {
  * (clients disconnected, tables emptied, faults and events cleared) when the scenario gives it back.
  */
 export function inProcessTargets(options: { projectRoot: string; size: number; jwtSecret?: string }): TargetFactory {
-  const secret = options.jwtSecret ?? process.env.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET;
   const idle: Emulator[] = [];
   const all: Promise<Emulator>[] = [];
   const waiting: Array<(emulator: Emulator) => void> = [];
@@ -160,7 +167,7 @@ export function inProcessTargets(options: { projectRoot: string; size: number; j
       name: 'in-process',
       graphqlUrl: emulator.graphqlUrl,
       wsUrl: emulator.wsUrl,
-      mintToken: (claims) => sign(claims, secret),
+      mintToken: (claims) => sign(claims, secretFor(emulator.app, options.jwtSecret)),
       subscribe: settingsOf(emulator.app.emulator).subscribe,
       insides: insidesOf(emulator),
       async release() {
@@ -177,7 +184,8 @@ export function inProcessTargets(options: { projectRoot: string; size: number; j
       const ready = idle.pop();
       if (ready) return wrap(ready);
       if (all.length < options.size) {
-        const starting = startEmulator({ projectRoot: options.projectRoot, storage: 'memory', environment: { JWT_SECRET: secret, LOG_LEVEL: 'INFO' } });
+        const secret = options.jwtSecret ?? process.env.JWT_SECRET;
+        const starting = startEmulator({ projectRoot: options.projectRoot, storage: 'memory', environment: { LOG_LEVEL: 'INFO', ...(secret ? { JWT_SECRET: secret } : {}) } });
         all.push(starting);
         return wrap(await starting);
       }
@@ -192,11 +200,11 @@ export function inProcessTargets(options: { projectRoot: string; size: number; j
 
 /** The endpoints of a running emulator (or stage). Tokens are signed with JWT_SECRET or the development default. */
 export function remoteTarget(options: { httpUrl: string; wsUrl: string; projectRoot: string; jwtSecret?: string }): TargetFactory {
-  const secret = options.jwtSecret ?? process.env.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET;
   const url = new URL(options.httpUrl);
   const graphqlUrl = url.pathname === '/' ? new URL('/graphql', url).href : url.href;
   // Only custom.emulator is needed here; Refs to emulated resources do not matter for it.
   const app = loadServerlessConfig(resolve(options.projectRoot, 'serverless.yml'), { refs: () => 'remote' });
+  const secret = secretFor(app, options.jwtSecret);
   const target: ScenarioTarget = {
     name: `remote ${graphqlUrl}`,
     graphqlUrl,
