@@ -44,16 +44,9 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
     return record as unknown as ConnectionRecord;
   }
 
-  /** The connection's live subscription rows. */
-  async function subscriptions(connectionId: string): Promise<SubscriptionRow[]> {
-    return (await rowsOf(connectionId))
-      .filter((row) => row.sk !== META && (row.ttl as number) > nowSeconds())
-      .map((row) => ({ topic: row.topic as Topic, city: row.city as string, category: row.category as string, ...(row.near ? { near: row.near as Near } : {}) }));
-  }
-
   /**
    * Replaces the connection's subscriptions to the topics in `rows` (a new subscribe for a topic changes its place
-   * filter) and keeps the other topics'. Returns every live row afterwards.
+   * filter) and keeps the other topics'.
    */
   async function subscribe(connection: Pick<ConnectionRecord, 'connectionId' | 'userId' | 'ttl'>, rows: SubscriptionRow[]): Promise<void> {
     const topics = new Set(rows.map((row) => row.topic));
@@ -117,7 +110,7 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
     return [...byConnection.values()];
   }
 
-  return { save, get, subscriptions, subscribe, unsubscribe, remove, subscribersOf };
+  return { save, get, subscribe, unsubscribe, remove, subscribersOf };
 }
 
 export type ConnectionStore = ReturnType<typeof createConnectionStore>;
