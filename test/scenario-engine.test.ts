@@ -176,6 +176,25 @@ steps:
     }
   });
 
+  it('a breached SLO fails the scenario and says which', async () => {
+    const scenario = loadScenario('slo.yaml', `name: impossible SLO
+clients:
+  m: { claims: { sub: m, role: user } }
+slo: { maxDurationMs: 1 }
+steps:
+  - connect: m
+`);
+    const target = await targets.acquire();
+    try {
+      const result = await runScenario(scenario, target);
+      expect(result.status).toBe('failed');
+      expect(result.sloBreaches).toEqual([expect.stringMatching(/^took \d+ ms, more than maxDurationMs 1$/)]);
+      expect(result.failure).toMatch(/SLO breached: took \d+ ms/);
+    } finally {
+      await target.release();
+    }
+  });
+
   it("mutation test: changing one expected value in each PerkUp scenario makes it fail, naming the step", async () => {
     const files = await expandPaths([], root);
     const mutants = files.flatMap((file) => {

@@ -4,7 +4,7 @@ const time = (epochMs: number): string => new Date(epochMs).toISOString().slice(
 const short = (text: string, max = 120): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** One readable console line per emulator event, or undefined for events too chatty to print (DynamoDB calls). */
-export function describeEvent(event: LoggedEvent): string | undefined {
+export function describeEvent(event: LoggedEvent, options: { verbose?: boolean } = {}): string | undefined {
   const at = time(event.time);
   switch (event.kind) {
     case 'invoke':
@@ -21,9 +21,13 @@ export function describeEvent(event: LoggedEvent): string | undefined {
       return `${at} ${event.method} ${event.path} → ${event.statusCode}`;
     case 'fault':
       return `${at} ! fault ${event.description}`;
-    case 'log':
-      // Handlers' own INFO/DEBUG lines stay out of the console; warnings and errors are worth seeing.
-      return /^(WARN|ERROR|CRITICAL)/i.test(event.level) ? `${at} ${event.level} ${event.functionName}: ${short(event.message)}${event.data && Object.keys(event.data).length ? ` ${short(JSON.stringify(event.data), 200)}` : ''}` : undefined;
+    case 'log': {
+      // Structured INFO/DEBUG lines are chatty (every request logs a few); warnings, errors and a developer's plain
+      // console.log lines are what one looks for.
+      const structured = event.data !== undefined;
+      const show = options.verbose || !structured || /^(WARN|ERROR|CRITICAL)/i.test(event.level);
+      return show ? `${at} ${structured ? event.level : '›'} ${event.functionName}: ${short(event.message, 300)}${structured && Object.keys(event.data!).length ? ` ${short(JSON.stringify(event.data), 200)}` : ''}` : undefined;
+    }
     case 'dynamodb':
       return event.statusCode >= 400 ? `${at} ▣ DynamoDB ${event.operation} ${event.table ?? ''} → ${event.statusCode} ${event.errorType ?? ''}` : undefined;
   }

@@ -22,6 +22,8 @@ const HELP = `Usage: npm run emulate -- [options]
   --dynamodb-endpoint <url>  Use an external DynamoDB (e.g. LocalStack) instead of dynalite
   --no-watch        Do not reload handlers when src/ changes
   --quiet           Do not log each invocation and notification
+  --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
+                    console.log lines are always printed)
   --check           Start, print the endpoints, stop (a start-up check for CI and for timing)
   -h, --help        This text
 
@@ -40,6 +42,7 @@ try {
       'dynamodb-endpoint': { type: 'string' },
       'no-watch': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
       check: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -103,7 +106,7 @@ if (values.check) {
 
 if (!values.quiet) {
   emulator.eventLog.subscribe((event) => {
-    const line = describeEvent(event);
+    const line = describeEvent(event, { verbose: values.verbose! });
     if (line) console.log(line);
   });
 }

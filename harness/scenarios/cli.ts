@@ -11,6 +11,7 @@ import { ScenarioFileError } from './loader.js';
 import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
 import { consoleLine, consoleSummary, json, junit, markdown } from './reporters.js';
+import { SingleBar } from 'cli-progress';
 
 const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
 
@@ -52,11 +53,26 @@ async function main(): Promise<number> {
     ? remoteTarget({ httpUrl: values.target, wsUrl: values.ws!, projectRoot: root })
     : inProcessTargets({ projectRoot: root, size: concurrency });
   const started = Date.now();
+  // A progress bar for load scenarios' large connection waves, on an interactive terminal only.
+  const bar = process.stderr.isTTY ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }) : undefined;
+  let barStep = '';
   try {
     const { failed, results } = await runScenarios(files, {
       targets,
       concurrency,
       onResult: (result) => reporters.includes('console') && console.log(consoleLine(result)),
+      ...(bar
+        ? {
+            onProgress: ({ step, done, total }) => {
+              if (barStep !== step) {
+                barStep = step;
+                bar.start(total, 0, { step });
+              }
+              bar.update(done, { step });
+              if (done === total) bar.stop();
+            },
+          }
+        : {}),
     });
     if (reporters.includes('console')) console.log(consoleSummary(results, Date.now() - started));
     const out = resolve(root, values.out!);

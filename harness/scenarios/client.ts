@@ -12,6 +12,8 @@ export interface Frame {
   json: unknown;
   /** ms since the client connected */
   at: number;
+  /** epoch ms when it arrived */
+  receivedAt: number;
   consumed: boolean;
 }
 
@@ -71,7 +73,8 @@ export class ScenarioClient {
       });
       socket.on('message', (data) => {
         const text = data.toString();
-        const frame: Frame = { text, json: parse(text), at: Date.now() - this.openedAt, consumed: false };
+        const now = Date.now();
+        const frame: Frame = { text, json: parse(text), at: now - this.openedAt, receivedAt: now, consumed: false };
         this.frames.push(frame);
         for (const listener of this.listeners) listener(frame);
       });

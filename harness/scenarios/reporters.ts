@@ -1,5 +1,6 @@
 /** Scenario reports: console (default), JUnit XML (CI), JSON, and Markdown with a sequence diagram per scenario. */
 import { relative } from 'node:path';
+import { build as buildHistogram } from 'hdr-histogram-js';
 import type { LoggedEvent } from '../eventLog.js';
 import type { ScenarioResult } from './runner.js';
 
@@ -10,11 +11,20 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
 export function consoleLine(result: ScenarioResult): string {
   const mark = result.status === 'passed' ? '✓' : '✗';
   const lines = [`${mark} ${result.name}  (${rel(result.file)}, ${seconds(result.durationMs)})`];
+  if (result.messageLatenciesMs.length >= 20) lines.push(`    message latency (from the step that caused it): ${percentiles(result.messageLatenciesMs)}`);
   for (const step of result.steps) {
     if (step.status === 'skipped' && step.reason !== 'an earlier step failed') lines.push(`    ↷ ${step.label} skipped: ${step.reason}`);
   }
   if (result.failure) lines.push(result.failure.split('\n').map((l) => `    ${l}`).join('\n'));
   return lines.join('\n');
+}
+
+/** p50/p95/p99/max of a set of latencies, for scenarios with many clients. */
+export function percentiles(values: number[]): string {
+  const histogram = buildHistogram();
+  for (const v of values) histogram.recordValue(Math.max(0, Math.round(v)));
+  const p = (q: number): number => histogram.getValueAtPercentile(q);
+  return `n=${values.length} p50 ${p(50)} ms, p95 ${p(95)} ms, p99 ${p(99)} ms, max ${histogram.maxValue} ms`;
 }
 
 export function consoleSummary(results: ScenarioResult[], durationMs: number): string {
