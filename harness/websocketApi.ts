@@ -81,6 +81,8 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
   const idleTimeoutMs = options.idleTimeoutMs ?? 10 * 60_000;
   const maxDurationMs = options.maxDurationMs ?? 2 * 60 * 60_000;
   const routeKeys = new Set(Object.keys(options.routes));
+  // Messages can only select these: $connect and $disconnect are not message routes.
+  const messageRouteKeys = new Set([...routeKeys].filter((k) => k !== '$connect' && k !== '$disconnect'));
   const routeResponses = new Set(options.routeResponses ?? []);
   const connections = new Map<string, Connection>();
   const disconnects = new Set<Promise<unknown>>();
@@ -190,7 +192,7 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
     }
     touch(connection);
     const body = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
-    const route = selectRoute(options.routeSelectionExpression, body, new Set([...routeKeys].filter((k) => k !== '$connect' && k !== '$disconnect')));
+    const route = selectRoute(options.routeSelectionExpression, body, messageRouteKeys);
     if (!route) {
       socket.send(observed.noRouteFrame(connection.facts.connectionId, newRequestId()));
       return;
@@ -377,6 +379,11 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
     connections: {
       list: () => [...connections.values()].filter((c) => c.state === 'open').map((c) => ({ ...c.facts, lastActiveAt: c.lastActiveAt })),
       count: () => [...connections.values()].filter((c) => c.state === 'open').length,
+      /** The first open connection whose facts match, without copying the registry (load scenarios have thousands). */
+      find: (predicate: (facts: ConnectionFacts) => boolean): string | undefined => {
+        for (const c of connections.values()) if (c.state === 'open' && predicate(c.facts)) return c.facts.connectionId;
+        return undefined;
+      },
       get: (id: string) => {
         const c = connections.get(id);
         return c && c.state === 'open' ? { ...c.facts, lastActiveAt: c.lastActiveAt } : undefined;

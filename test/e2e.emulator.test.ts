@@ -28,7 +28,7 @@ async function member(sub: string): Promise<ScenarioClient> {
   const client = new ScenarioClient(sub, await signDevelopmentToken({ sub, role: 'user' }, SECRET));
   clients.push(client);
   expect(await client.connect(emulator.wsUrl)).toEqual({ ok: true });
-  client.connectionId = emulator.websocketApi.connections.list().find((c) => c.userAgent === client.userAgent)!.connectionId;
+  client.connectionId = emulator.websocketApi.connections.find((c) => c.userAgent === client.userAgent)!;
   return client;
 }
 

@@ -314,7 +314,7 @@ export async function runScenario(
     }
     const t0 = Date.now();
     try {
-      const step = { ...interpolate(rawStep, captures), ...(rawStep.graphql?.capture ? { graphql: { ...interpolate(rawStep.graphql, captures), capture: rawStep.graphql.capture } } : {}) };
+      const step = interpolate(rawStep, captures);
       if (step.graphql || step.send) lastActionAt = t0;
       await runStep(step);
       results.push({ ...base, status: 'passed', durationMs: Date.now() - t0 });

@@ -96,7 +96,7 @@ function insidesOf(emulator: Emulator): TargetInsides {
     Object.fromEntries(Object.entries(template).map(([k, v]) => [k, { S: v.replace('{connectionId}', connectionId) }]));
 
   return {
-    connectionIdOf: (userAgent) => emulator.websocketApi.connections.list().find((c) => c.userAgent === userAgent)?.connectionId,
+    connectionIdOf: (userAgent) => emulator.websocketApi.connections.find((c) => c.userAgent === userAgent),
     faults: {
       postToConnection: (id, status, count) => emulator.websocketApi.faults.failNextPosts(id, status, count),
       socketDies: (id, disconnectFails) => {

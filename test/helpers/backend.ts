@@ -4,17 +4,14 @@
  * client serializes, signs and deserializes every call. Records every DynamoDB operation for assertions on *how*
  * the backend reads, not just what it returns.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import dynalite from 'dynalite';
-import { parse } from 'yaml';
-import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { setupServer } from 'msw/node';
 import { http, HttpResponse } from 'msw';
 import { signDevelopmentToken, type Role } from '../../src/auth/tokens.js';
+import { loadServerlessConfig } from '../../harness/serverlessConfig.js';
+import { startDynamoDB } from '../../harness/dynamodb.js';
 
 export const JWT_SECRET = 'test-secret-for-backend-tests';
 export const API_ID = 'abc123defg';
@@ -24,18 +21,6 @@ export const TABLES = { partners: 'perkup-test-partners', connections: 'perkup-t
 
 const serverlessFile = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
 
-/** The DynamoDB tables serverless.yml declares, as CreateTable inputs renamed for the test. */
-function tablesFromServerlessYml(): CreateTableCommandInput[] {
-  const doc = parse(readFileSync(serverlessFile, 'utf8')) as { resources: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> } };
-  const names: Record<string, string> = { PartnersTable: TABLES.partners, ConnectionsTable: TABLES.connections, CacheTable: TABLES.cache };
-  return Object.entries(doc.resources.Resources)
-    .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
-    .map(([logicalId, r]) => {
-      const { TimeToLiveSpecification: _ttl, TableName: _name, ...props } = r.Properties;
-      return { ...props, TableName: names[logicalId] } as CreateTableCommandInput;
-    });
-}
-
 export interface DbOperation {
   operation: string;
   body: Record<string, unknown>;
@@ -44,9 +29,10 @@ export interface DbOperation {
 export type ManagementFault = { status: 410 | 429 | 500 | 403; count: number };
 
 export async function startBackend() {
-  const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The tables serverless.yml declares, for stage "test", on the harness's dynalite.
+  const app = loadServerlessConfig(serverlessFile, { stage: STAGE, refs: () => API_ID });
+  const dynamodb = await startDynamoDB({ storage: 'memory', tables: app.tables, region: 'eu-west-3' });
+  const endpoint = dynamodb.endpoint;
 
   Object.assign(process.env, {
     AWS_REGION: 'eu-west-3',
@@ -62,9 +48,7 @@ export async function startBackend() {
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
 
-  const raw = new DynamoDBClient({ endpoint, region: 'eu-west-3' });
-  for (const table of tablesFromServerlessYml()) await raw.send(new CreateTableCommand(table));
-  const doc = DynamoDBDocumentClient.from(raw);
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'eu-west-3' }));
 
   // Management API, answered as API Gateway does. Connections not "open" here are gone (410).
   const open = new Set<string>();
@@ -160,7 +144,7 @@ export async function startBackend() {
     token: (sub: string, role: Role = 'user') => signDevelopmentToken({ sub, role }, JWT_SECRET),
     async close() {
       mgmt.close();
-      await new Promise((resolve) => server.close(resolve));
+      await dynamodb.close();
     },
   };
 }

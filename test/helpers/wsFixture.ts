@@ -38,7 +38,7 @@ export async function startWsApp(options: Partial<Parameters<typeof startEmulato
       const client = new ScenarioClient('client', undefined);
       clients.push(client);
       const outcome = await client.connect(emulator.wsUrl, options);
-      client.connectionId = emulator.websocketApi.connections.list().find((c) => c.userAgent === client.userAgent)?.connectionId;
+      client.connectionId = emulator.websocketApi.connections.find((c) => c.userAgent === client.userAgent);
       return { client, outcome };
     },
     management(endpoint = emulator.managementUrl) {
