@@ -48,8 +48,8 @@ describe('PerkUp on the emulator, end to end', () => {
     const lyon = await member('member-lyon');
     paris.send(JSON.stringify({ type: 'subscribe', data: { topics: ['partners', 'cache_invalidation'], city: 'Paris', categories: ['Restaurant'] } }));
     lyon.send(JSON.stringify({ type: 'subscribe', data: { topics: ['partners'], city: 'Lyon' } }));
-    await paris.waitFor({ type: 'subscribed' }, 5000);
-    await lyon.waitFor({ type: 'subscribed' }, 5000);
+    await paris.waitFor({ type: 'subscribed' }, 10_000);
+    await lyon.waitFor({ type: 'subscribed' }, 10_000);
 
     const created = await graphql(CREATE_PARTNER, { input: seedPartnerInput });
     const id: string = created.data.createPartner.partner.id;
@@ -57,10 +57,10 @@ describe('PerkUp on the emulator, end to end', () => {
     await graphql(DELETE_PARTNER, { id });
 
     const keys = [`partner:${id}`, 'all_partners', 'category:restaurant', 'city:paris'];
-    await paris.waitFor({ $exact: { type: 'partner_updated', action: 'created', partnerId: id, data: { $exact: { id, name: seedPartnerInput.name, category: 'Restaurant', city: 'Paris', discount: 15 } }, timestamp: ISO } }, 5000);
-    await paris.waitFor({ $exact: { type: 'partner_updated', action: 'updated', partnerId: id, data: { $exact: { id, changes: ['phone', 'discount'], updatedAt: ISO } }, timestamp: ISO } }, 5000);
-    await paris.waitFor({ $exact: { type: 'partner_updated', action: 'deleted', partnerId: id, timestamp: ISO } }, 5000);
-    for (let i = 0; i < 3; i++) await paris.waitFor({ $exact: { type: 'cache_invalidated', keys, timestamp: ISO } }, 5000);
+    await paris.waitFor({ $exact: { type: 'partner_updated', action: 'created', partnerId: id, data: { $exact: { id, name: seedPartnerInput.name, category: 'Restaurant', city: 'Paris', discount: 15 } }, timestamp: ISO } }, 10_000);
+    await paris.waitFor({ $exact: { type: 'partner_updated', action: 'updated', partnerId: id, data: { $exact: { id, changes: ['phone', 'discount'], updatedAt: ISO } }, timestamp: ISO } }, 10_000);
+    await paris.waitFor({ $exact: { type: 'partner_updated', action: 'deleted', partnerId: id, timestamp: ISO } }, 10_000);
+    for (let i = 0; i < 3; i++) await paris.waitFor({ $exact: { type: 'cache_invalidated', keys, timestamp: ISO } }, 10_000);
     await lyon.expectNone({ type: 'partner_updated' }, 300);
   });
 
@@ -71,19 +71,19 @@ describe('PerkUp on the emulator, end to end', () => {
     expect(await other.connect(emulator.wsUrl)).toEqual({ ok: false, status: 401 });
     const client = await member('member-typo');
     client.send('not json');
-    await client.waitFor({ type: 'error', code: 'INVALID_JSON' }, 5000);
+    await client.waitFor({ type: 'error', code: 'INVALID_JSON' }, 10_000);
     client.send('{"type":"ping"}');
-    await client.waitFor({ type: 'pong' }, 5000);
+    await client.waitFor({ type: 'pong' }, 10_000);
     expect(client.isOpen).toBe(true);
   });
 
   it('a dead socket whose $disconnect failed gets 410 at the next notification and its record is deleted', async () => {
     const ghost = await member('member-ghost');
     ghost.send(JSON.stringify({ type: 'subscribe', data: { topics: ['partners'], city: 'Paris' } }));
-    await ghost.waitFor({ type: 'subscribed' }, 5000);
+    await ghost.waitFor({ type: 'subscribed' }, 10_000);
     emulator.websocketApi.faults.dropDisconnect(ghost.connectionId!);
     ghost.raw.terminate(); // no close frame
-    await ghost.closed(2000);
+    await ghost.closed(10_000);
     await new Promise((r) => setTimeout(r, 100));
     expect(await recordExists(ghost.connectionId!)).toBe(true);
 
@@ -103,12 +103,12 @@ describe('PerkUp on the emulator, end to end', () => {
     };
     const initial = invocations().length;
     client.send('{"type":"ping"}');
-    await client.waitFor({ type: 'pong' }, 5000);
+    await client.waitFor({ type: 'pong' }, 10_000);
     // The pong is posted from inside the invocation: let it finish before reloading.
     await waitForInvocations(initial + 1);
     await emulator.reload();
     client.send('{"type":"ping"}');
-    await client.waitFor({ type: 'pong' }, 5000);
+    await client.waitFor({ type: 'pong' }, 10_000);
     expect(client.isOpen).toBe(true);
     await waitForInvocations(initial + 2);
     expect(invocations()).toHaveLength(initial + 2);

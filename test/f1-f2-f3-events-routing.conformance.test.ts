@@ -26,10 +26,10 @@ describe('F1 event shapes', () => {
     const id = client.connectionId!;
     expect(id).toMatch(CONNECTION_ID);
     client.raw.send(JSON.stringify({ hello: 'world' }));
-    const [message] = await app.eventually(async () => ((await app.events('$default', id)).length ? app.events('$default', id) : undefined));
+    const [message] = await app.eventsOnceRecorded('$default', id);
     await client.disconnect({ code: 4000 });
     const [connect] = await app.events('$connect', id);
-    const [disconnect] = await app.eventually(async () => ((await app.events('$disconnect', id)).length ? app.events('$disconnect', id) : undefined));
+    const [disconnect] = await app.eventsOnceRecorded('$disconnect', id);
     const { apiId, domainName } = connect.requestContext;
 
     for (const event of [connect, message, disconnect]) {
@@ -127,9 +127,9 @@ describe('F3 route selection', () => {
   it('end to end: a body selects its route, anything else goes to $default', async () => {
     const { client } = await app.client();
     client.send('{"action":"routed","n":1}');
-    expect((await client.waitFor('routed: {"action":"routed","n":1}', 3000)).text).toBe('routed: {"action":"routed","n":1}');
+    expect((await client.waitFor('routed: {"action":"routed","n":1}', 10_000)).text).toBe('routed: {"action":"routed","n":1}');
     client.send('{"action":"nothing-like-it"}');
-    const defaults = await app.eventually(async () => ((await app.events('$default', client.connectionId)).length ? app.events('$default', client.connectionId) : undefined));
+    const defaults = await app.eventsOnceRecorded('$default', client.connectionId!);
     expect(defaults[0].body).toBe('{"action":"nothing-like-it"}');
     await client.disconnect();
   });

@@ -2,7 +2,7 @@
  * F12 Lambda: context fields, the function's timeout enforced, its environment applied, module state not shared
  * between functions, concurrent invocations of one function in separate containers, cold starts observable.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { loadServerlessConfig } from '../harness/serverlessConfig.js';
 import { createLambdaInvoker, type LambdaInvoker } from '../harness/lambdaInvoker.js';
@@ -99,7 +99,8 @@ describe('F12 Lambda', () => {
   it('a thrown error comes back with its name and message; logs are captured as events', async () => {
     const result = await invoker.invoke('failing', {}, 'test');
     expect(result).toMatchObject({ ok: false, kind: 'error', error: { name: 'PartnerNotFound', message: 'no such partner' } });
-    await new Promise((resolve) => setTimeout(resolve, 50)); // stdout crosses threads asynchronously
+    // stdout crosses threads asynchronously: wait for the line rather than for a fixed time.
+    await vi.waitFor(() => expect(eventLog.all().some((e) => e.kind === 'log')).toBe(true), { timeout: 10_000, interval: 10 });
     expect(eventLog.all().find((e) => e.kind === 'log')).toMatchObject({ functionName: 'failing', level: 'ERROR', message: 'about to fail', data: { reason: 'test' } });
   });
 

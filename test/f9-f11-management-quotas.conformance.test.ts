@@ -25,16 +25,17 @@ describe('F9 management API', () => {
     const response = await withStage.send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('hello via stage') }));
     expect(response.$metadata.httpStatusCode).toBe(200);
     await customDomain.send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('hello via domain') }));
-    expect((await client.waitFor('hello via stage', 2000)).text).toBe('hello via stage');
-    expect((await client.waitFor('hello via domain', 2000)).text).toBe('hello via domain');
+    expect((await client.waitFor('hello via stage', 10_000)).text).toBe('hello via stage');
+    expect((await client.waitFor('hello via domain', 10_000)).text).toBe('hello via domain');
     await client.disconnect();
   });
 
   it('GET answers connectedAt, identity and lastActiveAt as the SDK types them', async () => {
     const { client } = await app.client();
     const before = Date.now();
-    client.send('{"action":"silent"}');
-    await new Promise((r) => setTimeout(r, 50));
+    // The routed reply proves API Gateway received the message (activity) before we ask.
+    client.send('{"action":"routed","n":1}');
+    await client.waitFor('routed: {"action":"routed","n":1}', 10_000);
     const info = await app.management().send(new GetConnectionCommand({ ConnectionId: client.connectionId }));
     expect(info.$metadata.httpStatusCode).toBe(200);
     expect(info.ConnectedAt).toBeInstanceOf(Date);
@@ -48,8 +49,8 @@ describe('F9 management API', () => {
     const { client } = await app.client();
     const response = await app.management().send(new DeleteConnectionCommand({ ConnectionId: client.connectionId }));
     expect(response.$metadata.httpStatusCode).toBe(204);
-    await client.closed(2000);
-    const events = await app.eventually(async () => ((await app.events('$disconnect', client.connectionId)).length ? app.events('$disconnect', client.connectionId) : undefined));
+    await client.closed(10_000);
+    const events = await app.eventsOnceRecorded('$disconnect', client.connectionId!);
     expect(events).toHaveLength(1);
   });
 });
@@ -71,7 +72,7 @@ describe('F10 management errors', () => {
     const { client } = await app.client();
     expect(await sdkError(app.management().send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.alloc(131_073, 97) })))).toEqual({ name: 'PayloadTooLargeException', status: 413 });
     await app.management().send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.alloc(131_072, 98) }));
-    expect((await client.waitFor({ $any: true }, 2000)).text).toHaveLength(131_072);
+    expect((await client.waitFor({ $any: true }, 10_000)).text).toHaveLength(131_072);
     await client.disconnect();
   });
 
@@ -106,26 +107,29 @@ describe('F11 quotas', () => {
     const { client: chatty } = await app.client();
     const { client: pinger } = await app.client();
     app.emulator.clock.advance(9 * 60_000);
-    chatty.send('{"action":"silent"}');
+    // Both must have reached the server before the clock moves: the routed reply and the pong prove it.
+    const ponged = new Promise((resolve) => pinger.raw.once('pong', resolve));
     pinger.raw.ping();
-    await new Promise((r) => setTimeout(r, 100));
+    chatty.send('{"action":"routed"}');
+    await chatty.waitFor('routed: {"action":"routed"}', 10_000);
+    await ponged;
     app.emulator.clock.advance(60_000 + 1);
-    expect((await pinger.closed(2000)).code).toBe(1001);
+    expect((await pinger.closed(10_000)).code).toBe(1001);
     expect(chatty.isOpen).toBe(true);
     app.emulator.clock.advance(9 * 60_000);
-    expect((await chatty.closed(2000)).code).toBe(1001);
+    expect((await chatty.closed(10_000)).code).toBe(1001);
   });
 
   it('2-hour maximum connection duration', async () => {
     const { client } = await app.client();
     for (let minutes = 0; minutes < 117; minutes += 9) {
       app.emulator.clock.advance(9 * 60_000);
-      client.send('{"action":"silent"}');
-      await new Promise((r) => setTimeout(r, 30));
+      client.send(`{"action":"routed","minutes":${minutes}}`);
+      await client.waitFor(`routed: {"action":"routed","minutes":${minutes}}`, 10_000);
     }
     expect(client.isOpen).toBe(true);
     app.emulator.clock.advance(3 * 60_000);
-    expect(await client.closed(2000)).toEqual({ code: 1001, reason: 'Going away' });
+    expect(await client.closed(10_000)).toEqual({ code: 1001, reason: 'Going away' });
   });
 
   it('more than 500 new connections in a second → 429 at the handshake', async () => {

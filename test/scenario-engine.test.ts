@@ -103,8 +103,8 @@ describe('the queued client', () => {
     client.send('say:{"n":1,"kind":"a"}');
     client.send('say:{"n":2,"kind":"a"}');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect((await client.waitFor({ kind: 'a' }, 500)).json).toEqual({ n: 1, kind: 'a' });
-    expect((await client.waitFor({ kind: 'a' }, 500)).json).toEqual({ n: 2, kind: 'a' });
+    expect((await client.waitFor({ kind: 'a' }, 10_000)).json).toEqual({ n: 1, kind: 'a' });
+    expect((await client.waitFor({ kind: 'a' }, 10_000)).json).toEqual({ n: 2, kind: 'a' });
     await expect(client.waitFor({ kind: 'a' }, 100)).rejects.toThrow('c: no message matching the pattern within 100 ms');
     await client.disconnect();
   });
@@ -113,7 +113,7 @@ describe('the queued client', () => {
     const client = new ScenarioClient('c', undefined);
     await client.connect(url);
     client.send('later:150:{"kind":"late"}');
-    expect((await client.waitFor({ kind: 'late' }, 2000)).json).toEqual({ kind: 'late' });
+    expect((await client.waitFor({ kind: 'late' }, 10_000)).json).toEqual({ kind: 'late' });
     await client.disconnect();
   });
 

@@ -24,15 +24,38 @@ export async function startWsApp(options: Partial<Parameters<typeof startEmulato
         .map((i): Record<string, any> => ({ ...(JSON.parse(i.event as string) as Record<string, any>), _postDuringConnect: i.postDuringConnect }))
         .sort((a, b) => a.requestContext.requestTimeEpoch - b.requestContext.requestTimeEpoch);
     },
-    /** Polls until `probe` returns something (handlers record asynchronously to the test). */
-    async eventually<T>(probe: () => Promise<T | undefined>, withinMs = 3000): Promise<T> {
+    /**
+     * Polls until `probe` returns something (handlers record asynchronously to the test). The bound is generous
+     * because a busy machine can be slow; `awaited` says in the failure what never happened.
+     */
+    async eventually<T>(probe: () => Promise<T | undefined>, awaited: string, withinMs = 15_000): Promise<T> {
       const deadline = Date.now() + withinMs;
       for (;;) {
         const value = await probe();
         if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error('condition not met in time');
+        if (Date.now() > deadline) throw new Error(`still waiting after ${withinMs} ms for: ${awaited}`);
         await new Promise((r) => setTimeout(r, 20));
       }
+    },
+    /** The events recorded for a route and connection, once at least one is there. */
+    async eventsOnceRecorded(routeKey: string, connectionId: string): Promise<Array<Record<string, any>>> {
+      return this.eventually(async () => {
+        const events = await this.events(routeKey, connectionId);
+        return events.length ? events : undefined;
+      }, `a ${routeKey} event of connection ${connectionId}`);
+    },
+    /**
+     * The connection id the emulator gave a client, found from its recorded $connect event by the client's unique
+     * user agent: this works for refused handshakes too, which leave no open connection to look up.
+     */
+    async connectionIdFromConnectEvent(client: ScenarioClient): Promise<string> {
+      return this.eventually(async () => {
+        const { Items = [] } = await db.send(new ScanCommand({ TableName: 'wsfixture-events' }));
+        const match = Items.map((i) => JSON.parse(i.event as string) as Record<string, any>).find(
+          (e) => e.requestContext.routeKey === '$connect' && e.requestContext.identity?.userAgent === client.userAgent,
+        );
+        return match?.requestContext.connectionId as string | undefined;
+      }, `the $connect event of client ${client.userAgent}`);
     },
     async client(options: Parameters<ScenarioClient['connect']>[1] = {}) {
       const client = new ScenarioClient('client', undefined);
