@@ -4,10 +4,10 @@
  */
 import WebSocket from 'ws';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { createWebSocketApi } from '../harness/websocketApi.js';
+import { createWebSocketApi } from '../harness/apiGateway/websocket/api.js';
 import { createClock } from '../harness/clock.js';
 import { fileURLToPath } from 'node:url';
-import { installManagementApiFastPath, installSdkInterceptor } from '../harness/sdkInterceptor.js';
+import { installManagementApiFastPath, installSdkInterceptor } from '../harness/lambda/sdkInterceptor.js';
 import { startEmulator } from '../harness/emulator.js';
 
 const CALLS = Number(process.env.BENCH_POSTS ?? 20_000);

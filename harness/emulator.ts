@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { createClock, type Clock } from './clock.js';
 import { createEventLog, type EventLog } from './eventLog.js';
-import { loadServerlessConfig } from './serverlessConfig.js';
-import { startDynamoDB } from './dynamodb.js';
-import { createLambdaInvoker } from './lambdaInvoker.js';
-import { createWebSocketApi } from './websocketApi.js';
-import { createHttpApi } from './httpApi.js';
-import type { Invoke } from './lambdaTypes.js';
+import { loadServerlessConfig } from './config/serverless.js';
+import { startDynamoDB } from './dynamodb/provider.js';
+import { createLambdaInvoker } from './lambda/invoker.js';
+import { createWebSocketApi } from './apiGateway/websocket/api.js';
+import { createHttpApi } from './apiGateway/http/api.js';
+import type { Invoke } from './lambda/types.js';
 
 export interface EmulatorOptions {
   /** The project folder holding serverless.yml and the handler code. */

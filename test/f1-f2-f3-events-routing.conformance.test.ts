@@ -4,10 +4,10 @@
  * aws-lambda-go's apigw-websocket-request-* test events.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateRouteSelection, selectRoute } from '../harness/apiGateway/routeSelection.js';
-import { createWebSocketApi } from '../harness/websocketApi.js';
+import { evaluateRouteSelection, selectRoute } from '../harness/apiGateway/websocket/routeSelection.js';
+import { createWebSocketApi } from '../harness/apiGateway/websocket/api.js';
 import { createClock } from '../harness/clock.js';
-import type { Invoke } from '../harness/lambdaTypes.js';
+import type { Invoke } from '../harness/lambda/types.js';
 import { ScenarioClient } from '../harness/scenarios/client.js';
 import { startWsApp, type WsApp } from './helpers/wsFixture.js';
 

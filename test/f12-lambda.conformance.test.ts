@@ -4,10 +4,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { loadServerlessConfig } from '../harness/serverlessConfig.js';
-import { createLambdaInvoker, type LambdaInvoker } from '../harness/lambdaInvoker.js';
+import { loadServerlessConfig } from '../harness/config/serverless.js';
+import { createLambdaInvoker, type LambdaInvoker } from '../harness/lambda/invoker.js';
 import { createEventLog, type EventLog } from '../harness/eventLog.js';
-import type { HttpLikeResponse, InvocationResult } from '../harness/lambdaTypes.js';
+import type { HttpLikeResponse, InvocationResult } from '../harness/lambda/types.js';
 
 const appFile = fileURLToPath(new URL('./fixtures/lambda-app/serverless.yml', import.meta.url));
 const app = loadServerlessConfig(appFile, { env: { FIXTURE_GREETING: 'bonjour' } });

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { loadServerlessConfig } from '../harness/serverlessConfig.js';
-import { startDynamoDB, type DynamoDBProvider } from '../harness/dynamodb.js';
+import { loadServerlessConfig } from '../harness/config/serverless.js';
+import { startDynamoDB, type DynamoDBProvider } from '../harness/dynamodb/provider.js';
 import { createClock } from '../harness/clock.js';
 import { createEventLog } from '../harness/eventLog.js';
 

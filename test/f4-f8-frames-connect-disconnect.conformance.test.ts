@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createWebSocketApi } from '../harness/websocketApi.js';
+import { createWebSocketApi } from '../harness/apiGateway/websocket/api.js';
 import { createClock } from '../harness/clock.js';
-import type { Invoke, InvocationResult } from '../harness/lambdaTypes.js';
+import type { Invoke, InvocationResult } from '../harness/lambda/types.js';
 import { ScenarioClient } from '../harness/scenarios/client.js';
 import { startWsApp, type WsApp } from './helpers/wsFixture.js';
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteConnectionCommand, GetConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { createWebSocketApi } from '../harness/websocketApi.js';
+import { createWebSocketApi } from '../harness/apiGateway/websocket/api.js';
 import type { Clock } from '../harness/clock.js';
 import { ScenarioClient } from '../harness/scenarios/client.js';
 import { startWsApp, type WsApp } from './helpers/wsFixture.js';

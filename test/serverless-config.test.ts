@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { loadServerlessConfig } from '../harness/serverlessConfig.js';
+import { loadServerlessConfig } from '../harness/config/serverless.js';
 
 const perkupFile = fileURLToPath(new URL('../serverless.yml', import.meta.url));
 

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { ScanCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SignJWT } from 'jose';
 import { startEmulator, type Emulator } from '../emulator.js';
-import { loadServerlessConfig, type ServerlessApp } from '../serverlessConfig.js';
+import { loadServerlessConfig, type ServerlessApp } from '../config/serverless.js';
 import type { LoggedEvent } from '../eventLog.js';
 
 /** How the app subscribes: `send` plus the step's fields under `dataField`, acknowledged by a frame matching `ack`. */

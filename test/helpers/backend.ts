@@ -10,8 +10,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { setupServer } from 'msw/node';
 import { http, HttpResponse } from 'msw';
 import { signDevelopmentToken, type Role } from '../../src/auth/tokens.js';
-import { loadServerlessConfig } from '../../harness/serverlessConfig.js';
-import { startDynamoDB } from '../../harness/dynamodb.js';
+import { loadServerlessConfig } from '../../harness/config/serverless.js';
+import { startDynamoDB } from '../../harness/dynamodb/provider.js';
 
 export const JWT_SECRET = 'test-secret-for-backend-tests';
 export const API_ID = 'abc123defg';

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { installManagementApiFastPath, installSdkInterceptor } from './sdkInterceptor.js';
-import type { HttpLikeRequest, HttpLikeResponse } from './lambdaTypes.js';
+import type { HttpLikeRequest, HttpLikeResponse } from './types.js';
 
 export interface ContainerData {
   handlerFile: string;

@@ -5,11 +5,11 @@
  * `x-amzn-ErrorType` so the SDK raises GoneException (410, empty body), PayloadTooLargeException (413),
  * LimitExceededException (429), ForbiddenException (403) and BadRequestException (400) by name.
  */
-import type { Clock } from './clock.js';
-import type { EventLog } from './eventLog.js';
-import type { HttpLikeHandler, HttpLikeRequest, HttpLikeResponse } from './lambdaTypes.js';
-import { isWellFormedConnectionId } from './apiGateway/websocketEvents.js';
-import { observed } from './apiGateway/observed.js';
+import type { Clock } from '../clock.js';
+import type { EventLog } from '../eventLog.js';
+import type { HttpLikeHandler, HttpLikeRequest, HttpLikeResponse } from '../lambda/types.js';
+import { isWellFormedConnectionId } from './websocket/events.js';
+import { observed } from './observed.js';
 
 /** API Gateway's limit on a postToConnection payload. */
 export const MAX_POST_BYTES = 131_072;

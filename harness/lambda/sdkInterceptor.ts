@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import type { HttpLikeHandler } from './lambdaTypes.js';
+import type { HttpLikeHandler } from './types.js';
 
 // Patch the copy of the handler the SDK clients actually load (CommonJS, resolved from the client package).
 const requireFromSdk = createRequire(createRequire(import.meta.url).resolve('@aws-sdk/client-apigatewaymanagementapi'));

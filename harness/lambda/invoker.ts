@@ -7,11 +7,11 @@
 import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import type { Clock } from './clock.js';
-import type { EventLog } from './eventLog.js';
-import type { FunctionDefinition } from './serverlessConfig.js';
-import type { HttpLikeHandler, InvocationResult, Invoke } from './lambdaTypes.js';
-import type { ContainerData, FromContainer, ToContainer } from './lambdaRuntime.js';
+import type { Clock } from '../clock.js';
+import type { EventLog } from '../eventLog.js';
+import type { FunctionDefinition } from '../config/serverless.js';
+import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
+import type { ContainerData, FromContainer, ToContainer } from './runtime.js';
 
 export interface LambdaInvokerOptions {
   functions: FunctionDefinition[];
@@ -67,7 +67,7 @@ interface FunctionPool {
   timeoutNext: number;
 }
 
-const containerEntry = new URL('./lambdaContainer.mjs', import.meta.url);
+const containerEntry = new URL('./container.mjs', import.meta.url);
 
 export function createLambdaInvoker(options: LambdaInvokerOptions) {
   const region = options.region ?? 'us-east-1';

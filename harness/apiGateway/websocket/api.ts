@@ -8,11 +8,11 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'n
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import type { Clock } from './clock.js';
-import type { EventLog } from './eventLog.js';
-import type { InvocationResult, Invoke } from './lambdaTypes.js';
-import { createManagementApi, type ThrottleSettings } from './managementApi.js';
-import { selectRoute } from './apiGateway/routeSelection.js';
+import type { Clock } from '../../clock.js';
+import type { EventLog } from '../../eventLog.js';
+import type { InvocationResult, Invoke } from '../../lambda/types.js';
+import { createManagementApi, type ThrottleSettings } from '../management.js';
+import { selectRoute } from './routeSelection.js';
 import {
   authorizerEvent,
   connectEvent,
@@ -23,8 +23,8 @@ import {
   type ApiIdentity,
   type ConnectionFacts,
   type HandshakeRequest,
-} from './apiGateway/websocketEvents.js';
-import { observed } from './apiGateway/observed.js';
+} from './events.js';
+import { observed } from '../observed.js';
 
 export interface WebSocketApiOptions {
   invoke: Invoke;

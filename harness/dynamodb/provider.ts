@@ -18,9 +18,9 @@ import {
   type AttributeValue,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import type { Clock } from './clock.js';
-import type { EventLog } from './eventLog.js';
-import type { TableDefinition } from './serverlessConfig.js';
+import type { Clock } from '../clock.js';
+import type { EventLog } from '../eventLog.js';
+import type { TableDefinition } from '../config/serverless.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };

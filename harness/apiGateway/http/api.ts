@@ -5,9 +5,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { EventLog } from './eventLog.js';
-import type { Invoke } from './lambdaTypes.js';
-import { requestTime } from './apiGateway/websocketEvents.js';
+import type { EventLog } from '../../eventLog.js';
+import type { Invoke } from '../../lambda/types.js';
+import { requestTime } from '../websocket/events.js';
 
 export interface HttpRoute {
   method: string;
