@@ -8,18 +8,20 @@
 import type { Clock } from '../clock.js';
 import type { EventLog } from '../eventLog.js';
 import type { HttpLikeHandler, HttpLikeRequest, HttpLikeResponse } from '../lambda/types.js';
-import { isWellFormedConnectionId } from './websocket/events.js';
 import { observed } from './observed.js';
+import { isWellFormedConnectionId } from './websocket/events.js';
+import { websocketApiLimits } from '../shared/awsDefaults.js';
+import { createTokenBucket, type TokenBucket } from '../shared/tokenBucket.js';
 
-/** API Gateway's limit on a postToConnection payload. */
-export const MAX_POST_BYTES = 131_072;
+const MAX_POST_BYTES = websocketApiLimits.maxPostBytes;
 
 /** What the management API needs from the WebSocket API's connection registry. */
 export interface ConnectionRegistry {
   /** 'open' connections accept posts; 'connecting' ones are still in $connect; undefined = gone. */
   state(connectionId: string): 'connecting' | 'open' | undefined;
   info(connectionId: string): { connectedAt: number; lastActiveAt: number; sourceIp: string; userAgent: string | undefined } | undefined;
-  send(connectionId: string, data: Uint8Array): void;
+  /** False when the connection turned out to be gone (the post answers 410). */
+  send(connectionId: string, data: Uint8Array): boolean;
   close(connectionId: string): void;
   /** A fault queued for this connection's next post, if any (410/429/500…). */
   takePostFault(connectionId: string): number | undefined;
@@ -65,19 +67,8 @@ export function connectionIdFromPath(path: string, stage: string): string | unde
 
 export function createManagementApi(options: { connections: ConnectionRegistry; stage: string; clock: Clock; eventLog?: EventLog; throttle?: ThrottleSettings }) {
   const { connections, clock } = options;
-  let throttle = options.throttle;
-  let tokens = throttle?.burst ?? 0;
-  let refilledAt = clock.now();
-
-  function throttled(): boolean {
-    if (!throttle) return false;
-    const now = clock.now();
-    tokens = Math.min(throttle.burst, tokens + ((now - refilledAt) / 1000) * throttle.rate);
-    refilledAt = now;
-    if (tokens < 1) return true;
-    tokens -= 1;
-    return false;
-  }
+  let throttle: TokenBucket | undefined = options.throttle && createTokenBucket(options.throttle, clock.now);
+  const throttled = (): boolean => (throttle ? !throttle.take() : false);
 
   function answer(request: HttpLikeRequest, connectionId: string): HttpLikeResponse {
     if (!request.headers.authorization) return error(403, 'Missing Authentication Token');
@@ -91,7 +82,7 @@ export function createManagementApi(options: { connections: ConnectionRegistry; 
     switch (request.method) {
       case 'POST': {
         if (request.body.byteLength > MAX_POST_BYTES) return error(413, 'Request Entity Too Large');
-        connections.send(connectionId, request.body);
+        if (!connections.send(connectionId, request.body)) return error(410);
         return { statusCode: 200, headers: {}, body: new Uint8Array() };
       }
       case 'GET': {
@@ -133,9 +124,7 @@ export function createManagementApi(options: { connections: ConnectionRegistry; 
     handle,
     /** Turns the account-level @connections throttle on (AWS: 10,000 rps, burst 5,000) or off (undefined). */
     setThrottle(settings: ThrottleSettings | undefined): void {
-      throttle = settings;
-      tokens = settings?.burst ?? 0;
-      refilledAt = clock.now();
+      throttle = settings && createTokenBucket(settings, clock.now);
     },
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Behaviours users saw on real API Gateway that the documentation does not state (DESIGN.md marks them
+ * Behaviours users saw on real API Gateway that the documentation does not state (FIDELITY.md marks them
  * "observed"). Kept in one place so a newer observation is a one-line change.
  */
 export const observed = {
@@ -22,6 +22,13 @@ export const observed = {
   },
   /** F9: posting to a connection whose $connect has not finished answers as if it did not exist. */
   postDuringConnectStatus: 410,
+  /**
+   * Not documented: how much API Gateway buffers for a client that stops reading. The emulator must not grow without
+   * bound (a load run would hide a memory problem), and a client that reads nothing is dead to AWS too after its
+   * TCP timeouts. Past this many bytes waiting, the connection is dropped ($disconnect with 1006) and the post that
+   * found it so answers 410, like every later one.
+   */
+  slowConsumer: { maxBufferedBytes: 4 * 1024 * 1024 },
   /** F11: only client messages count as activity for the idle timeout (server posts and ping/pong do not). */
   serverMessagesResetIdle: false,
 } as const;

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { ACCOUNT_ID, serverlessDefaults } from '../shared/awsDefaults.js';
 
 export interface WebSocketEventDefinition {
   route: string;
@@ -70,10 +71,6 @@ export interface LoadOptions {
   refs?: (logicalId: string) => string | undefined;
 }
 
-const ACCOUNT_ID = '123456789012';
-// Serverless Framework's defaults when serverless.yml does not say.
-const DEFAULT_TIMEOUT = 6;
-const DEFAULT_MEMORY = 1024;
 
 type Json = unknown;
 
@@ -165,8 +162,8 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     return value;
   }
 
-  const stage = (): string => opt.stage ?? String(resolveValue(get(doc, 'provider.stage') ?? 'dev'));
-  const region = (): string => opt.region ?? String(resolveValue(get(doc, 'provider.region') ?? 'us-east-1'));
+  const stage = (): string => opt.stage ?? String(resolveValue(get(doc, 'provider.stage') ?? serverlessDefaults.stage));
+  const region = (): string => opt.region ?? String(resolveValue(get(doc, 'provider.region') ?? serverlessDefaults.region));
   opt.stage = stage();
   opt.region = region();
 
@@ -259,8 +256,8 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
       deployedName: `${service}-${opt.stage}-${name}`,
       handlerFile,
       handlerExport: handler.slice(dot + 1),
-      timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? DEFAULT_TIMEOUT),
-      memorySize: Number(fn.memorySize ?? provider.memorySize ?? DEFAULT_MEMORY),
+      timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? serverlessDefaults.timeoutSeconds),
+      memorySize: Number(fn.memorySize ?? provider.memorySize ?? serverlessDefaults.memorySize),
       environment,
       httpApiEvents,
       websocketEvents,
@@ -273,8 +270,8 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     stage: opt.stage!,
     region: opt.region!,
     accountId: ACCOUNT_ID,
-    runtime: String(provider.runtime ?? 'nodejs22.x'),
-    websocketRouteSelectionExpression: String(provider.websocketsApiRouteSelectionExpression ?? '$request.body.action'),
+    runtime: String(provider.runtime ?? serverlessDefaults.runtime),
+    websocketRouteSelectionExpression: String(provider.websocketsApiRouteSelectionExpression ?? serverlessDefaults.websocketRouteSelectionExpression),
     functions,
     tables,
     emulator: ((resolveValue(get(doc, 'custom.emulator')) ?? {}) as Record<string, unknown>),

@@ -5,7 +5,6 @@
  * record of every operation in the event log.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import dynalite from 'dynalite';
 import {
@@ -19,6 +18,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { Clock } from '../clock.js';
+import { closeServer, listen } from '../shared/net.js';
 import type { EventLog } from '../eventLog.js';
 import type { TableDefinition } from '../config/serverless.js';
 
@@ -30,6 +30,8 @@ export interface DynamoDBOptions {
   region?: string;
   /** How often expired items are swept on real time; scenarios also sweep when they advance the clock. */
   sweepIntervalMs?: number;
+  /** Sees every request that is not the emulator's own, with its JSON body (tests assert on *how* code reads). */
+  onRequest?: (request: { operation: string; body: Record<string, unknown> }) => void;
 }
 
 interface Throttle {
@@ -80,11 +82,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     const dynaliteHandler = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => observe(req, res, dynaliteHandler));
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(0, '127.0.0.1', () => resolve());
-    });
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    endpoint = `http://127.0.0.1:${(await listen(server, 0)).port}`;
   }
 
   /** Applies faults and records each operation; everything else is dynalite's. */
@@ -102,6 +100,16 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         return undefined;
       }
     };
+    if (!internal && options.onRequest) {
+      const onRequest = options.onRequest;
+      req.on('end', () => {
+        try {
+          onRequest({ operation, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+        } catch {
+          onRequest({ operation, body: {} });
+        }
+      });
+    }
     if (!internal) {
       const index = throttles.findIndex((t) => t.remaining > 0 && (!t.operation || t.operation === operation));
       if (index >= 0) {
@@ -224,10 +232,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       clearInterval(sweepTimer);
       await sweeping;
       client.destroy();
-      if (server) {
-        server.closeAllConnections?.();
-        await new Promise((resolve) => server!.close(resolve));
-      }
+      await closeServer(server);
     },
   };
 }

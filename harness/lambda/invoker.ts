@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Clock } from '../clock.js';
+import { ACCOUNT_ID, emulatorDefaults } from '../shared/awsDefaults.js';
 import type { EventLog } from '../eventLog.js';
 import type { FunctionDefinition } from '../config/serverless.js';
 import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
@@ -21,7 +22,7 @@ export interface LambdaInvokerOptions {
   accountId?: string;
   clock?: Clock;
   eventLog?: EventLog;
-  /** Containers per function; AWS's concurrency, bounded for a laptop. Default 4. */
+  /** Containers per function; AWS's concurrency, bounded for a laptop (default: emulatorDefaults). */
   maxContainersPerFunction?: number;
   /** SDK requests to these hosts are answered by `serveIntercepted` in this thread, without a socket. */
   interceptHosts?: string[];
@@ -71,8 +72,8 @@ const containerEntry = new URL('./container.mjs', import.meta.url);
 
 export function createLambdaInvoker(options: LambdaInvokerOptions) {
   const region = options.region ?? 'us-east-1';
-  const accountId = options.accountId ?? '123456789012';
-  const maxContainers = options.maxContainersPerFunction ?? 4;
+  const accountId = options.accountId ?? ACCOUNT_ID;
+  const maxContainers = options.maxContainersPerFunction ?? emulatorDefaults.maxContainersPerFunction;
   let nextInvocationId = 0;
   let closed = false;
 

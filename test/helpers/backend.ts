@@ -1,22 +1,28 @@
 /**
  * Runs the production handlers in this process against a real dynalite server, with the management API served
- * by msw the way AWS answers it (200, or 410 GoneException / 429 / 500 with x-amzn-ErrorType), so the real SDK
- * client serializes, signs and deserializes every call. Records every DynamoDB operation for assertions on *how*
- * the backend reads, not just what it returns.
+ * by the harness's own emulation (`harness/apiGateway/management.ts`, AWS's statuses and error types) and reached
+ * through the real SDK client, which serializes, signs and deserializes every call (the harness's wire-level
+ * interceptor replaces only the socket). Events come from the harness's own builders. Records every DynamoDB
+ * operation for assertions on *how* the backend reads, not just what it returns.
  */
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { setupServer } from 'msw/node';
-import { http, HttpResponse } from 'msw';
 import { signDevelopmentToken, type Role } from '../../src/auth/tokens.js';
 import { loadServerlessConfig } from '../../harness/config/serverless.js';
 import { startDynamoDB } from '../../harness/dynamodb/provider.js';
+import { createClock } from '../../harness/clock.js';
+import { createEventLog } from '../../harness/eventLog.js';
+import { createManagementApi } from '../../harness/apiGateway/management.js';
+import { connectEvent, disconnectEvent, messageEvent, type ApiIdentity, type ConnectionFacts } from '../../harness/apiGateway/websocket/events.js';
+import { httpApiEvent } from '../../harness/apiGateway/http/events.js';
+import { installSdkInterceptor } from '../../harness/lambda/sdkInterceptor.js';
 
 export const JWT_SECRET = 'test-secret-for-backend-tests';
 export const API_ID = 'abc123defg';
 export const STAGE = 'test';
-export const MANAGEMENT_HOST = `${API_ID}.execute-api.eu-west-3.amazonaws.com`;
+export const REGION = 'eu-west-3';
+export const MANAGEMENT_HOST = `${API_ID}.execute-api.${REGION}.amazonaws.com`;
 export const TABLES = { partners: 'perkup-test-partners', connections: 'perkup-test-connections', cache: 'perkup-test-cache' };
 
 const serverlessFile = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
@@ -31,7 +37,8 @@ export type ManagementFault = { status: 410 | 429 | 500 | 403; count: number };
 export async function startBackend() {
   // The tables serverless.yml declares, for stage "test", on the harness's dynalite.
   const app = loadServerlessConfig(serverlessFile, { stage: STAGE, refs: () => API_ID });
-  const dynamodb = await startDynamoDB({ storage: 'memory', tables: app.tables, region: 'eu-west-3' });
+  const dbOps: DbOperation[] = [];
+  const dynamodb = await startDynamoDB({ storage: 'memory', tables: app.tables, region: REGION, onRequest: (request) => dbOps.push(request) });
   const endpoint = dynamodb.endpoint;
 
   Object.assign(process.env, {
@@ -50,37 +57,42 @@ export async function startBackend() {
 
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: 'eu-west-3' }));
 
-  // Management API, answered as API Gateway does. Connections not "open" here are gone (410).
+  // The management API as the harness emulates it; connections not open here are gone (410).
   const open = new Set<string>();
   const posted = new Map<string, unknown[]>();
   const faults = new Map<string, ManagementFault>();
   const managementCalls: Array<{ connectionId: string; status: number }> = [];
-  const errorTypes: Record<number, string> = { 403: 'ForbiddenException', 410: 'GoneException', 429: 'LimitExceededException', 500: 'InternalServerErrorException' };
-  const mgmt = setupServer(
-    http.post(`https://${MANAGEMENT_HOST}/${STAGE}/@connections/:id`, async ({ request, params }) => {
-      const connectionId = decodeURIComponent(String(params.id));
-      const fault = faults.get(connectionId);
-      let status = open.has(connectionId) ? 200 : 410;
-      if (fault && fault.count > 0) {
-        fault.count--;
-        status = fault.status;
-      }
-      managementCalls.push({ connectionId, status });
-      if (status !== 200) return new HttpResponse(null, { status, headers: { 'x-amzn-ErrorType': errorTypes[status] } });
-      const list = posted.get(connectionId) ?? [];
-      list.push(JSON.parse(await request.text()));
-      posted.set(connectionId, list);
-      return new HttpResponse(null, { status: 200 });
-    }),
-  );
-  const dbOps: DbOperation[] = [];
-  mgmt.events.on('request:start', async ({ request }) => {
-    const target = request.headers.get('x-amz-target');
-    if (target?.startsWith('DynamoDB_20120810.')) {
-      dbOps.push({ operation: target.slice('DynamoDB_20120810.'.length), body: JSON.parse(await request.clone().text()) });
-    }
+  const eventLog = createEventLog();
+  eventLog.subscribe((event) => {
+    if (event.kind === 'management') managementCalls.push({ connectionId: event.connectionId, status: event.statusCode });
   });
-  mgmt.listen({ onUnhandledRequest: 'bypass' });
+  const facts = new Map<string, ConnectionFacts>();
+  const management = createManagementApi({
+    stage: STAGE,
+    clock: createClock(),
+    eventLog,
+    connections: {
+      state: (id) => (open.has(id) ? 'open' : undefined),
+      info: (id) => {
+        const f = facts.get(id);
+        return f && { connectedAt: f.connectedAt, lastActiveAt: f.connectedAt, sourceIp: f.sourceIp, userAgent: f.userAgent };
+      },
+      send: (id, data) => {
+        const list = posted.get(id) ?? [];
+        list.push(JSON.parse(Buffer.from(data).toString('utf8')));
+        posted.set(id, list);
+        return true;
+      },
+      close: (id) => void open.delete(id),
+      takePostFault: (id) => {
+        const fault = faults.get(id);
+        if (!fault || fault.count <= 0) return undefined;
+        fault.count--;
+        return fault.status;
+      },
+    },
+  });
+  const uninstall = installSdkInterceptor((hostname) => hostname === MANAGEMENT_HOST, management.handle);
 
   // Import after the environment is set: the handlers read their configuration once, at cold start.
   const graphqlModule = await import('../../src/handlers/graphql.js');
@@ -97,34 +109,27 @@ export async function startBackend() {
     return { statusCode: result.statusCode, body: JSON.parse(result.body) as { data?: Record<string, any>; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
   }
 
-  const connectedAt = new Map<string, number>();
-  function wsEvent(routeKey: string, eventType: string, connectionId: string, extra: Record<string, unknown> = {}) {
-    const now = Date.now();
-    if (!connectedAt.has(connectionId)) connectedAt.set(connectionId, now);
-    return {
-      requestContext: {
-        routeKey, eventType, connectionId, extendedRequestId: `ext-${now}`, requestTime: new Date(now).toUTCString(), messageDirection: 'IN',
-        stage: STAGE, requestId: `req-${++requestCounter}`, domainName: MANAGEMENT_HOST, apiId: API_ID,
-        identity: { sourceIp: '127.0.0.1', userAgent: 'vitest' }, connectedAt: connectedAt.get(connectionId), requestTimeEpoch: now,
-      },
-      isBase64Encoded: false,
-      ...extra,
-    };
-  }
+  const api: ApiIdentity = { apiId: API_ID, stage: STAGE, region: REGION };
+  const factsOf = (connectionId: string): ConnectionFacts => {
+    let f = facts.get(connectionId);
+    if (!f) facts.set(connectionId, (f = { connectionId, connectedAt: Date.now(), sourceIp: '127.0.0.1', userAgent: 'vitest', authorizer: undefined }));
+    return f;
+  };
   const ws = {
     async connect(connectionId: string, token?: string) {
-      const result = await websocketModule.handler(
-        wsEvent('$connect', 'CONNECT', connectionId, token === undefined ? { headers: { Host: MANAGEMENT_HOST } } : { headers: { Host: MANAGEMENT_HOST }, queryStringParameters: { token } }) as never,
-      );
+      const query = token === undefined ? '' : new URLSearchParams({ token }).toString();
+      const event = connectEvent(api, factsOf(connectionId), { rawHeaders: ['User-Agent', 'vitest'], query }, Date.now());
+      const result = await websocketModule.handler(event as never);
       if (result.statusCode === 200) open.add(connectionId);
       return result;
     },
     async send(connectionId: string, body: string | object) {
-      return websocketModule.handler(wsEvent('$default', 'MESSAGE', connectionId, { body: typeof body === 'string' ? body : JSON.stringify(body), messageId: `m-${++requestCounter}` }) as never);
+      const event = messageEvent(api, factsOf(connectionId), '$default', typeof body === 'string' ? body : JSON.stringify(body), Date.now());
+      return websocketModule.handler(event as never);
     },
     async disconnect(connectionId: string) {
       open.delete(connectionId);
-      return websocketModule.handler(wsEvent('$disconnect', 'DISCONNECT', connectionId, { disconnectStatusCode: 1000, disconnectReason: 'Client closed' }) as never);
+      return websocketModule.handler(disconnectEvent(api, factsOf(connectionId), 1000, 'Client closed', Date.now()) as never);
     },
     /** The socket died and $disconnect never ran: the record stays, the management API answers 410. */
     die(connectionId: string) {
@@ -143,7 +148,7 @@ export async function startBackend() {
     failNextPosts: (connectionId: string, status: ManagementFault['status'], count: number) => faults.set(connectionId, { status, count }),
     token: (sub: string, role: Role = 'user') => signDevelopmentToken({ sub, role }, JWT_SECRET),
     async close() {
-      mgmt.close();
+      uninstall();
       await dynamodb.close();
     },
   };
@@ -152,19 +157,7 @@ export async function startBackend() {
 export type Backend = Awaited<ReturnType<typeof startBackend>>;
 
 function httpEvent(body: string, headers: Record<string, string>) {
-  const now = Date.now();
-  return {
-    version: '2.0',
-    routeKey: 'POST /graphql',
-    rawPath: '/graphql',
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', host: 'localhost', ...headers },
-    requestContext: {
-      accountId: '123456789012', apiId: 'httpapi01', domainName: 'localhost', domainPrefix: 'localhost',
-      http: { method: 'POST', path: '/graphql', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
-      requestId: `http-${now}`, routeKey: 'POST /graphql', stage: '$default', time: new Date(now).toUTCString(), timeEpoch: now,
-    },
-    body,
-    isBase64Encoded: false,
-  };
+  const rawHeaders = Object.entries({ 'content-type': 'application/json', host: 'localhost', 'user-agent': 'vitest', ...headers }).flat();
+  const request = { method: 'POST', url: '/graphql', rawHeaders, httpVersion: '1.1', sourceIp: '127.0.0.1' };
+  return httpApiEvent(request, Buffer.from(body), { method: 'POST', path: '/graphql' }, {}, { apiId: 'httpapi01', region: REGION, stage: '$default' });
 }

@@ -3,20 +3,16 @@
  * (API Gateway developer guide, "Working with AWS Lambda proxy integrations for HTTP APIs").
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import type { EventLog } from '../../eventLog.js';
 import type { Invoke } from '../../lambda/types.js';
-import { requestTime } from '../websocket/events.js';
+import { httpApiEvent, requestFacts } from './events.js';
+import { closeServer, listen } from '../../shared/net.js';
 
 export interface HttpRoute {
   method: string;
   path: string;
   functionName: string;
 }
-
-// Bodies of these types reach the function as text; anything else is base64, as API Gateway does.
-const TEXTUAL = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded|graphql)|[^;]*\+(json|xml))/i;
 
 /** Matches "/items/{id}" and "/{proxy+}" style paths; returns the path parameters or undefined. */
 export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
@@ -43,58 +39,6 @@ export function createHttpApi(options: { invoke: Invoke; routes: HttpRoute[]; ap
       if (pathParameters) return { route, pathParameters };
     }
     return undefined;
-  }
-
-  function event(request: IncomingMessage, body: Buffer, route: HttpRoute, pathParameters: Record<string, string>) {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const headers: Record<string, string> = {};
-    const cookies: string[] = [];
-    for (let i = 0; i < request.rawHeaders.length; i += 2) {
-      const name = request.rawHeaders[i].toLowerCase();
-      const value = request.rawHeaders[i + 1];
-      if (name === 'cookie') {
-        cookies.push(...value.split(';').map((c) => c.trim()).filter(Boolean));
-        continue;
-      }
-      // Duplicate headers are joined with commas in payload 2.0.
-      headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
-    }
-    const queryStringParameters: Record<string, string> = {};
-    for (const [key, value] of url.searchParams) queryStringParameters[key] = queryStringParameters[key] === undefined ? value : `${queryStringParameters[key]},${value}`;
-    const now = Date.now();
-    const requestId = randomBytes(12).toString('base64').replace(/[+/]/g, 'A');
-    const textual = TEXTUAL.test(headers['content-type'] ?? 'text/plain');
-    const routeKey = `${route.method} ${route.path}`;
-    return {
-      version: '2.0',
-      routeKey,
-      rawPath: url.pathname,
-      rawQueryString: url.search.slice(1),
-      ...(cookies.length ? { cookies } : {}),
-      headers,
-      ...(url.search ? { queryStringParameters } : {}),
-      ...(Object.keys(pathParameters).length ? { pathParameters } : {}),
-      requestContext: {
-        accountId: '123456789012',
-        apiId: options.apiId,
-        domainName: `${options.apiId}.execute-api.${options.region}.amazonaws.com`,
-        domainPrefix: options.apiId,
-        http: {
-          method: request.method ?? 'GET',
-          path: url.pathname,
-          protocol: `HTTP/${request.httpVersion}`,
-          sourceIp: (request.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
-          userAgent: headers['user-agent'] ?? '',
-        },
-        requestId,
-        routeKey,
-        stage,
-        time: requestTime(now),
-        timeEpoch: now,
-      },
-      ...(body.length ? { body: textual ? body.toString('utf8') : body.toString('base64') } : {}),
-      isBase64Encoded: body.length > 0 && !textual,
-    };
   }
 
   function send(response: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Buffer | string): void {
@@ -134,7 +78,7 @@ export function createHttpApi(options: { invoke: Invoke; routes: HttpRoute[]; ap
         send(response, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
         status = 404;
       } else {
-        const result = await options.invoke(found.route.functionName, event(request, Buffer.concat(chunks), found.route, found.pathParameters), `${method} ${path}`);
+        const result = await options.invoke(found.route.functionName, httpApiEvent(requestFacts(request), Buffer.concat(chunks), found.route, found.pathParameters, { apiId: options.apiId, region: options.region, stage }), `${method} ${path}`);
         if (result.ok) {
           response.setHeader('access-control-allow-origin', '*');
           status = respond(response, result.value);
@@ -149,18 +93,10 @@ export function createHttpApi(options: { invoke: Invoke; routes: HttpRoute[]; ap
   }
 
   return {
-    async listen(port: number, host = '127.0.0.1'): Promise<{ port: number }> {
+    listen(port: number, host?: string): Promise<{ port: number }> {
       server = createServer((request, response) => void handle(request, response).catch((error: Error) => send(response, 500, {}, error.message)));
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(port, host, () => resolve());
-      });
-      return { port: (server.address() as AddressInfo).port };
+      return listen(server, port, host);
     },
-    async close(): Promise<void> {
-      if (!server) return;
-      server.closeAllConnections();
-      await new Promise((resolve) => server!.close(resolve));
-    },
+    close: (): Promise<void> => closeServer(server),
   };
 }
