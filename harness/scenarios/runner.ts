@@ -38,7 +38,12 @@ export interface ScenarioResult {
   events: LoggedEvent[];
 }
 
-const DEFAULT_WITHIN_MS = 3000;
+/**
+ * How long a positive expectation waits when its step says nothing. Generous on purpose: a pass costs only the time
+ * the frame takes, while a tight bound fails on a busy machine (a cold start alone can take seconds on two loaded
+ * cores). Absence windows (`noMessage`'s `during`) are the ones that cost time, and they are always explicit.
+ */
+const DEFAULT_WITHIN_MS = 10_000;
 const INSIDE_ACTIONS = new Set(['fault', 'advanceClock', 'expectCacheInvalidated', 'expectConnection']);
 // Skipping these changes what the rest of the scenario would see, so the rest is skipped too.
 const STATE_CHANGING = new Set(['fault', 'advanceClock']);
@@ -400,7 +405,7 @@ export function formatEvent(e: LoggedEvent): string {
 export interface RunOptions {
   targets: TargetFactory;
   concurrency: number;
-  /** How long an expectation without `within` waits (default 3 s). */
+  /** How long an expectation without `within` waits (default 10 s). */
   defaultWithinMs?: number;
   onProgress?: (progress: Progress) => void;
   onResult?: (result: ScenarioResult) => void;
