@@ -14,7 +14,7 @@ import { ScenarioClient } from '../harness/scenarios/client.js';
 import { runScenario } from '../harness/scenarios/runner.js';
 import { inProcessTargets } from '../harness/scenarios/target.js';
 import { expandPaths } from '../harness/scenarios/paths.js';
-import { junit, markdown, sequenceDiagram } from '../harness/scenarios/reporters.js';
+import { consoleLine, consoleSummary, json, junit, markdown, sequenceDiagram } from '../harness/scenarios/reporters.js';
 import { renderMismatch } from '../harness/scenarios/diff.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -193,6 +193,65 @@ steps:
     } finally {
       await target.release();
     }
+  });
+
+  describe('never passes vacuously (each rule proved by a scenario it must catch)', () => {
+    it('a scenario with a step that could not run is reported as skipped, never passed: console, JUnit <skipped/>, JSON', async () => {
+      const scenario = loadScenario('skips.yaml', `name: needs the insides
+clients:
+  m: { claims: { sub: m, role: user } }
+steps:
+  - connect: m
+  - subscribe: { client: m, topics: [partners] }
+  - expectConnection: { client: m, state: present }
+`);
+      const target = await targets.acquire();
+      try {
+        // The same emulator seen from outside: no insides, as on a remote target.
+        const result = await runScenario(scenario, { ...target, name: 'remote (test)', insides: undefined });
+        expect(result.status).toBe('skipped');
+        expect(result.skipReason).toMatch(/1 step\(s\) skipped: step 3 \(expectConnection\): needs the emulator's insides/);
+        expect(consoleLine(result)).toMatch(/^↷ needs the insides .* SKIPPED, not passed/);
+        expect(consoleSummary([result], 1)).toMatch(/0 passed, 0 failed, 1 skipped/);
+        expect(junit([result])).toMatch(/<testsuite name="scenarios" tests="1" failures="0" skipped="1"[^>]*>[\s\S]*<skipped message="1 step\(s\) skipped/);
+        expect(JSON.parse(json([result]))).toMatchObject({ passed: 0, failed: 0, skipped: 1 });
+      } finally {
+        await target.release();
+      }
+    });
+
+    it('expectNoMessage fails on a forbidden frame even when a broader expectation of the same block consumed it', async () => {
+      const scenario = loadScenario('consumed.yaml', `name: a pong is forbidden
+clients:
+  m: { claims: { sub: m, role: user } }
+steps:
+  - connect: m
+  - send: { client: m, json: { type: ping } }
+  - expect:
+      - message: { client: m, match: { $any: true } }
+      - noMessage: { client: m, match: { type: pong }, during: 1s }
+`);
+      const target = await targets.acquire();
+      try {
+        const result = await runScenario(scenario, target);
+        expect(result.status).toBe('failed');
+        expect(result.failure).toMatch(/step 3 \(expect\)[\s\S]*received a message it must not receive/);
+      } finally {
+        await target.release();
+      }
+    });
+
+    it.each([
+      ['expectNoMessage: { client: m, during: 0 }', /steps\.1\.expectNoMessage\.during: .*during must be more than 0/s],
+      ['expectNoMessage: { client: m, during: 0ms }', /during must be more than 0/],
+      ['expect: [{ noMessage: { client: m, during: 0s } }]', /steps\.1\.expect\.0\.noMessage\.during: .*during must be more than 0/s],
+      ['expectConnection: {}', /needs `client` \(with `state`\) or `count`/],
+      ['expectConnection: { within: 2s }', /needs `client` \(with `state`\) or `count`/],
+      ['expect: [{ connection: { state: gone } }]', /needs `client` \(with `state`\) or `count`/],
+    ])('the loader refuses a vacuous expectation: %s', (step, message) => {
+      const text = `name: vacuous\nclients:\n  m: {}\nsteps:\n  - connect: m\n  - ${step}\n`;
+      expect(() => loadScenario('vacuous.yaml', text)).toThrow(message);
+    });
   });
 
   it("mutation test: changing one expected value in each PerkUp scenario makes it fail, naming the step", async () => {

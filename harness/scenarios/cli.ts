@@ -21,17 +21,21 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --reporter <list>       console (default), junit, json, markdown — comma-separated
   --out <dir>             where junit/json/markdown reports go (default reports/)
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
+  --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
+                          (default: strict when CI is set, else a skip is reported but exits 0)
   -h, --help`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
+    allowNegative: true,
     options: {
       target: { type: 'string' },
       ws: { type: 'string' },
       reporter: { type: 'string', default: 'console' },
       out: { type: 'string', default: 'reports' },
       concurrency: { type: 'string', default: '2' },
+      strict: { type: 'boolean', default: Boolean(process.env.CI) },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -57,7 +61,7 @@ async function main(): Promise<number> {
   const bar = process.stderr.isTTY ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }) : undefined;
   let barStep = '';
   try {
-    const { failed, results } = await runScenarios(files, {
+    const { failed, skipped, results } = await runScenarios(files, {
       targets,
       concurrency,
       onResult: (result) => reporters.includes('console') && console.log(consoleLine(result)),
@@ -88,7 +92,8 @@ async function main(): Promise<number> {
       written.push(join(values.out!, file));
     }
     if (written.length) console.log(`reports: ${written.join(', ')}`);
-    return failed ? 1 : 0;
+    if (skipped && values.strict) console.log(`--strict: ${skipped} skipped scenario(s) fail the run`);
+    return failed || (skipped && values.strict) ? 1 : 0;
   } finally {
     await targets.close();
   }

@@ -133,12 +133,16 @@ export class ScenarioClient {
     });
   }
 
-  /** Fails if an unconsumed frame matching `pattern` is queued or arrives during the whole window. */
+  /**
+   * Fails if a frame matching `pattern` was queued unconsumed when the window opened or arrives during it — even if
+   * another expectation consumed it meanwhile: a broader positive pattern must not hide a forbidden frame.
+   */
   async expectNone(pattern: unknown, duringMs: number): Promise<void> {
     const since = Date.now() - this.openedAt;
-    const offending = (): Frame | undefined => this.frames.find((f) => !f.consumed && matches(pattern, f.json));
+    const watched = new Set(this.frames.filter((f) => !f.consumed));
+    const firstNew = this.frames.length;
     await new Promise((resolve) => setTimeout(resolve, duringMs));
-    const frame = offending();
+    const frame = [...watched, ...this.frames.slice(firstNew)].find((f) => matches(pattern, f.json));
     if (frame) {
       throw new ExpectationFailure(`${this.name}: received a message it must not receive (at ${frame.at} ms)`, {
         pattern,

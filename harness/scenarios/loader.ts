@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { Ajv, type ErrorObject } from 'ajv';
-import { ACTIONS, actionOf, type Scenario, type Step } from './format.js';
+import { ACTIONS, actionOf, toMs, type Scenario, type Step } from './format.js';
 
 const schemaFile = fileURLToPath(new URL('../../scenarios/scenario.schema.json', import.meta.url));
 const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
@@ -75,7 +75,7 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
     // Group by place: the alternatives of a oneOf (e.g. a number or "10m") read best as one "a or b".
     const byPlace = new Map<string, string[]>();
     for (const error of validate.errors ?? []) {
-      if (error.keyword === 'oneOf' || error.keyword === 'if') continue;
+      if (error.keyword === 'oneOf' || error.keyword === 'anyOf' || error.keyword === 'if') continue;
       let path = segments(error.instancePath);
       // An unknown key is reported at the key itself, not at its parent map.
       if (error.keyword === 'additionalProperties') path = [...path, (error.params as { additionalProperty: string }).additionalProperty];
@@ -111,6 +111,7 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
       };
       const action = actions[0];
       const body = step[action];
+      problems.push(...vacuousExpectations(step, i).map(([path, message]) => at(path, message)));
       if ((action === 'connect' || action === 'disconnect') && typeof body === 'string' && !(body in clients)) {
         problems.push(at(['steps', i, action], `unknown client "${body}" (declared: ${Object.keys(clients).join(', ') || 'none'})`));
       }
@@ -133,3 +134,34 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
 }
 
 export { actionOf };
+
+/**
+ * Expectations that would pass without checking anything: an absence window of 0 watches nothing, and a connection
+ * expectation without `client` or `count` asserts nothing. The schema says so for editors; this says it with a reason.
+ */
+function vacuousExpectations(step: Step, i: number): Array<[Array<string | number>, string]> {
+  const found: Array<[Array<string | number>, string]> = [];
+  const check = (kind: 'noMessage' | 'connection', value: unknown, path: Array<string | number>): void => {
+    if (!value || typeof value !== 'object') return;
+    const e = value as Record<string, unknown>;
+    if (kind === 'noMessage' && (typeof e.during === 'number' || typeof e.during === 'string')) {
+      let ms: number | undefined;
+      try {
+        ms = toMs(e.during as number | string, 0);
+      } catch {
+        return; // the schema already reports a malformed duration
+      }
+      if (ms <= 0) found.push([[...path, 'during'], 'during must be more than 0: an absence window of 0 watches nothing and always passes']);
+    }
+    if (kind === 'connection' && e.client === undefined && e.count === undefined) {
+      found.push([path, 'a connection expectation needs `client` (with `state`) or `count`: without them it asserts nothing']);
+    }
+  };
+  check('noMessage', step.expectNoMessage, ['steps', i, 'expectNoMessage']);
+  check('connection', step.expectConnection, ['steps', i, 'expectConnection']);
+  (step.expect ?? []).forEach((e, j) => {
+    if (e && typeof e === 'object' && 'noMessage' in e) check('noMessage', e.noMessage, ['steps', i, 'expect', j, 'noMessage']);
+    if (e && typeof e === 'object' && 'connection' in e) check('connection', e.connection, ['steps', i, 'expect', j, 'connection']);
+  });
+  return found;
+}

@@ -9,8 +9,8 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
 
 /** One line per scenario; a failure adds its explanation; skipped steps say why. */
 export function consoleLine(result: ScenarioResult): string {
-  const mark = result.status === 'passed' ? '✓' : '✗';
-  const lines = [`${mark} ${result.name}  (${rel(result.file)}, ${seconds(result.durationMs)})`];
+  const mark = { passed: '✓', failed: '✗', skipped: '↷' }[result.status];
+  const lines = [`${mark} ${result.name}  (${rel(result.file)}, ${seconds(result.durationMs)})${result.status === 'skipped' ? ' — SKIPPED, not passed' : ''}`];
   if (result.messageLatenciesMs.length >= 20) lines.push(`    message latency (from the step that caused it): ${percentiles(result.messageLatenciesMs)}`);
   for (const step of result.steps) {
     if (step.status === 'skipped' && step.reason !== 'an earlier step failed') lines.push(`    ↷ ${step.label} skipped: ${step.reason}`);
@@ -27,33 +27,37 @@ export function percentiles(values: number[]): string {
   return `n=${values.length} p50 ${p(50)} ms, p95 ${p(95)} ms, p99 ${p(99)} ms, max ${histogram.maxValue} ms`;
 }
 
+const countOf = (results: ScenarioResult[], status: ScenarioResult['status']): number => results.filter((r) => r.status === status).length;
+
 export function consoleSummary(results: ScenarioResult[], durationMs: number): string {
-  const passed = results.filter((r) => r.status === 'passed').length;
   const skippedSteps = results.reduce((n, r) => n + r.steps.filter((s) => s.status === 'skipped' && s.reason !== 'an earlier step failed').length, 0);
-  return `\n${passed} passed, ${results.length - passed} failed (${results.length} scenarios in ${seconds(durationMs)}${skippedSteps ? `, ${skippedSteps} steps skipped` : ''})`;
+  return `\n${countOf(results, 'passed')} passed, ${countOf(results, 'failed')} failed, ${countOf(results, 'skipped')} skipped (${results.length} scenarios in ${seconds(durationMs)}${skippedSteps ? `, ${skippedSteps} steps skipped` : ''})`;
 }
 
 const xml = (text: string): string => text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 
 export function junit(results: ScenarioResult[]): string {
-  const failures = results.filter((r) => r.status === 'failed').length;
+  const failures = countOf(results, 'failed');
+  const skippedCount = countOf(results, 'skipped');
   const total = results.reduce((s, r) => s + r.durationMs, 0);
   const cases = results.map((r) => {
     const skipped = r.steps.filter((s) => s.status === 'skipped' && s.reason !== 'an earlier step failed');
     const body = [
       r.failure ? `      <failure message="${xml(r.failure.split('\n')[0])}">${xml(r.failure)}</failure>` : '',
+      r.status === 'skipped' ? `      <skipped message="${xml(r.skipReason ?? 'skipped')}"/>` : '',
       skipped.length ? `      <system-out>${xml(skipped.map((s) => `${s.label} skipped: ${s.reason}`).join('\n'))}</system-out>` : '',
     ].filter(Boolean);
     return `    <testcase classname="${xml(rel(r.file))}" name="${xml(r.name)}" time="${(r.durationMs / 1000).toFixed(3)}">${body.length ? `\n${body.join('\n')}\n    ` : ''}</testcase>`;
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="${results.length}" failures="${failures}" time="${(total / 1000).toFixed(3)}">\n  <testsuite name="scenarios" tests="${results.length}" failures="${failures}" time="${(total / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="${results.length}" failures="${failures}" skipped="${skippedCount}" time="${(total / 1000).toFixed(3)}">\n  <testsuite name="scenarios" tests="${results.length}" failures="${failures}" skipped="${skippedCount}" time="${(total / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
 }
 
 export function json(results: ScenarioResult[]): string {
   return JSON.stringify(
     {
-      passed: results.filter((r) => r.status === 'passed').length,
-      failed: results.filter((r) => r.status === 'failed').length,
+      passed: countOf(results, 'passed'),
+      failed: countOf(results, 'failed'),
+      skipped: countOf(results, 'skipped'),
       scenarios: results.map(({ events: _events, ...r }) => ({ ...r, file: rel(r.file) })),
     },
     null,

@@ -1,0 +1,19 @@
+/** `fault`: injects one of the emulator's faults (management API statuses, dead sockets, throttling, timeouts, cold starts). */
+import { always, type StepKind } from './context.js';
+
+export const faultStep: StepKind<'fault'> = {
+  action: 'fault',
+  needsInsides: always,
+  changesState: true,
+  async run(fault, ctx) {
+    const faults = ctx.insides().faults;
+    if ('postToConnection' in fault) {
+      const f = fault.postToConnection;
+      for (const c of ctx.clientsOf(f.client)) faults.postToConnection(ctx.connectionIdOf(c), f.status, f.count ?? 1);
+    } else if ('socketDies' in fault) {
+      for (const c of ctx.clientsOf(fault.socketDies.client)) faults.socketDies(ctx.connectionIdOf(c), fault.socketDies.disconnectFails ?? false);
+    } else if ('dynamodbThrottle' in fault) faults.dynamodbThrottle(fault.dynamodbThrottle.count, fault.dynamodbThrottle.operation);
+    else if ('lambdaTimeout' in fault) faults.lambdaTimeout(fault.lambdaTimeout.function, fault.lambdaTimeout.count ?? 1);
+    else faults.coldStart(fault.coldStart.function);
+  },
+};
