@@ -43,7 +43,12 @@ interface Pending {
   coldStart: boolean;
   timer: NodeJS.Timeout;
   trigger: string;
+  /** The container finished init and called the handler. */
+  onStarted: () => void;
 }
+
+/** Lambda's limit on a function's init phase (a cold start's module loading): 10 seconds. */
+const LAMBDA_INIT_TIMEOUT_MS = 10_000;
 
 interface Container {
   worker: Worker;
@@ -148,6 +153,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       }
       const pending = container.pending.get(message.id);
       if (!pending) return;
+      if (message.type === 'started') return pending.onStarted();
       container.pending.delete(message.id);
       clearTimeout(pending.timer);
       container.warm = true;
@@ -220,27 +226,38 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     const started = performance.now();
     const coldStart = !container.warm;
     container.busy = true;
-    const timer = setTimeout(() => {
-      // AWS stops the runtime when the time is up: the container is gone and the next invocation starts cold.
+    // AWS stops the runtime when time is up: the container is gone and the next invocation starts cold.
+    const stop = (error: { name: string; message: string }): void => {
       container.pending.delete(id);
       pool.containers.delete(container);
       void container.worker.terminate();
-      const result: InvocationResult = {
-        ok: false,
-        kind: 'timeout',
-        error: { name: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` },
-        requestId,
-        coldStart,
-        durationMs: Math.round(performance.now() - started),
-      };
+      const result: InvocationResult = { ok: false, kind: 'timeout', error, requestId, coldStart, durationMs: Math.round(performance.now() - started) };
       record(pool, pending, result);
       pending.resolve(result);
       drain(pool);
-    }, timeoutMs);
-    const pending: Pending = { resolve: queued.resolve, requestId, started, coldStart, timer, trigger: queued.trigger };
+    };
+    const timedOut = (): void => stop({ name: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` });
+    // The function's timeout counts from the handler call; a cold start's init has AWS's own 10 s limit.
+    const timer = coldStart
+      ? setTimeout(() => stop({ name: 'Runtime.InitTimeout', message: `INIT_REPORT Init Duration: ${LAMBDA_INIT_TIMEOUT_MS} ms Phase: init Status: timeout` }), LAMBDA_INIT_TIMEOUT_MS)
+      : setTimeout(timedOut, timeoutMs);
+    const pending: Pending = {
+      resolve: queued.resolve,
+      requestId,
+      started,
+      coldStart,
+      timer,
+      trigger: queued.trigger,
+      onStarted: coldStart
+        ? () => {
+            clearTimeout(pending.timer);
+            pending.timer = setTimeout(timedOut, timeoutMs);
+          }
+        : () => undefined,
+    };
     container.pending.set(id, pending);
     pool.invocations++;
-    const message: ToContainer = { type: 'invoke', id, event: queued.event, requestId, deadline: Date.now() + timeoutMs };
+    const message: ToContainer = { type: 'invoke', id, event: queued.event, requestId, timeoutMs };
     container.worker.postMessage(message);
   }
 

@@ -22,13 +22,15 @@ export interface ContainerData {
 }
 
 export type ToContainer =
-  | { type: 'invoke'; id: number; event: unknown; requestId: string; deadline: number }
+  | { type: 'invoke'; id: number; event: unknown; requestId: string; timeoutMs: number }
   | { type: 'http-response'; id: number; response: HttpLikeResponse };
 
 export type FromContainer =
   | { type: 'result'; id: number; ok: true; value: unknown; initMs: number }
   | { type: 'result'; id: number; ok: false; error: { name: string; message: string; stack?: string }; initMs: number }
-  | { type: 'http-request'; id: number; request: HttpLikeRequest };
+  | { type: 'http-request'; id: number; request: HttpLikeRequest }
+  /** Init is over and the handler is called now: the function's timeout starts here, as on AWS. */
+  | { type: 'started'; id: number };
 
 const data = workerData as ContainerData;
 const port = parentPort!;
@@ -106,7 +108,8 @@ port.on('message', async (message: ToContainer) => {
   const reportedInit = handler ? 0 : undefined;
   try {
     handler ??= await loadHandler();
-    const value = await call(handler, message.event, contextFor(message.requestId, message.deadline));
+    post({ type: 'started', id: message.id });
+    const value = await call(handler, message.event, contextFor(message.requestId, Date.now() + message.timeoutMs));
     // Lambda returns the JSON serialization of the result: the same here, so nothing unserializable slips through.
     post({ type: 'result', id: message.id, ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), initMs: reportedInit ?? initMs });
   } catch (error) {
