@@ -10,8 +10,8 @@ import type { EventLog } from '../eventLog.js';
 import type { HttpLikeHandler, HttpLikeRequest, HttpLikeResponse } from '../lambda/types.js';
 import { observed } from './observed.js';
 import { isWellFormedConnectionId } from './websocket/events.js';
-import { websocketApiLimits } from '../shared/awsDefaults.js';
-import { createTokenBucket, type TokenBucket } from '../shared/tokenBucket.js';
+import { websocketApiLimits } from '../common/awsDefaults.js';
+import { createTokenBucket, type TokenBucket } from '../common/tokenBucket.js';
 
 const MAX_POST_BYTES = websocketApiLimits.maxPostBytes;
 

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { ACCOUNT_ID, serverlessDefaults } from '../shared/awsDefaults.js';
+import { ACCOUNT_ID, serverlessDefaults } from '../common/awsDefaults.js';
 
 export interface WebSocketEventDefinition {
   route: string;

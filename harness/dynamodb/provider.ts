@@ -18,7 +18,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { Clock } from '../clock.js';
-import { closeServer, listen } from '../shared/net.js';
+import { closeServer, listen } from '../common/net.js';
 import type { EventLog } from '../eventLog.js';
 import type { TableDefinition } from '../config/serverless.js';
 

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Clock } from '../clock.js';
-import { ACCOUNT_ID, emulatorDefaults } from '../shared/awsDefaults.js';
+import { ACCOUNT_ID, emulatorDefaults } from '../common/awsDefaults.js';
 import type { EventLog } from '../eventLog.js';
 import type { FunctionDefinition } from '../config/serverless.js';
 import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { EventLog } from '../../eventLog.js';
 import type { Invoke } from '../../lambda/types.js';
 import { httpApiEvent, requestFacts } from './events.js';
-import { closeServer, listen } from '../../shared/net.js';
+import { closeServer, listen } from '../../common/net.js';
 
 export interface HttpRoute {
   method: string;

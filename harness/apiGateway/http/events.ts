@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { ACCOUNT_ID } from '../../shared/awsDefaults.js';
-import { sourceIpOf } from '../../shared/net.js';
+import { ACCOUNT_ID } from '../../common/awsDefaults.js';
+import { sourceIpOf } from '../../common/net.js';
 import { requestTime } from '../websocket/events.js';
 
 /** What an HTTP request carries that the event needs. */

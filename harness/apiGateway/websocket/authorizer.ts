@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Invoke } from '../../lambda/types.js';
-import { websocketApiLimits } from '../../shared/awsDefaults.js';
+import { websocketApiLimits } from '../../common/awsDefaults.js';
 import { authorizerEvent, type ApiIdentity, type ConnectionFacts, type HandshakeRequest } from './events.js';
 import type { Refusal } from './handshake.js';
 

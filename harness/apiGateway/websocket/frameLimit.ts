@@ -4,7 +4,7 @@
  * `ws`'s internal API: the frame-size conformance test fails if a `ws` upgrade changes it.
  */
 import type { WebSocket } from 'ws';
-import { websocketApiLimits } from '../../shared/awsDefaults.js';
+import { websocketApiLimits } from '../../common/awsDefaults.js';
 import { CloseCode } from './closeCodes.js';
 
 interface Receiver {

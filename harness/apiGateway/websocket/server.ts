@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HttpLikeHandler } from '../../lambda/types.js';
-import { websocketApiLimits } from '../../shared/awsDefaults.js';
-import { closeServer, listen } from '../../shared/net.js';
+import { websocketApiLimits } from '../../common/awsDefaults.js';
+import { closeServer, listen } from '../../common/net.js';
 
 type WithProtocol = IncomingMessage & { selectedProtocol?: string };
 
