@@ -12,6 +12,7 @@ import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
 import { consoleLine, consoleSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
+import { chooseDynamoDBEndpoint } from '../dynamodbEndpoint.js';
 
 const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
 
@@ -21,6 +22,8 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --reporter <list>       console (default), junit, json, markdown — comma-separated
   --out <dir>             where junit/json/markdown reports go (default reports/)
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
+  --dynamodb <where>      the in-process emulators' DynamoDB: dynalite (default), localstack, floci or a URL
+                          (docker-compose.localstack.yml; DYNAMODB_ENDPOINT also works)
   -h, --help`;
 
 async function main(): Promise<number> {
@@ -32,6 +35,7 @@ async function main(): Promise<number> {
       reporter: { type: 'string', default: 'console' },
       out: { type: 'string', default: 'reports' },
       concurrency: { type: 'string', default: '2' },
+      dynamodb: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -47,11 +51,13 @@ async function main(): Promise<number> {
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
 
+  const endpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb });
+  const dynamodb = endpoint ? { dynamodbEndpoint: endpoint } : {};
   const files = await expandPaths(positionals, root);
   if (!files.length) throw new Error('No scenario files found');
   const targets: TargetFactory = values.target
     ? remoteTarget({ httpUrl: values.target, wsUrl: values.ws!, projectRoot: root })
-    : inProcessTargets({ projectRoot: root, size: concurrency });
+    : inProcessTargets({ projectRoot: root, size: concurrency, ...dynamodb });
   const started = Date.now();
   // A progress bar for load scenarios' large connection waves, on an interactive terminal only.
   const bar = process.stderr.isTTY ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }) : undefined;
