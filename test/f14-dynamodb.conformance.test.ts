@@ -1,15 +1,14 @@
 /**
  * F14 DynamoDB: the real AWS SDK v3 over the real wire protocol to dynalite (in memory, or on disk), tables from
  * serverless.yml, TTL expiry on the emulator's clock (dynalite has none), throttling faults as DynamoDB answers
- * them — and LocalStack when a Docker engine is there.
+ * them. The same tables on LocalStack and Floci: test/localstack.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { loadServerlessConfig } from '../harness/config/serverless.js';
 import { startDynamoDB, type DynamoDBProvider } from '../harness/dynamodb/provider.js';
@@ -97,26 +96,5 @@ describe('F14 DynamoDB', () => {
     await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'gone' } }));
     await db.truncate();
     expect((await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'gone' } }))).Item).toBeUndefined();
-  });
-});
-
-function dockerEngine(): boolean {
-  if (!existsSync('/var/run/docker.sock')) return false;
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 5000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const localstack = process.env.LOCALSTACK_ENDPOINT;
-const reason = localstack ? '' : dockerEngine() ? 'start it with docker compose -f docker-compose.localstack.yml up and set LOCALSTACK_ENDPOINT' : 'no Docker engine answers here and LOCALSTACK_ENDPOINT is not set';
-
-describe.skipIf(!localstack)(`F14 DynamoDB on LocalStack${localstack ? '' : ` — skipped: ${reason}`}`, () => {
-  it("creates serverless.yml's tables on LocalStack and round-trips an item", async () => {
-    const { doc, raw } = await start({ storage: { endpoint: localstack! }, tables: fixture.tables });
-    await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'ls' } }));
-    expect((await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'ls' } }))).Item).toEqual({ id: 'ls' });
-    await raw.send(new DescribeTimeToLiveCommand({ TableName: 'fixture-test-items' }));
   });
 });

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startEmulator } from '../emulator.js';
 import { describeEvent } from './describeEvent.js';
+import { chooseDynamoDBEndpoint } from '../dynamodbEndpoint.js';
 
 
 const HELP = `Usage: npm run emulate -- [options]
@@ -19,7 +20,9 @@ const HELP = `Usage: npm run emulate -- [options]
   --stage <name>    Stage name. Default from serverless.yml (dev)
   --data <dir>      DynamoDB data folder (survives restarts). Default .emulator/dynamodb
   --memory          Keep DynamoDB data in memory only
-  --dynamodb-endpoint <url>  Use an external DynamoDB (e.g. LocalStack) instead of dynalite
+  --dynamodb <where>  dynalite (default), localstack (http://127.0.0.1:4566 or LOCALSTACK_ENDPOINT),
+                    floci (http://127.0.0.1:4567 or FLOCI_ENDPOINT) — see docker-compose.localstack.yml — or a URL
+  --dynamodb-endpoint <url>  Use an external DynamoDB at this URL instead of dynalite
   --no-watch        Do not reload handlers when src/ changes
   --quiet           Do not log each invocation and notification
   --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
@@ -27,7 +30,8 @@ const HELP = `Usage: npm run emulate -- [options]
   --check           Start, print the endpoints, stop (a start-up check for CI and for timing)
   -h, --help        This text
 
-Environment: JWT_SECRET (HS256 token secret; a development default otherwise).`;
+Environment: JWT_SECRET (HS256 token secret; a development default otherwise); DYNAMODB_ENDPOINT (an external
+DynamoDB when neither --dynamodb nor --dynamodb-endpoint is given).`;
 
 let values;
 try {
@@ -39,6 +43,7 @@ try {
       stage: { type: 'string' },
       data: { type: 'string', default: '.emulator/dynamodb' },
       memory: { type: 'boolean', default: false },
+      dynamodb: { type: 'string' },
       'dynamodb-endpoint': { type: 'string' },
       'no-watch': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
@@ -67,11 +72,18 @@ function port(name: string, raw: string): number {
 }
 
 const projectRoot = process.cwd();
+let dynamodbEndpoint: string | undefined;
+try {
+  dynamodbEndpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb, endpoint: values['dynamodb-endpoint'] });
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
 
 const emulator = await startEmulator({
   projectRoot,
   ...(values.stage ? { stage: values.stage } : {}),
-  storage: values['dynamodb-endpoint'] ? { endpoint: values['dynamodb-endpoint'] } : values.memory ? 'memory' : { path: resolve(projectRoot, values.data!) },
+  storage: dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : values.memory ? 'memory' : { path: resolve(projectRoot, values.data!) },
   httpPort: port('http-port', values['http-port']!),
   wsPort: port('ws-port', values['ws-port']!),
   host: values.host!,
@@ -83,6 +95,18 @@ const emulator = await startEmulator({
   process.exit(1);
 });
 
+// Ctrl-C handling is in place before the ready line: whoever reads that line may stop us at once.
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return void process.exit(130);
+  stopping = true;
+  console.log(`\n${signal}: disconnecting clients and stopping…`);
+  await emulator.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
+
 // performance.now() counts from process start, so this includes Node and TypeScript loading.
 const readyMs = Math.round(performance.now());
 const defaultSecret = emulator.app.functions.map((f) => f.environment.JWT_SECRET).find(Boolean);
@@ -91,7 +115,7 @@ const secretLine = process.env.JWT_SECRET
   : defaultSecret
     ? `serverless.yml's default "${defaultSecret}" (set JWT_SECRET to change it)`
     : 'none set (set JWT_SECRET)';
-console.log(`${emulator.app.service} emulator ready in ${readyMs} ms (stage ${emulator.app.stage}, DynamoDB ${values['dynamodb-endpoint'] ?? (values.memory ? 'in memory' : values.data)})
+console.log(`${emulator.app.service} emulator ready in ${readyMs} ms (stage ${emulator.app.stage}, DynamoDB ${dynamodbEndpoint ?? (values.memory ? 'in memory' : values.data)})
   GraphQL     ${emulator.graphqlUrl}
   WebSocket   ${emulator.wsUrl}?token=<JWT>
   Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${emulator.app.stage})
@@ -121,14 +145,3 @@ if (!values['no-watch']) {
     }, 100);
   }).unref();
 }
-
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return void process.exit(130);
-  stopping = true;
-  console.log(`\n${signal}: disconnecting clients and stopping…`);
-  await emulator.close();
-  process.exit(0);
-}
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -12,6 +12,7 @@ import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
 import { consoleLine, consoleSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
+import { chooseDynamoDBEndpoint } from '../dynamodbEndpoint.js';
 
 const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
 
@@ -23,6 +24,8 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
   --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
                           (default: strict when CI is set, else a skip is reported but exits 0)
+  --dynamodb <where>      the in-process emulators' DynamoDB: dynalite (default), localstack, floci or a URL
+                          (docker-compose.localstack.yml; DYNAMODB_ENDPOINT also works)
   -h, --help`;
 
 async function main(): Promise<number> {
@@ -36,6 +39,7 @@ async function main(): Promise<number> {
       out: { type: 'string', default: 'reports' },
       concurrency: { type: 'string', default: '2' },
       strict: { type: 'boolean', default: Boolean(process.env.CI) },
+      dynamodb: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -51,11 +55,13 @@ async function main(): Promise<number> {
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
 
+  const endpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb });
+  const dynamodb = endpoint ? { dynamodbEndpoint: endpoint } : {};
   const files = await expandPaths(positionals, root);
   if (!files.length) throw new Error('No scenario files found');
   const targets: TargetFactory = values.target
     ? remoteTarget({ httpUrl: values.target, wsUrl: values.ws!, projectRoot: root })
-    : inProcessTargets({ projectRoot: root, size: concurrency });
+    : inProcessTargets({ projectRoot: root, size: concurrency, ...dynamodb });
   const started = Date.now();
   // A progress bar for load scenarios' large connection waves, on an interactive terminal only.
   const bar = process.stderr.isTTY ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }) : undefined;

@@ -157,7 +157,7 @@ function insidesOf(emulator: Emulator): TargetInsides {
  * In-process emulators, started on demand up to `size` and reused: each scenario gets one to itself, reset
  * (clients disconnected, tables emptied, faults and events cleared) when the scenario gives it back.
  */
-export function inProcessTargets(options: { projectRoot: string; size: number; jwtSecret?: string }): TargetFactory {
+export function inProcessTargets(options: { projectRoot: string; size: number; jwtSecret?: string; dynamodbEndpoint?: string }): TargetFactory {
   const idle: Emulator[] = [];
   const all: Promise<Emulator>[] = [];
   const waiting: Array<(emulator: Emulator) => void> = [];
@@ -185,7 +185,10 @@ export function inProcessTargets(options: { projectRoot: string; size: number; j
       if (ready) return wrap(ready);
       if (all.length < options.size) {
         const secret = options.jwtSecret ?? process.env.JWT_SECRET;
-        const starting = startEmulator({ projectRoot: options.projectRoot, storage: 'memory', environment: { LOG_LEVEL: 'INFO', ...(secret ? { JWT_SECRET: secret } : {}) } });
+        // On a shared external DynamoDB (LocalStack, Floci) each emulator gets a stage of its own, hence tables of its
+        // own: a reset empties its tables, never another scenario's.
+        const storage = options.dynamodbEndpoint ? { storage: { endpoint: options.dynamodbEndpoint }, stage: `scenarios${all.length + 1}` } : { storage: 'memory' as const };
+        const starting = startEmulator({ projectRoot: options.projectRoot, ...storage, environment: { LOG_LEVEL: 'INFO', ...(secret ? { JWT_SECRET: secret } : {}) } });
         all.push(starting);
         return wrap(await starting);
       }

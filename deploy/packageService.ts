@@ -1,0 +1,94 @@
+/**
+ * Packages serverless.yml for deployment, offline: osls (the open-source Serverless Framework v3 line, a
+ * devDependency) runs `package`, serverless-esbuild bundles each function, and the result is one zip per function
+ * plus the CloudFormation template in the output folder. Nothing here may reach AWS: the SDK's endpoint is pointed
+ * at a closed local port, so a command that tried would fail loudly instead of quietly using someone's account.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, resolve } from 'node:path';
+
+export interface PackagedFunction {
+  /** The key under `functions:`. */
+  name: string;
+  handler: string;
+  zip: string;
+  zipBytes: number;
+}
+
+export interface PackageResult {
+  outDir: string;
+  /** The template `serverless deploy` submits (cloudformation-template-update-stack.json). */
+  templateFile: string;
+  functions: PackagedFunction[];
+  /** osls's own output, for a failure message or a verbose run. */
+  log: string;
+}
+
+export class PackageError extends Error {
+  override name = 'PackageError';
+}
+
+// Port 9 (discard) on loopback: nothing listens, so any AWS call is an immediate ECONNREFUSED.
+const NO_AWS = 'http://127.0.0.1:9';
+
+/** The environment osls runs in: dummy credentials, no profile, no instance metadata, every AWS endpoint closed. */
+export function offlineEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']) delete env[name];
+  return {
+    ...env,
+    AWS_ACCESS_KEY_ID: 'offline-packaging',
+    AWS_SECRET_ACCESS_KEY: 'offline-packaging',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ENDPOINT_URL: NO_AWS,
+  };
+}
+
+function oslsBin(root: string): string {
+  const require = createRequire(join(root, 'package.json'));
+  return join(dirname(require.resolve('osls/package.json')), 'bin', 'serverless.js');
+}
+
+interface ServerlessState {
+  service: { functions: Record<string, { handler: string; package?: { artifact?: string } }> };
+}
+
+/**
+ * Runs `osls package` for `stage` into `outDir` (emptied first, so a failed run never leaves an older package that
+ * looks fresh) and checks that the template and every function's zip are there.
+ */
+export async function packageService(options: { root: string; stage: string; outDir: string; region?: string }): Promise<PackageResult> {
+  const outDir = resolve(options.root, options.outDir);
+  rmSync(outDir, { recursive: true, force: true });
+  const args = [oslsBin(options.root), 'package', '--stage', options.stage, '--package', outDir, ...(options.region ? ['--region', options.region] : [])];
+  const log = await new Promise<string>((done, fail) => {
+    // process.execPath: the Node that runs this (22 under npm scripts), the nodejs22.x runtime's version.
+    const child = spawn(process.execPath, args, { cwd: options.root, env: offlineEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', fail);
+    child.on('close', (code, signal) => {
+      if (code === 0) done(output);
+      else fail(new PackageError(`osls package failed (${signal ?? `exit code ${code}`}):\n${output.trim()}`));
+    });
+  });
+
+  const templateFile = join(outDir, 'cloudformation-template-update-stack.json');
+  const stateFile = join(outDir, 'serverless-state.json');
+  for (const file of [templateFile, stateFile]) {
+    if (!existsSync(file)) throw new PackageError(`osls package exited 0 but wrote no ${basename(file)} in ${outDir}:\n${log.trim()}`);
+  }
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as ServerlessState;
+  const functions = Object.entries(state.service.functions).map(([name, fn]): PackagedFunction => {
+    // The state records the artefact under .serverless/ even with --package; the zip itself is in outDir.
+    const artifact = fn.package?.artifact;
+    if (!artifact) throw new PackageError(`function ${name} has no packaged artefact (is package.individually set?)`);
+    const zip = join(outDir, basename(artifact));
+    if (!existsSync(zip)) throw new PackageError(`function ${name}: ${zip} is missing`);
+    return { name, handler: fn.handler, zip, zipBytes: statSync(zip).size };
+  });
+  return { outDir, templateFile, functions, log };
+}

@@ -1,0 +1,298 @@
+/**
+ * The deployable package honours its contract with the code: `npm run package` (osls + serverless-esbuild,
+ * offline) runs once, then the generated CloudFormation template and the zipped bundles are checked — each bundle
+ * loads under Node 22 as Lambda loads it and exports its handler; run against tables created from the template,
+ * the bundled code touches only tables and indexes the template declares, with their keys; the role grants
+ * ManageConnections on this API's stage and DynamoDB on these tables only; the environment the code requires is
+ * set; bundles stay under a size budget.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageService, type PackageResult } from '../deploy/packageService.js';
+import { readConfig } from '../src/config/env.js';
+import { signDevelopmentToken } from '../src/auth/tokens.js';
+import { connectEvent, disconnectEvent, messageEvent, type ApiIdentity, type ConnectionFacts } from '../harness/apiGateway/websocket/events.js';
+import { evaluate, loadBundle, readTemplate, startManagementApi, startTemplateDynamo, tablesOf, unzipTo, type DynamoRequest, type Resource, type Stand, type Template } from './helpers/packagedTemplate.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const STAGE = 'test';
+const REGION = 'eu-west-3';
+const stand: Stand = { region: REGION, accountId: '123456789012', refs: { WebsocketsApi: 'wsapi12345', HttpApi: 'httpapi123' } };
+const MiB = 1024 * 1024;
+// Lambda allows 50 MB zipped; these budgets are about cold starts: a bundle that doubles deserves a look.
+const BUDGET = { zipBytes: 3 * MiB, handlerBytes: 5 * MiB };
+
+interface Bundle {
+  name: string;
+  resource: Resource;
+  dir: string;
+  handlerFile: string;
+  exportName: string;
+  files: Map<string, number>;
+  zipBytes: number;
+}
+
+let work: string;
+let result: PackageResult;
+let template: Template;
+const bundles: Bundle[] = [];
+/** DynamoDB operations the bundled code performed (filled by the tables test, read by the IAM test). */
+let observed: DynamoRequest[] = [];
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'perkup-package-'));
+  result = await packageService({ root, stage: STAGE, outDir: join(work, 'package') });
+  template = readTemplate(result.templateFile);
+  for (const [logicalId, resource] of Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function')) {
+    const key = String((resource.Properties.Code as { S3Key: string }).S3Key);
+    const packaged = result.functions.find((f) => basename(f.zip) === basename(key));
+    if (!packaged) throw new Error(`${logicalId}'s code ${key} is none of the packaged zips`);
+    const dir = join(work, packaged.name);
+    const files = unzipTo(packaged.zip, dir);
+    // Lambda's Node runtime resolves "path/file.export" to path/file.js, .mjs or .cjs.
+    const handler = String(resource.Properties.Handler);
+    const base = handler.slice(0, handler.lastIndexOf('.'));
+    const handlerFile = ['.js', '.mjs', '.cjs'].map((ext) => base + ext).find((f) => existsSync(join(dir, f))) ?? `${base}.{js,mjs,cjs}`;
+    bundles.push({ name: packaged.name, resource, dir, handlerFile, exportName: handler.slice(handler.lastIndexOf('.') + 1), files, zipBytes: packaged.zipBytes });
+  }
+}, 120_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** The function's environment as Lambda sets it: the template's variables plus the runtime's own. */
+function lambdaEnvironment(bundle: Bundle, overrides: Record<string, string> = {}): Record<string, string> {
+  const variables = ((bundle.resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>;
+  return {
+    ...Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, evaluate(v, template, stand)])),
+    AWS_REGION: REGION,
+    AWS_DEFAULT_REGION: REGION,
+    AWS_LAMBDA_FUNCTION_NAME: String(bundle.resource.Properties.FunctionName),
+    AWS_ACCESS_KEY_ID: 'role-credentials',
+    AWS_SECRET_ACCESS_KEY: 'role-credentials',
+    LAMBDA_TASK_ROOT: bundle.dir,
+    ...overrides,
+  };
+}
+
+const bundleNamed = (name: string): Bundle => {
+  const bundle = bundles.find((b) => b.name === name);
+  if (!bundle) throw new Error(`no packaged function ${name}; packaged: ${bundles.map((b) => b.name).join(', ')}`);
+  return bundle;
+};
+
+describe('package contract (npm run package, offline)', () => {
+  it('packages every function of serverless.yml for nodejs22.x, one zip each', () => {
+    expect(bundles.map((b) => b.name).sort()).toEqual(['graphql', 'websocket']);
+    for (const bundle of bundles) expect(bundle.resource.Properties.Runtime, bundle.name).toBe('nodejs22.x');
+  });
+
+  it("each handler resolves to an exported function of its bundle, loaded by Node 22 with the function's environment", async () => {
+    expect(process.versions.node.split('.')[0], 'the tests must run on Node 22, the nodejs22.x runtime (npm test does)').toBe('22');
+    for (const bundle of bundles) {
+      expect(existsSync(join(bundle.dir, bundle.handlerFile)), `${bundle.name}: ${bundle.handlerFile} in the zip`).toBe(true);
+      // Loading runs the module's top level: the app is built there, so configuration errors surface now, as at a cold start.
+      const loaded = await loadBundle({ file: join(bundle.dir, bundle.handlerFile), exportName: bundle.exportName, functionName: bundle.name, cwd: bundle.dir, env: lambdaEnvironment(bundle) });
+      try {
+        expect(loaded.loaded, `${bundle.name}:\n${loaded.output()}`).toMatchObject({ type: 'loaded', exportType: 'function' });
+      } finally {
+        loaded.close();
+      }
+    }
+  });
+
+  it('each zip holds its handler bundle and source map only (no node_modules, no sources)', () => {
+    for (const bundle of bundles) expect([...bundle.files.keys()].sort(), bundle.name).toEqual([bundle.handlerFile, `${bundle.handlerFile}.map`]);
+  });
+
+  it('sets every environment variable the code requires, with values the configuration accepts', () => {
+    // The names src/config/env.ts requires, read from its source so a new required variable is checked too.
+    const source = readFileSync(join(root, 'src/config/env.ts'), 'utf8');
+    const required = [...source.matchAll(/required\(env, '([A-Z_]+)'\)/g)].map((m) => m[1]);
+    expect(required.length).toBeGreaterThanOrEqual(3);
+    for (const bundle of bundles) {
+      const env = lambdaEnvironment(bundle);
+      for (const name of required) expect(env[name], `${bundle.name}: ${name}`).toBeTruthy();
+      const config = readConfig(env);
+      expect(config.auth.kind === 'jwks' || config.auth.secret.length > 0, `${bundle.name}: JWT_SECRET or JWT_JWKS_URL`).toBe(true);
+      // On AWS the SDK uses the regional endpoint; a DYNAMODB_ENDPOINT here would point Lambda at a local database.
+      expect(env.DYNAMODB_ENDPOINT, `${bundle.name}: DYNAMODB_ENDPOINT must not deploy`).toBeUndefined();
+    }
+    // The GraphQL function posts to the WebSocket API's management endpoint, which it cannot derive from its event.
+    expect(lambdaEnvironment(bundleNamed('graphql')).WEBSOCKET_API_ENDPOINT).toBe(`https://${stand.refs.WebsocketsApi}.execute-api.${REGION}.amazonaws.com/${STAGE}`);
+  });
+
+  it("the bundled code uses only the template's tables and indexes, with their key schemas", async () => {
+    const tables = tablesOf(template);
+    const dynamo = await startTemplateDynamo(tables, REGION);
+    const management = await startManagementApi(STAGE);
+    const overrides = { DYNAMODB_ENDPOINT: dynamo.endpoint, WEBSOCKET_API_ENDPOINT: management.endpoint };
+    const ws = bundleNamed('websocket');
+    const gql = bundleNamed('graphql');
+    const websocket = await loadBundle({ file: join(ws.dir, ws.handlerFile), exportName: ws.exportName, functionName: ws.name, cwd: ws.dir, env: lambdaEnvironment(ws, overrides) });
+    const graphql = await loadBundle({ file: join(gql.dir, gql.handlerFile), exportName: gql.exportName, functionName: gql.name, cwd: gql.dir, env: lambdaEnvironment(gql, overrides) });
+    try {
+      const secret = lambdaEnvironment(gql).JWT_SECRET;
+      const admin = await signDevelopmentToken({ sub: 'contract-admin', role: 'admin' }, secret);
+      const member = await signDevelopmentToken({ sub: 'contract-member', role: 'user' }, secret);
+      const api: ApiIdentity = { apiId: stand.refs.WebsocketsApi, stage: STAGE, region: REGION };
+      const connection: ConnectionFacts = { connectionId: 'Q29udHJhY3RUZXN0=', connectedAt: Date.now(), sourceIp: '203.0.113.7', userAgent: 'package-contract', authorizer: undefined };
+
+      expect(await websocket.invoke(connectEvent(api, connection, { rawHeaders: [], query: `token=${member}` }, Date.now()))).toMatchObject({ statusCode: 200 });
+      const subscribe = { type: 'subscribe', data: { topics: ['partners'], city: 'Paris', categories: ['Bar'] } };
+      expect(await websocket.invoke(messageEvent(api, connection, '$default', JSON.stringify(subscribe), Date.now()))).toMatchObject({ statusCode: 200 });
+      expect(management.posts).toEqual([{ connectionId: connection.connectionId, data: expect.objectContaining({ type: 'subscribed' }) }]);
+
+      const call = async (query: string, variables: Record<string, unknown> = {}) => {
+        const response = (await graphql.invoke(httpApiEvent(query, variables, admin))) as { statusCode: number; body: string };
+        const body = JSON.parse(response.body) as { data?: Record<string, unknown>; errors?: unknown[] };
+        expect(body.errors, `${query}\n${graphql.output()}`).toBeUndefined();
+        return body.data!;
+      };
+      const input = { name: 'Le Syndicat', category: 'Bar', address: '51 rue du Faubourg Saint-Denis', city: 'Paris', zipCode: '75010', phone: '01 42 46 34 68', discount: 20, latitude: 48.8712, longitude: 2.3535 };
+      const created = (await call('mutation ($input: PartnerInput!) { createPartner(input: $input) { success partner { id } } }', { input })).createPartner as { success: boolean; partner: { id: string } };
+      expect(created.success).toBe(true);
+      const id = created.partner.id;
+      expect(management.posts.map((p) => (p.data as { type: string }).type)).toContain('partner_updated');
+      await call('query ($id: ID!) { partner(id: $id) { id } }', { id });
+      await call('query { byCity: partners(city: "Paris") { items { id } } byCategory: partners(category: "Bar") { items { id } } both: partners(city: "Paris", category: "Bar") { items { id } } all: partners { items { id } } }');
+      await call('query { partnersNear(latitude: 48.87, longitude: 2.35, radiusKm: 2) { distanceKm } }');
+      expect(((await call('mutation ($id: ID!) { updatePartner(id: $id, input: { discount: 25 }) { success } }', { id })).updatePartner as { success: boolean }).success).toBe(true);
+      expect(((await call('mutation ($id: ID!) { deletePartner(id: $id) { success } }', { id })).deletePartner as { success: boolean }).success).toBe(true);
+      expect(await websocket.invoke(disconnectEvent(api, connection, 1000, 'Client closed', Date.now()))).toMatchObject({ statusCode: 200 });
+    } finally {
+      observed = dynamo.requests;
+      websocket.close();
+      graphql.close();
+      await management.close();
+      await dynamo.close();
+    }
+
+    const failed = observed.filter((r) => r.statusCode !== 200);
+    expect(failed.map((r) => `${r.operation} ${JSON.stringify(r.body)} → ${r.statusCode} ${r.response}`)).toEqual([]);
+
+    const used = new Set<string>();
+    for (const request of observed) {
+      const body = request.body as { TableName?: string; IndexName?: string; Key?: Record<string, unknown>; Item?: Record<string, unknown>; KeyConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; RequestItems?: Record<string, Array<{ DeleteRequest?: { Key: Record<string, unknown> }; PutRequest?: { Item: Record<string, unknown> } }>> };
+      const where = `${request.operation} ${JSON.stringify(body)}`;
+      for (const name of [body.TableName, ...Object.keys(body.RequestItems ?? {})].filter((n): n is string => Boolean(n))) {
+        const table = tables.find((t) => t.name === name);
+        expect(table, `${where}: table ${name} is not in the template`).toBeDefined();
+        used.add(name);
+        if (body.IndexName) {
+          expect(table!.indexes.has(body.IndexName), `${where}: index ${body.IndexName} is not in the template`).toBe(true);
+          used.add(`${name}/${body.IndexName}`);
+        }
+        const keys = body.IndexName ? table!.indexes.get(body.IndexName)! : table!.keys;
+        if (body.Key) expect(Object.keys(body.Key).sort(), where).toEqual([...table!.keys].sort());
+        if (body.Item) expect(Object.keys(body.Item), where).toEqual(expect.arrayContaining(table!.keys));
+        for (const write of body.RequestItems?.[name] ?? []) {
+          if (write.DeleteRequest) expect(Object.keys(write.DeleteRequest.Key).sort(), where).toEqual([...table!.keys].sort());
+          if (write.PutRequest) expect(Object.keys(write.PutRequest.Item), where).toEqual(expect.arrayContaining(table!.keys));
+        }
+        if (body.KeyConditionExpression) {
+          // Attribute names in the key condition (not :values), #placeholders resolved: each must be a key of the table or index.
+          const names = [...body.KeyConditionExpression.matchAll(/(?<![:\w])#?[A-Za-z_][A-Za-z0-9_]*/g)]
+            .map((m) => m[0])
+            .filter((token) => !['AND', 'BETWEEN', 'begins_with'].includes(token))
+            .map((token) => (token.startsWith('#') ? body.ExpressionAttributeNames![token] : token));
+          for (const attribute of names) expect(keys, `${where}: ${attribute} is not a key of ${body.IndexName ?? name}`).toContain(attribute);
+        }
+      }
+    }
+    // Every declared table and index is used: an index the code never queries is cost without purpose.
+    const declared = tables.flatMap((t) => [t.name, ...[...t.indexes.keys()].map((i) => `${t.name}/${i}`)]);
+    expect([...used].sort()).toEqual(declared.sort());
+  });
+
+  it('IAM grants ManageConnections on this API and stage, and DynamoDB on these tables, only', () => {
+    expect(observed.length, 'runs after the tables test, which records the operations').toBeGreaterThan(0);
+    const roles = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::IAM::Role');
+    expect(Object.values(template.Resources).filter((r) => /^AWS::IAM::(Policy|ManagedPolicy|User|Group)$/.test(r.Type)), 'no policies outside the role').toEqual([]);
+    for (const bundle of bundles) {
+      const role = bundle.resource.Properties.Role as { 'Fn::GetAtt'?: string[] };
+      expect(roles.map(([id]) => id), `${bundle.name}'s role is defined in the template`).toContain(role['Fn::GetAtt']?.[0]);
+    }
+    const tables = tablesOf(template);
+    const tableArns = tables.flatMap((t) => {
+      const arn = `arn:aws:dynamodb:${REGION}:${stand.accountId}:table/${t.name}`;
+      return t.indexes.size ? [arn, `${arn}/index/*`] : [arn];
+    });
+    const connectionsArn = `arn:aws:execute-api:${REGION}:${stand.accountId}:${stand.refs.WebsocketsApi}/${STAGE}/POST/@connections/*`;
+    const logsPrefix = `arn:aws:logs:${REGION}:${stand.accountId}:log-group:/aws/lambda/perkup-${STAGE}-`;
+    const granted = { dynamodbActions: new Set<string>(), dynamodbResources: new Set<string>(), manageConnections: 0 };
+    for (const [id, role] of roles) {
+      expect(role.Properties.ManagedPolicyArns, `${id}: no managed policies`).toBeUndefined();
+      const statements = ((role.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: Array<{ Effect: string; Action: string[] | string; Resource: unknown[] | unknown }> } }>).flatMap((p) => p.PolicyDocument.Statement);
+      for (const statement of statements) {
+        const actions = [statement.Action].flat();
+        const resources = [statement.Resource].flat().map((r) => evaluate(r, template, stand));
+        const services = new Set(actions.map((a) => a.split(':')[0]));
+        const what = `${id}: ${actions.join(',')} on ${resources.join(', ')}`;
+        expect(statement.Effect, what).toBe('Allow');
+        expect(services.size, `${what}: one service per statement`).toBe(1);
+        const [service] = services;
+        if (service === 'execute-api') {
+          expect(actions, what).toEqual(['execute-api:ManageConnections']);
+          expect(resources, what).toEqual([connectionsArn]);
+          granted.manageConnections++;
+        } else if (service === 'dynamodb') {
+          for (const resource of resources) expect(tableArns, what).toContain(resource);
+          actions.forEach((a) => granted.dynamodbActions.add(a));
+          resources.forEach((r) => granted.dynamodbResources.add(r));
+        } else if (service === 'logs') {
+          for (const resource of resources) expect(resource.startsWith(logsPrefix), what).toBe(true);
+          expect(actions.every((a) => ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:CreateLogGroup'].includes(a)), what).toBe(true);
+        } else {
+          expect.fail(`${what}: the functions need no ${service} permission`);
+        }
+      }
+    }
+    expect(granted.manageConnections, 'ManageConnections on the WebSocket API').toBeGreaterThan(0);
+    expect([...granted.dynamodbResources].sort(), 'DynamoDB on each table (and its indexes)').toEqual([...tableArns].sort());
+    const performed = [...new Set(observed.map((r) => `dynamodb:${r.operation}`))];
+    for (const action of performed) expect([...granted.dynamodbActions], `the code calls ${action}`).toContain(action);
+  });
+
+  it('bundles stay under their size budget', () => {
+    const rows = bundles.map((b) => ({ function: b.name, zip: b.zipBytes, handler: b.files.get(b.handlerFile) ?? 0, sourceMap: b.files.get(`${b.handlerFile}.map`) ?? 0 }));
+    const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`.padStart(10);
+    console.log(
+      [`bundle sizes (budget: zip ${kib(BUDGET.zipBytes).trim()}, handler ${kib(BUDGET.handlerBytes).trim()})`, ...rows.map((r) => `  ${r.function.padEnd(10)} zip ${kib(r.zip)}  handler ${kib(r.handler)}  source map ${kib(r.sourceMap)}`)].join('\n'),
+    );
+    for (const row of rows) {
+      expect(row.zip, `${row.function} zip`).toBeLessThanOrEqual(BUDGET.zipBytes);
+      expect(row.handler, `${row.function} handler`).toBeLessThanOrEqual(BUDGET.handlerBytes);
+    }
+  });
+});
+
+/** What an HTTP API (payload format 2.0) sends the GraphQL function for POST /graphql. */
+function httpApiEvent(query: string, variables: Record<string, unknown>, token: string) {
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: 'POST /graphql',
+    rawPath: '/graphql',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, host: `${stand.refs.HttpApi}.execute-api.${REGION}.amazonaws.com` },
+    requestContext: {
+      accountId: stand.accountId,
+      apiId: stand.refs.HttpApi,
+      domainName: `${stand.refs.HttpApi}.execute-api.${REGION}.amazonaws.com`,
+      domainPrefix: stand.refs.HttpApi,
+      http: { method: 'POST', path: '/graphql', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'package-contract' },
+      requestId: `req-${now}`,
+      routeKey: 'POST /graphql',
+      stage: '$default',
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+    body: JSON.stringify({ query, variables }),
+    isBase64Encoded: false,
+  };
+}
