@@ -15,7 +15,7 @@ export function createApp(cfg: Config = config()) {
   const db = createDocumentClient(cfg);
   const cache = createCacheStore(db, cfg.cacheTable, cfg.cacheTtlSeconds);
   const connections = createConnectionStore(db, cfg.connectionsTable);
-  const repository = createPartnerRepository(db, cfg.partnersTable);
+  const repository = createPartnerRepository(db, cfg.partnersTable, { logger });
   const sendOptions = { concurrency: cfg.notify.concurrency, maxAttempts: cfg.notify.maxAttempts, retryBaseDelayMs: cfg.notify.retryBaseDelayMs };
   const notifier = createNotifier({
     connections,
