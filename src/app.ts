@@ -13,7 +13,7 @@ import { logger } from './shared/logger.js';
  */
 export function createApp(cfg: Config = config()) {
   const db = createDocumentClient(cfg);
-  const cache = createCacheStore(db, cfg.cacheTable, cfg.cacheTtlSeconds);
+  const cache = createCacheStore(db, cfg.cacheTable, cfg.cacheTtlSeconds, { logger });
   const connections = createConnectionStore(db, cfg.connectionsTable);
   const repository = createPartnerRepository(db, cfg.partnersTable, { logger });
   const sendOptions = { concurrency: cfg.notify.concurrency, maxAttempts: cfg.notify.maxAttempts, retryBaseDelayMs: cfg.notify.retryBaseDelayMs };

@@ -18,6 +18,8 @@ export interface Config {
     concurrency: number;
     /** Per-call timeout: a stuck management call must not hold the mutation's answer for long. */
     requestTimeoutMs: number;
+    /** TCP connect timeout of the management client. */
+    connectTimeoutMs: number;
     /** Attempts for a 429/5xx answer (410 is never retried). */
     maxAttempts: number;
     /** Base of the exponential backoff between attempts. */
@@ -162,6 +164,7 @@ export function readConfig(env: Env = process.env): Config {
     notify: {
       concurrency: positiveInt(env, 'NOTIFY_CONCURRENCY', 32),
       requestTimeoutMs: positiveInt(env, 'NOTIFY_REQUEST_TIMEOUT_MS', 3000),
+      connectTimeoutMs: positiveInt(env, 'NOTIFY_CONNECT_TIMEOUT_MS', 1000),
       maxAttempts: positiveInt(env, 'NOTIFY_MAX_ATTEMPTS', 3),
       retryBaseDelayMs: positiveInt(env, 'NOTIFY_RETRY_BASE_DELAY_MS', 50),
     },
