@@ -47,7 +47,16 @@ function numberIn(draft: Draft, errors: FieldError[], field: string, min: number
     return;
   }
   if (typeof value !== 'number' || !Number.isFinite(value)) return void errors.push({ field, message: 'must be a number' });
-  if (value < min || value > max) errors.push({ field, message: `must be between ${min} and ${max}` });
+  if (value < min || value > max) return void errors.push({ field, message: `must be between ${min} and ${max}` });
+  draft[field] = storableNumber(value);
+}
+
+/**
+ * DynamoDB numbers stop at a magnitude of 1e-130: a smaller one (5e-324 is a valid JSON/GraphQL Float) is refused
+ * with "Number underflow" on write. Such a value is zero for every field we store, so it is stored as 0.
+ */
+export function storableNumber(value: number): number {
+  return Math.abs(value) < 1e-130 ? 0 : value;
 }
 
 function pattern(draft: Draft, errors: FieldError[], field: string, regex: RegExp, what: string, required: boolean): void {
