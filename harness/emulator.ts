@@ -115,7 +115,8 @@ export async function startEmulator(options: EmulatorOptions) {
 
   invoker = createLambdaInvoker({
     functions: app.functions,
-    environment: { DYNAMODB_ENDPOINT: dynamodb.endpoint, ...options.environment },
+    // IS_OFFLINE: serverless-offline's signal that code runs locally (e.g. to show error details); never set on AWS.
+    environment: { DYNAMODB_ENDPOINT: dynamodb.endpoint, IS_OFFLINE: 'true', ...options.environment },
     clock,
     eventLog,
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),

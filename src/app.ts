@@ -5,6 +5,7 @@ import { createPartnerRepository } from './partners/repository.js';
 import { createPartnerService } from './partners/service.js';
 import { createConnectionStore } from './realtime/connections.js';
 import { createNotifier } from './realtime/notifier.js';
+import { createUserSlots } from './realtime/userSlots.js';
 import { logger } from './shared/logger.js';
 
 /**
@@ -13,9 +14,9 @@ import { logger } from './shared/logger.js';
  */
 export function createApp(cfg: Config = config()) {
   const db = createDocumentClient(cfg);
-  const cache = createCacheStore(db, cfg.cacheTable, cfg.cacheTtlSeconds);
-  const connections = createConnectionStore(db, cfg.connectionsTable);
-  const repository = createPartnerRepository(db, cfg.partnersTable);
+  const cache = createCacheStore(db, cfg.cacheTable, cfg.cacheTtlSeconds, { logger });
+  const connections = createConnectionStore(db, cfg.connectionsTable, { slots: createUserSlots(db, cfg.connectionsTable, cfg.maxConnectionsPerUser) });
+  const repository = createPartnerRepository(db, cfg.partnersTable, { logger });
   const sendOptions = { concurrency: cfg.notify.concurrency, maxAttempts: cfg.notify.maxAttempts, retryBaseDelayMs: cfg.notify.retryBaseDelayMs };
   const notifier = createNotifier({
     connections,

@@ -15,7 +15,7 @@ import dynalite from 'dynalite';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GenericContainer, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import { LocalstackContainer } from '@testcontainers/localstack';
-import { KNOWN_DYNAMODB_ENDPOINTS, chooseDynamoDBEndpoint } from '../harness/dynamodbEndpoint.js';
+import { KNOWN_DYNAMODB_ENDPOINTS, chooseDynamoDBEndpoint } from '../harness/dynamodb/endpoint.js';
 import { expandPaths } from '../harness/scenarios/paths.js';
 import { loadScenario } from '../harness/scenarios/loader.js';
 import { runScenario } from '../harness/scenarios/runner.js';

@@ -6,7 +6,7 @@ const perkupFile = fileURLToPath(new URL('../serverless.yml', import.meta.url));
 
 describe('serverless.yml, as the emulator reads it', () => {
   it("resolves PerkUp's variables and intrinsics into each function's environment", () => {
-    const app = loadServerlessConfig(perkupFile, { stage: 'ci', env: { JWT_SECRET: 'from-env' }, refs: (id) => (id === 'WebsocketsApi' ? 'ws123' : undefined) });
+    const app = loadServerlessConfig(perkupFile, { stage: 'ci', env: { JWT_JWKS_URL: 'https://id.example/jwks' }, refs: (id) => (id === 'WebsocketsApi' ? 'ws123' : undefined) });
     expect(app).toMatchObject({ service: 'perkup', stage: 'ci', region: 'eu-west-3', runtime: 'nodejs22.x', websocketRouteSelectionExpression: '$request.body.action' });
     const graphql = app.functions.find((f) => f.name === 'graphql')!;
     expect(graphql).toMatchObject({ deployedName: 'perkup-ci-graphql', handlerExport: 'handler', timeoutSeconds: 15, memorySize: 512, httpApiEvents: [{ method: 'POST', path: '/graphql' }] });
@@ -14,7 +14,7 @@ describe('serverless.yml, as the emulator reads it', () => {
     expect(graphql.environment).toMatchObject({
       PARTNERS_TABLE: 'perkup-ci-partners',
       WEBSOCKET_CONNECTIONS_TABLE: 'perkup-ci-connections',
-      JWT_SECRET: 'from-env',
+      JWT_JWKS_URL: 'https://id.example/jwks',
       WEBSOCKET_API_ENDPOINT: 'https://ws123.execute-api.eu-west-3.amazonaws.com/ci',
     });
     expect(app.functions.find((f) => f.name === 'websocket')!.websocketEvents.map((e) => e.route)).toEqual(['$connect', '$disconnect', '$default']);

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startEmulator } from '../emulator.js';
 import { describeEvent } from './describeEvent.js';
-import { chooseDynamoDBEndpoint } from '../dynamodbEndpoint.js';
+import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 
 
 const HELP = `Usage: npm run emulate -- [options]
@@ -30,8 +30,8 @@ const HELP = `Usage: npm run emulate -- [options]
   --check           Start, print the endpoints, stop (a start-up check for CI and for timing)
   -h, --help        This text
 
-Environment: JWT_SECRET (HS256 token secret; a development default otherwise); DYNAMODB_ENDPOINT (an external
-DynamoDB when neither --dynamodb nor --dynamodb-endpoint is given).`;
+Environment: JWT_SECRET (HS256 token secret; otherwise the \${ssm:…} value from the local parameters files);
+DYNAMODB_ENDPOINT (an external DynamoDB when neither --dynamodb nor --dynamodb-endpoint is given).`;
 
 let values;
 try {
@@ -87,7 +87,7 @@ const emulator = await startEmulator({
   httpPort: port('http-port', values['http-port']!),
   wsPort: port('ws-port', values['ws-port']!),
   host: values.host!,
-  // Without JWT_SECRET, serverless.yml's own default (its ${env:JWT_SECRET, '…'}) applies, as on a deploy.
+  // Without JWT_SECRET, serverless.yml's ${ssm:…} applies, resolved from the local parameters files (ssmParameters.ts).
   ...(process.env.JWT_SECRET ? { environment: { JWT_SECRET: process.env.JWT_SECRET } } : {}),
 }).catch((error: NodeJS.ErrnoException) => {
   if (error.code === 'EADDRINUSE') console.error(`Port already in use (${error.message}). Pick others with --http-port / --ws-port, or 0 for any free port.`);
@@ -113,8 +113,8 @@ const defaultSecret = emulator.app.functions.map((f) => f.environment.JWT_SECRET
 const secretLine = process.env.JWT_SECRET
   ? 'from JWT_SECRET'
   : defaultSecret
-    ? `serverless.yml's default "${defaultSecret}" (set JWT_SECRET to change it)`
-    : 'none set (set JWT_SECRET)';
+    ? `"${defaultSecret}", serverless.yml's \${ssm:…} from the local parameters files (set JWT_SECRET to change it)`
+    : 'none set (set JWT_SECRET, or add the SSM parameter to the local parameters files)';
 console.log(`${emulator.app.service} emulator ready in ${readyMs} ms (stage ${emulator.app.stage}, DynamoDB ${dynamodbEndpoint ?? (values.memory ? 'in memory' : values.data)})
   GraphQL     ${emulator.graphqlUrl}
   WebSocket   ${emulator.wsUrl}?token=<JWT>

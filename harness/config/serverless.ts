@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ACCOUNT_ID, serverlessDefaults } from '../common/awsDefaults.js';
+import { localSsmParameters } from './ssmParameters.js';
 
 export interface WebSocketEventDefinition {
   route: string;
@@ -103,6 +104,7 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
   }
   const env = options.env ?? process.env;
   const opt: Record<string, string | undefined> = { stage: options.stage, region: options.region };
+  const ssm = localSsmParameters(root, get(doc, 'custom.emulator.ssmParameters'));
 
   // Resolves one `${…}` expression's content (already free of nested `${…}`).
   function lookup(expression: string, depth: number): Json {
@@ -125,6 +127,9 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
           break;
         case 'sls':
           value = path === 'stage' ? stage() : path === 'instanceId' ? 'emulator' : undefined;
+          break;
+        case 'ssm':
+          value = ssm.get(path, fallback !== undefined);
           break;
         case 'aws':
           value = path === 'region' ? region() : path === 'accountId' ? ACCOUNT_ID : undefined;

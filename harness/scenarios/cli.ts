@@ -12,7 +12,7 @@ import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
 import { consoleLine, consoleSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
-import { chooseDynamoDBEndpoint } from '../dynamodbEndpoint.js';
+import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 
 const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
 

@@ -25,7 +25,9 @@ export function managementClient(endpoint: string, cfg: Pick<Config, 'region' | 
       endpoint,
       region: cfg.region,
       maxAttempts: 1,
-      requestHandler: { requestTimeout: cfg.notify.requestTimeoutMs },
+      // connectionTimeout: an endpoint that never answers the TCP handshake would otherwise hold a post (and the
+      // mutation awaiting the fanout) until the OS gives up, minutes later; requestTimeout bounds the rest.
+      requestHandler: { connectionTimeout: cfg.notify.connectTimeoutMs, requestTimeout: cfg.notify.requestTimeoutMs },
     });
     managementClients.set(endpoint, client);
   }

@@ -19,7 +19,7 @@ async function userInput<T>(run: () => Promise<T>): Promise<T> {
 export function createResolvers(service: PartnerService) {
   return {
     Query: {
-      partner: withAuth((_: unknown, args: { id: string }) => service.getPartner(args.id)),
+      partner: withAuth((_: unknown, args: { id: string }) => userInput(() => service.getPartner(args.id))),
       partners: withAuth((_: unknown, args: { city?: string; category?: string; limit?: number; nextToken?: string }) =>
         userInput(() => service.listPartners(args)),
       ),

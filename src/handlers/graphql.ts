@@ -5,7 +5,7 @@ import type { GraphQLContext } from '../graphql/resolvers.js';
 
 // Built once per container and reused by warm invocations.
 const app = createApp();
-const server = createApolloServer(app.partners);
+const server = createApolloServer(app.partners, { ...app.cfg.graphql, logger: app.logger });
 
 /** Lambda entry for POST /graphql behind an API Gateway HTTP API (payload format 2.0). */
 // The integration is CommonJS and types ApolloServer from @apollo/server's CJS build; ours is the ESM build of the

@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -8,9 +9,9 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { queryAll } from '../aws/dynamoPages.js';
 import { changedFields, placeKey, type EditableField, type Partner, type PartnerInput, type PartnerUpdate } from './model.js';
 import { distanceKm, encodeGeohash, geohashWithNeighbours, precisionForRadius } from './geohash.js';
+import { readStoredPartner } from './storedPartner.js';
 
 /** Two writers raced and the caller asked for a specific version: nothing was written. */
 export class VersionConflictError extends Error {
@@ -22,6 +23,11 @@ export class VersionConflictError extends Error {
 
 export class InvalidPageTokenError extends Error {
   override name = 'InvalidPageTokenError';
+}
+
+/** A proximity query would read more items than the bound: the caller should narrow it. */
+export class TooManyItemsError extends Error {
+  override name = 'TooManyItemsError';
 }
 
 export interface PartnerChange {
@@ -66,27 +72,65 @@ function toStored(partner: Partner): StoredPartner {
   };
 }
 
-function fromStored(item: Record<string, unknown>): Partner {
-  const { cityKey: _c, categoryKey: _k, geohash: _g, geoPartition: _p, ...partner } = item;
-  return partner as unknown as Partner;
-}
-
 function encodePageToken(key: Record<string, unknown> | undefined): string | undefined {
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
 }
 
-function decodePageToken(token: string | undefined): Record<string, unknown> | undefined {
+/** Longer than any token this API returns (a key of three short strings), short enough to be a cache sort key. */
+const MAX_PAGE_TOKEN_LENGTH = 1024;
+
+/**
+ * A page token back into a start key, checked against the key schema of the access path and the query's own
+ * partition: a token that decodes but was not made for this listing would otherwise reach DynamoDB, whose
+ * ValidationException surfaced as an internal error.
+ */
+function decodePageToken(token: string | undefined, expected: Record<string, string | undefined>): Record<string, unknown> | undefined {
   if (!token) return undefined;
+  const refused = new InvalidPageTokenError('nextToken is not a token this API returned for this listing');
+  if (token.length > MAX_PAGE_TOKEN_LENGTH) throw refused;
+  let key: unknown;
   try {
-    const key: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (key && typeof key === 'object' && !Array.isArray(key)) return key as Record<string, unknown>;
+    key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the error below
+    throw refused;
   }
-  throw new InvalidPageTokenError('nextToken is not a token this API returned');
+  if (!key || typeof key !== 'object' || Array.isArray(key)) throw refused;
+  const entries = Object.entries(key);
+  const names = Object.keys(expected);
+  if (entries.length !== names.length) throw refused;
+  for (const [name, value] of entries) {
+    if (!names.includes(name) || typeof value !== 'string' || value.length === 0 || value.length > 512) throw refused;
+    const required = expected[name];
+    if (required !== undefined && value !== required) throw refused;
+  }
+  return key as Record<string, unknown>;
 }
 
-export function createPartnerRepository(db: DynamoDBDocumentClient, table: string, now: () => Date = () => new Date()) {
+const isValidationError = (error: unknown): boolean => (error as { name?: string }).name === 'ValidationException';
+
+/** Default bound on items one proximity query reads: about 2 MB of partners, a few hundred ms of Query pages. */
+export const DEFAULT_NEAR_MAX_ITEMS = 2000;
+
+export function createPartnerRepository(
+  db: DynamoDBDocumentClient,
+  table: string,
+  options: { now?: () => Date; logger?: Logger; nearMaxItems?: number } = {},
+) {
+  const now = options.now ?? (() => new Date());
+  const nearMaxItems = options.nearMaxItems ?? DEFAULT_NEAR_MAX_ITEMS;
+
+  /** A stored item as a Partner: repaired where a safe default exists, else undefined; both logged with the id. */
+  function fromStored(item: Record<string, unknown>): Partner | undefined {
+    const reading = readStoredPartner(item);
+    if (!reading.partner) {
+      options.logger?.error('stored partner unreadable, skipped', { id: item.id, problem: reading.problem });
+      return undefined;
+    }
+    if (reading.repairs.length) options.logger?.warn('stored partner repaired on read', { id: reading.partner.id, repairs: reading.repairs });
+    return reading.partner;
+  }
+  const readable = (items: Record<string, unknown>[]): Partner[] => items.map(fromStored).filter((p): p is Partner => p !== undefined);
+
   async function get(id: string): Promise<Partner | undefined> {
     const { Item } = await db.send(new GetCommand({ TableName: table, Key: { id }, ConsistentRead: true }));
     return Item ? fromStored(Item) : undefined;
@@ -150,7 +194,21 @@ export function createPartnerRepository(db: DynamoDBDocumentClient, table: strin
 
   /** By city and/or category through an index; with neither, a paginated scan of the (small) partner table. */
   async function list(query: ListQuery): Promise<PartnerPage> {
-    const start = decodePageToken(query.nextToken);
+    const city = query.city !== undefined ? placeKey(query.city) : undefined;
+    const category = query.category !== undefined ? placeKey(query.category) : undefined;
+    const keySchema =
+      city !== undefined ? { id: undefined, cityKey: city, categoryKey: category } : category !== undefined ? { id: undefined, categoryKey: category, cityKey: undefined } : { id: undefined };
+    const start = decodePageToken(query.nextToken, keySchema);
+    try {
+      return await listFrom(query, start);
+    } catch (error) {
+      // Belt and braces: whatever DynamoDB still finds wrong with a client's start key is the client's doing.
+      if (start && isValidationError(error)) throw new InvalidPageTokenError('nextToken is not a token this API returned for this listing');
+      throw error;
+    }
+  }
+
+  async function listFrom(query: ListQuery, start: Record<string, unknown> | undefined): Promise<PartnerPage> {
     const common = { TableName: table, Limit: query.limit, ExclusiveStartKey: start };
     let result;
     if (query.city !== undefined) {
@@ -175,30 +233,42 @@ export function createPartnerRepository(db: DynamoDBDocumentClient, table: strin
     } else {
       result = await db.send(new ScanCommand(common));
     }
-    return { items: (result.Items ?? []).map(fromStored), nextToken: encodePageToken(result.LastEvaluatedKey) };
+    return { items: readable(result.Items ?? []), nextToken: encodePageToken(result.LastEvaluatedKey) };
   }
 
   /**
    * Partners within `radiusKm`, nearest first: Queries on the geohash index for the covering cells (the centre cell
-   * and its neighbours), then an exact distance check on what those cells hold. Cost follows the area, not the table.
+   * and its neighbours), then an exact distance check on what those cells hold. Cost follows the area, not the table,
+   * and is bounded: past `nearMaxItems` items read the query stops with TooManyItemsError (narrow the radius).
    */
   async function near(latitude: number, longitude: number, radiusKm: number, limit: number): Promise<Array<{ partner: Partner; distanceKm: number }>> {
     const precision = precisionForRadius(radiusKm, latitude);
     const cells = geohashWithNeighbours(encodeGeohash(latitude, longitude, precision));
     const found: Array<{ partner: Partner; distanceKm: number }> = [];
+    let read = 0;
     await Promise.all(
       cells.map(async (cell) => {
-        const items = await queryAll(db, {
-          TableName: table,
-          IndexName: 'byGeohash',
-          KeyConditionExpression: 'geoPartition = :partition AND begins_with(geohash, :cell)',
-          ExpressionAttributeValues: { ':partition': cell.slice(0, GEO_PARTITION_PRECISION), ':cell': cell },
-        });
-        for (const item of items) {
-          const partner = fromStored(item);
-          const distance = distanceKm(latitude, longitude, partner.latitude, partner.longitude);
-          if (distance <= radiusKm) found.push({ partner, distanceKm: distance });
-        }
+        let start: Record<string, unknown> | undefined;
+        do {
+          const page = await db.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: 'byGeohash',
+              KeyConditionExpression: 'geoPartition = :partition AND begins_with(geohash, :cell)',
+              ExpressionAttributeValues: { ':partition': cell.slice(0, GEO_PARTITION_PRECISION), ':cell': cell },
+              // One more than the budget left, so reaching the bound is detected without reading past it.
+              Limit: Math.max(1, nearMaxItems - read + 1),
+              ExclusiveStartKey: start,
+            }),
+          );
+          read += page.Items?.length ?? 0;
+          if (read > nearMaxItems) throw new TooManyItemsError(`More than ${nearMaxItems} partners lie in the area searched; use a smaller radiusKm`);
+          for (const partner of readable(page.Items ?? [])) {
+            const distance = distanceKm(latitude, longitude, partner.latitude, partner.longitude);
+            if (distance <= radiusKm) found.push({ partner, distanceKm: distance });
+          }
+          start = page.LastEvaluatedKey;
+        } while (start);
       }),
     );
     return found.sort((a, b) => a.distanceKm - b.distanceKm).slice(0, limit);

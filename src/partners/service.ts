@@ -4,7 +4,7 @@ import { listingKey, partnerKey } from '../cache/cacheKeys.js';
 import type { Notifier } from '../realtime/notifier.js';
 import { MAX_RADIUS_KM } from './geohash.js';
 import type { Partner, PartnerInput, PartnerUpdate } from './model.js';
-import { InvalidPageTokenError, VersionConflictError, type PartnerPage, type PartnerRepository } from './repository.js';
+import { InvalidPageTokenError, TooManyItemsError, VersionConflictError, type PartnerPage, type PartnerRepository } from './repository.js';
 import { ValidationError, validatePartnerInput, validatePartnerUpdate, type FieldError } from './validation.js';
 
 export interface MutationResponse {
@@ -19,6 +19,13 @@ const refused = (message: string, errors?: FieldError[]): MutationResponse => ({
 /** Bad arguments to a query: surfaced as a GraphQL error with BAD_USER_INPUT by the resolvers. */
 export class QueryInputError extends Error {
   override name = 'QueryInputError';
+}
+
+/** Ids are UUIDs; anything empty or far longer cannot name a partner (and an empty key is a DynamoDB error). */
+function idProblem(id: string): FieldError | undefined {
+  if (typeof id !== 'string' || id.trim().length === 0) return { field: 'id', message: 'must not be empty' };
+  if (id.length > 128) return { field: 'id', message: 'must be at most 128 characters' };
+  return undefined;
 }
 
 /**
@@ -50,6 +57,8 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
   }
 
   async function updatePartner(id: string, input: PartnerUpdate & { expectedVersion?: number | null }): Promise<MutationResponse> {
+    const badId = idProblem(id);
+    if (badId) return refused(badId.message, [badId]);
     const { expectedVersion, ...patch } = input;
     let valid: PartnerUpdate;
     try {
@@ -72,6 +81,8 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
   }
 
   async function deletePartner(id: string): Promise<MutationResponse> {
+    const badId = idProblem(id);
+    if (badId) return refused(badId.message, [badId]);
     const partner = await repository.delete(id);
     if (!partner) return refused(`Partner ${id} not found`);
     await afterCommit(() => notifier.partnerChanged({ action: 'deleted', partner }));
@@ -79,12 +90,17 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
   }
 
   async function getPartner(id: string): Promise<Partner | null> {
+    const badId = idProblem(id);
+    if (badId) throw new QueryInputError(`id ${badId.message}`);
     return cache.readThrough(partnerKey(id), 'item', async () => (await repository.get(id)) ?? null);
   }
 
   async function listPartners(query: { city?: string | null; category?: string | null; limit?: number | null; nextToken?: string | null }): Promise<PartnerPage> {
     const limit = query.limit ?? 20;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new QueryInputError('limit must be an integer between 1 and 100');
+    // Longer than any stored city/category can be, so refusing them loses nothing and keeps index keys in bounds.
+    if ((query.city?.length ?? 0) > 80) throw new QueryInputError('city must be at most 80 characters');
+    if ((query.category?.length ?? 0) > 60) throw new QueryInputError('category must be at most 60 characters');
     const clean = {
       ...(query.city?.trim() ? { city: query.city.trim() } : {}),
       ...(query.category?.trim() ? { category: query.category.trim() } : {}),
@@ -110,7 +126,12 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
     if (Math.abs(args.latitude) > 90 || Math.abs(args.longitude) > 180) throw new QueryInputError('latitude must be within -90..90 and longitude within -180..180');
     if (!(args.radiusKm > 0 && args.radiusKm <= MAX_RADIUS_KM)) throw new QueryInputError(`radiusKm must be greater than 0 and at most ${MAX_RADIUS_KM}`);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new QueryInputError('limit must be an integer between 1 and 100');
-    return repository.near(args.latitude, args.longitude, args.radiusKm, limit);
+    try {
+      return await repository.near(args.latitude, args.longitude, args.radiusKm, limit);
+    } catch (error) {
+      if (error instanceof TooManyItemsError) throw new QueryInputError(error.message);
+      throw error;
+    }
   }
 
   return { createPartner, updatePartner, deletePartner, getPartner, listPartners, partnersNear };

@@ -23,7 +23,11 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 type Draft = Record<string, unknown>;
 
-function text(draft: Draft, errors: FieldError[], field: keyof typeof LIMITS, required: boolean): void {
+/**
+ * `required`: must be present (a create). `nonBlank`: when present, must not be blank — true for the fields a partner
+ * cannot lack, on an update too (a blank city would also be an empty index key, which DynamoDB refuses).
+ */
+function text(draft: Draft, errors: FieldError[], field: keyof typeof LIMITS, required: boolean, nonBlank: boolean): void {
   const value = draft[field];
   if (value === undefined || value === null) {
     if (required) errors.push({ field, message: 'is required' });
@@ -31,8 +35,8 @@ function text(draft: Draft, errors: FieldError[], field: keyof typeof LIMITS, re
   }
   if (typeof value !== 'string') return void errors.push({ field, message: 'must be a string' });
   const trimmed = value.trim();
-  if (required && trimmed.length === 0) return void errors.push({ field, message: 'must not be empty' });
-  if (trimmed.length > LIMITS[field]) errors.push({ field, message: `must be at most ${LIMITS[field]} characters` });
+  if (nonBlank && trimmed.length === 0) return void errors.push({ field, message: 'must not be empty' });
+  if (trimmed.length > LIMITS[field]) return void errors.push({ field, message: `must be at most ${LIMITS[field]} characters` });
   draft[field] = trimmed;
 }
 
@@ -43,7 +47,16 @@ function numberIn(draft: Draft, errors: FieldError[], field: string, min: number
     return;
   }
   if (typeof value !== 'number' || !Number.isFinite(value)) return void errors.push({ field, message: 'must be a number' });
-  if (value < min || value > max) errors.push({ field, message: `must be between ${min} and ${max}` });
+  if (value < min || value > max) return void errors.push({ field, message: `must be between ${min} and ${max}` });
+  draft[field] = storableNumber(value);
+}
+
+/**
+ * DynamoDB numbers stop at a magnitude of 1e-130: a smaller one (5e-324 is a valid JSON/GraphQL Float) is refused
+ * with "Number underflow" on write. Such a value is zero for every field we store, so it is stored as 0.
+ */
+export function storableNumber(value: number): number {
+  return Math.abs(value) < 1e-130 ? 0 : value;
 }
 
 function pattern(draft: Draft, errors: FieldError[], field: string, regex: RegExp, what: string, required: boolean): void {
@@ -52,24 +65,30 @@ function pattern(draft: Draft, errors: FieldError[], field: string, regex: RegEx
     if (required) errors.push({ field, message: 'is required' });
     return;
   }
-  if (typeof value !== 'string' || !regex.test(value.trim())) return void errors.push({ field, message: `must be ${what}` });
+  if (typeof value !== 'string') return void errors.push({ field, message: `must be ${what}` });
+  const limit = field in LIMITS ? LIMITS[field as keyof typeof LIMITS] : 64;
+  // Length first: a regex over megabytes of hostile input costs time before it fails.
+  if (value.length > limit) return void errors.push({ field, message: `must be at most ${limit} characters` });
+  if (!regex.test(value.trim())) return void errors.push({ field, message: `must be ${what}` });
   draft[field] = value.trim();
 }
 
 function validate(input: Draft, required: boolean): FieldError[] {
   const errors: FieldError[] = [];
-  text(input, errors, 'name', required);
-  text(input, errors, 'category', required);
-  text(input, errors, 'city', required);
-  text(input, errors, 'address', required);
-  text(input, errors, 'description', false);
+  text(input, errors, 'name', required, true);
+  text(input, errors, 'category', required, true);
+  text(input, errors, 'city', required, true);
+  text(input, errors, 'address', required, true);
+  text(input, errors, 'description', false, false);
   pattern(input, errors, 'zipCode', FRENCH_ZIP, 'a French postal code (5 digits, e.g. 75002)', required);
   pattern(input, errors, 'phone', FRENCH_PHONE, 'a French phone number (e.g. 01 42 60 30 30 or +33 1 42 60 30 30)', required);
   pattern(input, errors, 'email', EMAIL, 'an email address', false);
   numberIn(input, errors, 'discount', 0, 100, required);
   numberIn(input, errors, 'latitude', -90, 90, required);
   numberIn(input, errors, 'longitude', -180, 180, required);
-  if (input.website !== undefined && input.website !== null) {
+  if (typeof input.website === 'string' && input.website.length > LIMITS.website) {
+    errors.push({ field: 'website', message: `must be at most ${LIMITS.website} characters` });
+  } else if (input.website !== undefined && input.website !== null) {
     try {
       const url = new URL(String(input.website));
       if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
@@ -83,10 +102,22 @@ function validate(input: Draft, required: boolean): FieldError[] {
   return errors;
 }
 
-/** Validates and normalises (trims) a new partner; throws ValidationError listing every problem. */
+/** Fields a partner may lack: an explicit null means "none" and is never stored as null. */
+const CLEARABLE = new Set<string>(['description', 'email', 'website']);
+
+/**
+ * Validates and normalises (trims) a new partner; throws ValidationError listing every problem. An explicit null is
+ * "absent" for the optional fields and refused for the others (a stored null `active` broke every listing).
+ */
 export function validatePartnerInput(input: PartnerInput): PartnerInput {
-  const draft: Draft = { ...input };
-  const errors = validate(draft, true);
+  const draft: Draft = {};
+  const nulls: FieldError[] = [];
+  for (const field of EDITABLE_FIELDS) {
+    const value = (input as Draft)[field];
+    if (value === null && field === 'active') nulls.push({ field, message: 'cannot be null' });
+    else if (value !== undefined && value !== null) draft[field] = value;
+  }
+  const errors = [...validate(draft, true), ...nulls];
   if (errors.length) throw new ValidationError(errors);
   return draft as unknown as PartnerInput;
 }
@@ -101,9 +132,8 @@ export function validatePartnerUpdate(input: PartnerUpdate): PartnerUpdate {
   }
   const errors = validate(draft, false);
   // An explicit null on a required field would erase it.
-  const clearable = new Set(['description', 'email', 'website']);
   for (const field of nullFields) {
-    if (!clearable.has(field)) errors.push({ field, message: 'cannot be null' });
+    if (!CLEARABLE.has(field)) errors.push({ field, message: 'cannot be null' });
     else draft[field] = undefined;
   }
   if (Object.keys(draft).length === 0 && errors.length === 0) errors.push({ field: 'input', message: 'must change at least one field' });

@@ -1,4 +1,5 @@
 import { MAX_RADIUS_KM } from '../partners/geohash.js';
+import { storableNumber } from '../partners/validation.js';
 import { TOPICS, type Subscription, type Topic } from './subscriptions.js';
 
 /** A message a client may send on the WebSocket, after validation. */
@@ -64,7 +65,8 @@ function subscriptionOf(data: unknown): Subscription {
     if (!ok) {
       throw new ClientMessageError('INVALID_MESSAGE', `data.near must be {latitude: -90..90, longitude: -180..180, radiusKm: 0..${MAX_RADIUS_KM}}`);
     }
-    subscription.near = { latitude: near.latitude as number, longitude: near.longitude as number, radiusKm: near.radiusKm as number };
+    // Stored with the subscription rows: numbers DynamoDB would refuse (underflow) are the zero they mean.
+    subscription.near = { latitude: storableNumber(near.latitude as number), longitude: storableNumber(near.longitude as number), radiusKm: near.radiusKm as number };
   }
   return subscription;
 }

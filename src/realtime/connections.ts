@@ -1,6 +1,7 @@
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll, queryAll } from '../aws/dynamoPages.js';
 import { targetOf, type Near, type SubscriptionRow, type Topic } from './subscriptions.js';
+import type { UserSlots } from './userSlots.js';
 
 /**
  * The connections table. One partition per connection (pk = CONN#<id>): its META row and one SUB# row per
@@ -25,7 +26,12 @@ const pkOf = (connectionId: string): string => `CONN#${connectionId}`;
 const META = 'META';
 const subSk = (target: string): string => `SUB#${target}`;
 
-export function createConnectionStore(db: DynamoDBDocumentClient, table: string, nowMs: () => number = Date.now) {
+/**
+ * `slots`, when given, is the per-user connection limit: every way a connection's rows go ($disconnect, 410
+ * clean-up) frees its slot too.
+ */
+export function createConnectionStore(db: DynamoDBDocumentClient, table: string, options: { nowMs?: () => number; slots?: UserSlots } = {}) {
+  const nowMs = options.nowMs ?? Date.now;
   const nowSeconds = (): number => Math.floor(nowMs() / 1000);
 
   const batchWrite = (requests: Record<string, unknown>[]): Promise<void> => batchWriteAll(db, table, requests);
@@ -79,10 +85,12 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
     return rows.length;
   }
 
-  /** Deletes the connection and every subscription row it has. */
+  /** Deletes the connection and every subscription row it has, and frees its user's slot. */
   async function remove(connectionId: string): Promise<number> {
     const rows = await rowsOf(connectionId);
     await batchWrite(rows.map((row) => ({ DeleteRequest: { Key: { pk: row.pk, sk: row.sk } } })));
+    const userId = rows.find((row) => row.sk === META)?.userId;
+    if (options.slots && typeof userId === 'string') await options.slots.release(userId, connectionId);
     return rows.length;
   }
 
@@ -110,7 +118,7 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
     return [...byConnection.values()];
   }
 
-  return { save, get, subscribe, unsubscribe, remove, subscribersOf };
+  return { save, get, subscribe, unsubscribe, remove, subscribersOf, slots: options.slots };
 }
 
 export type ConnectionStore = ReturnType<typeof createConnectionStore>;

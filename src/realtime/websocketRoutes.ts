@@ -31,20 +31,29 @@ export function createWebSocketRoutes(deps: {
 }) {
   const now = deps.now ?? (() => new Date());
 
-  /** Verifies ?token= before the connection exists: 401 when missing or invalid, 403 when valid but unusable. Nothing is written on refusal. */
+  /**
+   * Verifies ?token= before the connection exists: 401 when missing or invalid, 403 when valid but unusable, 429 when
+   * the user already holds the maximum of open connections. Nothing is written on refusal.
+   */
   async function onConnect(event: WebSocketEvent): Promise<APIGatewayProxyResult> {
     const { connectionId } = event.requestContext;
     const token = event.queryStringParameters?.token;
     try {
       const principal = await verifyToken(token, deps.auth);
       const connectedAt = (event.requestContext as { connectedAt?: number }).connectedAt ?? now().getTime();
-      await deps.connections.save({
-        connectionId,
-        userId: principal.userId,
-        role: principal.role,
-        connectedAt,
-        ttl: Math.floor(connectedAt / 1000) + deps.connectionTtlSeconds,
-      });
+      const ttl = Math.floor(connectedAt / 1000) + deps.connectionTtlSeconds;
+      const slots = deps.connections.slots;
+      if (slots && !(await slots.take(principal.userId, connectionId, ttl))) {
+        deps.logger.info('connection refused', { connectionId, userId: principal.userId, reason: 'too many connections' });
+        return reply(429, 'Too many open connections for this user; close one and retry');
+      }
+      try {
+        await deps.connections.save({ connectionId, userId: principal.userId, role: principal.role, connectedAt, ttl });
+      } catch (error) {
+        // The connection will not exist: give its slot back before failing the handshake.
+        await slots?.release(principal.userId, connectionId).catch(() => undefined);
+        throw error;
+      }
       deps.logger.info('connected', { connectionId, userId: principal.userId });
       return reply(200);
     } catch (error) {
