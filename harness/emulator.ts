@@ -12,7 +12,12 @@ import { startDynamoDB } from './dynamodb/provider.js';
 import { createLambdaInvoker } from './lambda/invoker.js';
 import { createWebSocketApi } from './apiGateway/websocket/api.js';
 import { createHttpApi } from './apiGateway/http/api.js';
-import type { Invoke } from './lambda/types.js';
+import type { HttpLikeResponse, Invoke } from './lambda/types.js';
+import { createInvokeApi, isInvokeRequest } from './lambda/invokeApi.js';
+import type { LogEventRule } from './config/emulatorSettings.js';
+
+/** The emulator's health check on the HTTP port (not an AWS path: nothing deployed answers it). */
+export const HEALTH_PATH = '/_emulator/health';
 
 export interface EmulatorOptions {
   /** The project folder holding serverless.yml and the handler code. */
@@ -40,23 +45,11 @@ const apiIdOf = (): string => {
   return [...randomBytes(10)].map((b) => alphabet[b % alphabet.length]).join('');
 };
 
-interface LogEventRule {
-  message: string;
-  event: 'cacheInvalidated';
-  keysField: string;
-}
-
 /**
  * Turns the log lines serverless.yml's `custom.emulator.logEvents` names into emulator events (e.g. the app's
  * "cache invalidated" line with its keys), so the harness can assert on app behaviour without knowing the app.
  */
-function logEventMapper(settings: Record<string, unknown>, eventLog: EventLog) {
-  const rules = (Array.isArray(settings.logEvents) ? settings.logEvents : []) as LogEventRule[];
-  for (const rule of rules) {
-    if (rule.event !== 'cacheInvalidated' || typeof rule.message !== 'string' || typeof rule.keysField !== 'string') {
-      throw new Error(`custom.emulator.logEvents: unsupported rule ${JSON.stringify(rule)} (expected {message, event: cacheInvalidated, keysField})`);
-    }
-  }
+function logEventMapper(rules: LogEventRule[], eventLog: EventLog) {
   return (_functionName: string, line: { message: string; data?: Record<string, unknown> }): void => {
     for (const rule of rules) {
       const keys = line.data?.[rule.keysField];
@@ -122,10 +115,29 @@ export async function startEmulator(options: EmulatorOptions) {
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
     interceptHosts: [managementHost],
     serveIntercepted: websocketApi.management.handle,
-    onLog: logEventMapper(app.emulator, eventLog),
+    onLog: logEventMapper(app.emulator.logEvents, eventLog),
   });
 
-  const httpApi = createHttpApi({ invoke, routes: httpRoutes, apiId: httpApiId, region: app.region, eventLog });
+  const invokeApi = createInvokeApi({ invoke, functions: app.functions, region: app.region, accountId: app.accountId });
+  const health = (): HttpLikeResponse => ({
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ status: 'ok', service: app.service, stage: app.stage, functions: app.functions.map((f) => f.name), connections: websocketApi.connections.count() })),
+  });
+  const httpApi = createHttpApi({
+    invoke,
+    routes: httpRoutes,
+    apiId: httpApiId,
+    region: app.region,
+    eventLog,
+    // The emulator's own endpoints, beside the app's routes (serverless-offline users expect both).
+    serveLocal: (request) => {
+      const path = request.path.split('?')[0];
+      if (path === HEALTH_PATH && request.method === 'GET') return Promise.resolve(health());
+      if (isInvokeRequest(path)) return invokeApi(request);
+      return undefined;
+    },
+  });
   const { port: httpPort } = await httpApi.listen(options.httpPort ?? 0, host);
   const { port: wsPort } = await websocketApi.listen(options.wsPort ?? 0, host);
 
@@ -139,6 +151,11 @@ export async function startEmulator(options: EmulatorOptions) {
     httpApi,
     httpUrl: `http://${host}:${httpPort}`,
     graphqlUrl: `http://${host}:${httpPort}${httpRoutes[0]?.path ?? '/'}`,
+    /** Every HTTP route (method and path) and WebSocket route key, for the banner. */
+    routes: { http: httpRoutes, websocket: Object.keys(routes) },
+    healthUrl: `http://${host}:${httpPort}${HEALTH_PATH}`,
+    /** Lambda's Invoke API endpoint (`aws lambda invoke --endpoint-url …`). */
+    lambdaEndpoint: `http://${host}:${httpPort}`,
     wsUrl: `ws://${host}:${wsPort}`,
     managementUrl: `http://${host}:${wsPort}/${app.stage}`,
     managementHost,

@@ -4,6 +4,9 @@
  * reports draw sequence diagrams from it.
  */
 export type EmulatorEvent =
+  /** An invocation handed to a container (logged before anything it causes). */
+  | { kind: 'invokeStart'; functionName: string; trigger: string; requestId: string; coldStart: boolean }
+  /** An invocation's end, with its outcome. */
   | { kind: 'invoke'; functionName: string; trigger: string; requestId: string; coldStart: boolean; durationMs: number; outcome: 'ok' | 'error' | 'timeout'; error?: string }
   | { kind: 'management'; method: 'POST' | 'GET' | 'DELETE'; connectionId: string; statusCode: number; errorType?: string; bytes?: number }
   | { kind: 'dynamodb'; operation: string; table?: string; statusCode: number; errorType?: string }
@@ -13,7 +16,7 @@ export type EmulatorEvent =
   | { kind: 'http'; method: string; path: string; statusCode: number }
   | { kind: 'fault'; description: string }
   /** A line a function wrote to stdout/stderr; structured (JSON) lines keep their fields in `data`. */
-  | { kind: 'log'; functionName: string; level: string; message: string; data?: Record<string, unknown> };
+  | { kind: 'log'; functionName: string; level: string; message: string; data?: Record<string, unknown>; requestId?: string };
 
 export type LoggedEvent = EmulatorEvent & { seq: number; time: number };
 

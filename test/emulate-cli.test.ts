@@ -25,12 +25,15 @@ afterAll(async () => {
 });
 
 describe('npm run emulate', () => {
-  it('prints its endpoints, the secret source and a token command', () => {
+  it('prints every route, its endpoints, the secret source and the token command serverless.yml configures', () => {
     expect(emulate.output()).toMatch(/perkup emulator ready in \d+ ms/);
+    expect(emulate.output()).toMatch(/POST\s+http:\/\/127\.0\.0\.1:\d+\/graphql\s+→ λ graphql/);
     expect(emulate.graphqlUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
     expect(emulate.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    expect(emulate.output()).toMatch(/WebSocket\s+ws:\/\/127\.0\.0\.1:\d+\?token=<JWT>\n\s+routes: \$connect, \$disconnect, \$default/);
     expect(emulate.output()).toMatch(/Management\s+http:\/\/127\.0\.0\.1:\d+\/dev\/@connections\/\{connectionId\}/);
-    expect(emulate.output()).toContain('JWT secret  from JWT_SECRET');
+    expect(emulate.output()).toMatch(/Health\s+http:\/\/127\.0\.0\.1:\d+\/_emulator\/health/);
+    expect(emulate.output()).toContain('Tokens      HS256 with JWT_SECRET from the environment');
     expect(emulate.output()).toContain('npm run -s token -- --sub alice --role admin');
   });
 

@@ -1,14 +1,19 @@
 import type { LoggedEvent } from '../eventLog.js';
 
 const time = (epochMs: number): string => new Date(epochMs).toISOString().slice(11, 23);
+/** A request id, shortened: enough to tell concurrent invocations apart on a console. */
+const rid = (requestId: string): string => `[${requestId.slice(0, 8)}]`;
 const short = (text: string, max = 120): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** One readable console line per emulator event, or undefined for events too chatty to print (DynamoDB calls). */
 export function describeEvent(event: LoggedEvent, options: { verbose?: boolean } = {}): string | undefined {
   const at = time(event.time);
   switch (event.kind) {
+    case 'invokeStart':
+      // The start line comes before anything the invocation causes; the end line closes it with the same id.
+      return `${at} λ ${event.functionName} ${event.trigger} start${event.coldStart ? ' (cold)' : ''} ${rid(event.requestId)}`;
     case 'invoke':
-      return `${at} λ ${event.functionName} ${event.trigger} ${event.outcome}${event.coldStart ? ' (cold)' : ''} ${event.durationMs} ms${event.error ? ` — ${short(event.error)}` : ''}`;
+      return `${at} λ ${event.functionName} ${event.trigger} ${event.outcome}${event.coldStart ? ' (cold)' : ''} ${event.durationMs} ms ${rid(event.requestId)}${event.error ? ` — ${short(event.error)}` : ''}`;
     case 'management':
       return `${at} ⇢ ${event.method} @connections/${event.connectionId} → ${event.statusCode}${event.errorType ? ` ${event.errorType}` : ''}`;
     case 'delivered':
@@ -26,7 +31,7 @@ export function describeEvent(event: LoggedEvent, options: { verbose?: boolean }
       // console.log lines are what one looks for.
       const structured = event.data !== undefined;
       const show = options.verbose || !structured || /^(WARN|ERROR|CRITICAL)/i.test(event.level);
-      return show ? `${at} ${structured ? event.level : '›'} ${event.functionName}: ${short(event.message, 300)}${structured && Object.keys(event.data!).length ? ` ${short(JSON.stringify(event.data), 200)}` : ''}` : undefined;
+      return show ? `${at} ${structured ? event.level : '›'} ${event.functionName}${event.requestId ? ` ${rid(event.requestId)}` : ''}: ${short(event.message, 300)}${structured && Object.keys(event.data!).length ? ` ${short(JSON.stringify(event.data), 200)}` : ''}` : undefined;
     }
     case 'dynamodb':
       return event.statusCode >= 400 ? `${at} ▣ DynamoDB ${event.operation} ${event.table ?? ''} → ${event.statusCode} ${event.errorType ?? ''}` : undefined;

@@ -1,99 +1,93 @@
 /**
- * `npm run emulate`: the offline development stack on real ports, until Ctrl-C.
- * Defaults follow serverless-offline so existing clients work: HTTP 3000 (GraphQL at /graphql), WebSocket 3001,
- * management API on the WebSocket port at /@connections/{connectionId}.
+ * `npm run emulate`: runs a service's serverless.yml offline on real ports, until Ctrl-C. Defaults follow
+ * serverless-offline so existing clients work: HTTP 3000, WebSocket 3001, management API on the WebSocket port at
+ * /@connections/{connectionId}. Handlers reload when their code changes; the whole emulator restarts (same ports)
+ * when serverless.yml or .env changes.
  */
-import { parseArgs } from 'node:util';
-import { watch } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, watch } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { startEmulator } from '../emulator.js';
-import { describeEvent } from './describeEvent.js';
+import { startEmulator, type Emulator } from '../emulator.js';
+import { loadServerlessConfig } from '../config/serverless.js';
 import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
+import { describeEvent } from './describeEvent.js';
+import { HELP, listenSettings, parseFlags, UsageError, type CliFlags } from './options.js';
+import { banner } from './banner.js';
 
-
-const HELP = `Usage: npm run emulate -- [options]
-
-  --http-port <n>   HTTP API port (GraphQL at /graphql). Default 3000; 0 = any free port
-  --ws-port <n>     WebSocket + management API port. Default 3001; 0 = any free port
-  --host <addr>     Address to listen on. Default 127.0.0.1
-  --stage <name>    Stage name. Default from serverless.yml (dev)
-  --data <dir>      DynamoDB data folder (survives restarts). Default .emulator/dynamodb
-  --memory          Keep DynamoDB data in memory only
-  --dynamodb <where>  dynalite (default), localstack (http://127.0.0.1:4566 or LOCALSTACK_ENDPOINT),
-                    floci (http://127.0.0.1:4567 or FLOCI_ENDPOINT) — see docker-compose.localstack.yml — or a URL
-  --dynamodb-endpoint <url>  Use an external DynamoDB at this URL instead of dynalite
-  --no-watch        Do not reload handlers when src/ changes
-  --quiet           Do not log each invocation and notification
-  --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
-                    console.log lines are always printed)
-  --check           Start, print the endpoints, stop (a start-up check for CI and for timing)
-  -h, --help        This text
-
-Environment: JWT_SECRET (HS256 token secret; otherwise the \${ssm:…} value from the local parameters files);
-DYNAMODB_ENDPOINT (an external DynamoDB when neither --dynamodb nor --dynamodb-endpoint is given).`;
-
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      'http-port': { type: 'string', default: '3000' },
-      'ws-port': { type: 'string', default: '3001' },
-      host: { type: 'string', default: '127.0.0.1' },
-      stage: { type: 'string' },
-      data: { type: 'string', default: '.emulator/dynamodb' },
-      memory: { type: 'boolean', default: false },
-      dynamodb: { type: 'string' },
-      'dynamodb-endpoint': { type: 'string' },
-      'no-watch': { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      check: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  console.error(`${(error as Error).message}\n\n${HELP}`);
-  process.exit(2);
+function fail(message: string, code: number): never {
+  console.error(message);
+  process.exit(code);
 }
-if (values.help) {
+
+let flags: CliFlags;
+try {
+  flags = parseFlags(process.argv.slice(2));
+} catch (error) {
+  fail(`${(error as Error).message}\n\n${HELP}`, 2);
+}
+if (flags.help) {
   console.log(HELP);
   process.exit(0);
 }
 
-function port(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    console.error(`--${name} must be a port number 0–65535, got "${raw}"`);
-    process.exit(2);
+const configFile = resolve(flags.config);
+if (!existsSync(configFile)) fail(`${configFile} not found (give the service's serverless.yml with --config)`, 2);
+const serviceRoot = dirname(configFile);
+const envFile = resolve(serviceRoot, '.env');
+
+/**
+ * `.env` in the service root: sets what the environment does not already set, as serverless-offline's dotenv does.
+ * On a restart, the variables it set before are set again from the new file.
+ */
+const fromDotEnv = new Set<string>();
+function loadDotEnv(): string[] {
+  if (!existsSync(envFile)) return [];
+  const parsed = parseEnv(readFileSync(envFile, 'utf8'));
+  const set = Object.keys(parsed).filter((name) => process.env[name] === undefined || fromDotEnv.has(name));
+  for (const name of set) {
+    process.env[name] = parsed[name];
+    fromDotEnv.add(name);
   }
-  return value;
+  return set;
 }
 
-const projectRoot = process.cwd();
 let dynamodbEndpoint: string | undefined;
 try {
-  dynamodbEndpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb, endpoint: values['dynamodb-endpoint'] });
+  dynamodbEndpoint = chooseDynamoDBEndpoint({ dynamodb: flags.dynamodb, endpoint: flags.dynamodbEndpoint });
 } catch (error) {
-  console.error((error as Error).message);
-  process.exit(2);
+  fail((error as Error).message, 2);
+}
+const storageLabel = dynamodbEndpoint ?? (flags.memory ? 'in memory' : relative(process.cwd(), resolve(serviceRoot, flags.data)) || '.');
+
+/** On a restart, the ports the first start bound (0 = any free port would move clients to new ones). */
+async function start(ports?: { httpPort: number; wsPort: number }): Promise<Emulator> {
+  const dotEnv = loadDotEnv();
+  // Read once for the settings the listen step needs (custom.serverless-offline, the token secret's name).
+  const app = loadServerlessConfig(configFile, { ...(flags.stage ? { stage: flags.stage } : {}), refs: () => 'emulated' });
+  const listen = listenSettings(flags, app.serverlessOffline);
+  const secretVariable = app.emulator.tokens?.secretVariable;
+  const emulator = await startEmulator({
+    projectRoot: serviceRoot,
+    serverlessFile: configFile,
+    ...(flags.stage ? { stage: flags.stage } : {}),
+    storage: dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : flags.memory ? 'memory' : { path: resolve(serviceRoot, flags.data) },
+    ...listen,
+    ...ports,
+    // The app's token secret from the environment overrides serverless.yml's local value.
+    ...(secretVariable && process.env[secretVariable] ? { environment: { [secretVariable]: process.env[secretVariable] } } : {}),
+  });
+  if (dotEnv.length) console.log(`.env: ${dotEnv.join(', ')}`);
+  return emulator;
 }
 
-const emulator = await startEmulator({
-  projectRoot,
-  ...(values.stage ? { stage: values.stage } : {}),
-  storage: dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : values.memory ? 'memory' : { path: resolve(projectRoot, values.data!) },
-  httpPort: port('http-port', values['http-port']!),
-  wsPort: port('ws-port', values['ws-port']!),
-  host: values.host!,
-  // Without JWT_SECRET, serverless.yml's ${ssm:…} applies, resolved from the local parameters files (ssmParameters.ts).
-  ...(process.env.JWT_SECRET ? { environment: { JWT_SECRET: process.env.JWT_SECRET } } : {}),
-}).catch((error: NodeJS.ErrnoException) => {
-  if (error.code === 'EADDRINUSE') console.error(`Port already in use (${error.message}). Pick others with --http-port / --ws-port, or 0 for any free port.`);
-  else console.error(error);
-  process.exit(1);
-});
+let emulator: Emulator;
+try {
+  emulator = await start();
+} catch (error) {
+  const e = error as NodeJS.ErrnoException;
+  fail(e.code === 'EADDRINUSE' ? `Port already in use (${e.message}). Pick others with --http-port / --ws-port, or 0 for any free port.` : e instanceof UsageError ? e.message : String(e.stack ?? e), e instanceof UsageError ? 2 : 1);
+}
 
 // Ctrl-C handling is in place before the ready line: whoever reads that line may stop us at once.
 let stopping = false;
@@ -107,41 +101,64 @@ async function stop(signal: string): Promise<void> {
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
 
+let unsubscribe: () => void = () => undefined;
+function announce(readyMs: number): void {
+  console.log(banner(emulator, { readyMs, storage: storageLabel, secretVariable: emulator.app.emulator.tokens?.secretVariable }));
+  unsubscribe();
+  if (!flags.quiet) {
+    unsubscribe = emulator.eventLog.subscribe((event) => {
+      const line = describeEvent(event, { verbose: flags.verbose });
+      if (line) console.log(line);
+    });
+  }
+}
 // performance.now() counts from process start, so this includes Node and TypeScript loading.
-const readyMs = Math.round(performance.now());
-const defaultSecret = emulator.app.functions.map((f) => f.environment.JWT_SECRET).find(Boolean);
-const secretLine = process.env.JWT_SECRET
-  ? 'from JWT_SECRET'
-  : defaultSecret
-    ? `"${defaultSecret}", serverless.yml's \${ssm:…} from the local parameters files (set JWT_SECRET to change it)`
-    : 'none set (set JWT_SECRET, or add the SSM parameter to the local parameters files)';
-console.log(`${emulator.app.service} emulator ready in ${readyMs} ms (stage ${emulator.app.stage}, DynamoDB ${dynamodbEndpoint ?? (values.memory ? 'in memory' : values.data)})
-  GraphQL     ${emulator.graphqlUrl}
-  WebSocket   ${emulator.wsUrl}?token=<JWT>
-  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${emulator.app.stage})
-  JWT secret  ${secretLine}
-  Token       npm run -s token -- --sub alice --role admin${process.env.JWT_SECRET ? '   (run it with the same JWT_SECRET)' : ''}
-Ctrl-C to stop.`);
+announce(Math.round(performance.now()));
 
-if (values.check) {
+if (flags.check) {
   await emulator.close();
   process.exit(0);
 }
 
-if (!values.quiet) {
-  emulator.eventLog.subscribe((event) => {
-    const line = describeEvent(event, { verbose: values.verbose! });
-    if (line) console.log(line);
-  });
+/** The folders holding the functions' handler files (top level under the service root), watched for code changes. */
+function codeFolders(app: Emulator['app']): string[] {
+  const tops = new Set(app.functions.map((f) => relative(serviceRoot, f.handlerFile).split(/[\\/]/)[0]));
+  return [...tops].map((top) => resolve(serviceRoot, top)).filter((path) => path !== serviceRoot && !path.endsWith('.ts') && !/\.[cm]?js$/.test(path));
 }
 
-if (!values['no-watch']) {
+function debounce(run: () => void): () => void {
   let pending: NodeJS.Timeout | undefined;
-  // Recursive fs.watch works on Linux from Node 20. Debounced: an editor save is several events.
-  watch(resolve(projectRoot, 'src'), { recursive: true }, (_event, file) => {
+  // An editor save is several events.
+  return () => {
     clearTimeout(pending);
-    pending = setTimeout(() => {
-      void emulator.reload().then(() => console.log(`↻ ${file ?? 'src'} changed: handlers reload on their next invocation (connections kept)`));
-    }, 100);
+    pending = setTimeout(run, 150);
+  };
+}
+
+if (flags.watch) {
+  // Recursive fs.watch works on Linux from Node 20.
+  for (const folder of codeFolders(emulator.app)) {
+    watch(folder, { recursive: true }, debounce(() => void emulator.reload().then(() => console.log(`↻ code in ${relative(serviceRoot, folder)}/ changed: handlers reload on their next invocation (connections kept)`)))).unref();
+  }
+  let restarting = false;
+  const restart = debounce(() => {
+    if (restarting || stopping) return;
+    restarting = true;
+    const started = performance.now();
+    console.log('↻ serverless.yml or .env changed: restarting (clients are disconnected, ports kept)…');
+    const ports = { httpPort: Number(new URL(emulator.httpUrl).port), wsPort: Number(new URL(emulator.wsUrl).port) };
+    void emulator
+      .close()
+      .then(() => start(ports))
+      .then((next) => {
+        emulator = next;
+        announce(Math.round(performance.now() - started));
+      })
+      .catch((error: Error) => console.error(`restart failed, still stopped until the next change: ${error.message}`))
+      .finally(() => (restarting = false));
+  });
+  // Watch the folder, not the file: editors replace files on save, which ends a watch on the file itself.
+  watch(serviceRoot, (_event, file) => {
+    if (file === relative(serviceRoot, configFile) || file === '.env') restart();
   }).unref();
 }

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ACCOUNT_ID, serverlessDefaults } from '../common/awsDefaults.js';
 import { localSsmParameters } from './ssmParameters.js';
+import { emulatorSettings, type EmulatorSettings } from './emulatorSettings.js';
 
 export interface WebSocketEventDefinition {
   route: string;
@@ -56,8 +57,10 @@ export interface ServerlessApp {
   websocketRouteSelectionExpression: string;
   functions: FunctionDefinition[];
   tables: TableDefinition[];
-  /** `custom.emulator`, free-form settings for the emulator. */
-  emulator: Record<string, unknown>;
+  /** `custom.emulator`: what the harness needs to know of the app, validated. */
+  emulator: EmulatorSettings;
+  /** `custom.serverless-offline`: serverless-offline's settings, read as aliases of the emulator's own flags. */
+  serverlessOffline: Record<string, unknown>;
 }
 
 export class ServerlessConfigError extends Error {
@@ -279,7 +282,8 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     websocketRouteSelectionExpression: String(provider.websocketsApiRouteSelectionExpression ?? serverlessDefaults.websocketRouteSelectionExpression),
     functions,
     tables,
-    emulator: ((resolveValue(get(doc, 'custom.emulator')) ?? {}) as Record<string, unknown>),
+    emulator: emulatorSettings(resolveValue(get(doc, 'custom.emulator')), file),
+    serverlessOffline: (resolveValue(get(doc, 'custom.serverless-offline')) ?? {}) as Record<string, unknown>,
   };
 }
 

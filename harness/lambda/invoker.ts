@@ -52,6 +52,8 @@ const LAMBDA_INIT_TIMEOUT_MS = 10_000;
 
 interface Container {
   worker: Worker;
+  /** The request id of the invocation it runs or ran last: its log lines carry it, as Lambda's do. */
+  requestId: string | undefined;
   busy: boolean;
   stale: boolean;
   warm: boolean;
@@ -109,7 +111,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     };
   }
 
-  function forwardLogs(fn: FunctionDefinition, stream: NodeJS.ReadableStream, defaultLevel: string): void {
+  function forwardLogs(fn: FunctionDefinition, stream: NodeJS.ReadableStream, defaultLevel: string, requestId: () => string | undefined): void {
     createInterface({ input: stream }).on('line', (line) => {
       let entry: { level: string; message: string; data?: Record<string, unknown> };
       try {
@@ -119,7 +121,8 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       } catch {
         entry = { level: defaultLevel, message: line };
       }
-      options.eventLog?.record({ kind: 'log', functionName: fn.name, ...entry });
+      const id = requestId();
+      options.eventLog?.record({ kind: 'log', functionName: fn.name, ...entry, ...(id ? { requestId: id } : {}) });
       options.onLog?.(fn.name, entry);
     });
   }
@@ -137,9 +140,9 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       interceptMode: options.interceptMode ?? 'fast',
     };
     const worker = new Worker(containerEntry, { workerData: data, env: environmentFor(fn), stdout: true, stderr: true });
-    const container: Container = { worker, busy: false, stale: false, warm: false, pending: new Map() };
-    forwardLogs(fn, worker.stdout, 'INFO');
-    forwardLogs(fn, worker.stderr, 'ERROR');
+    const container: Container = { worker, requestId: undefined, busy: false, stale: false, warm: false, pending: new Map() };
+    forwardLogs(fn, worker.stdout, 'INFO', () => container.requestId);
+    forwardLogs(fn, worker.stderr, 'ERROR', () => container.requestId);
     worker.on('message', (message: FromContainer) => {
       if (message.type === 'http-request') {
         const serve = options.serveIntercepted;
@@ -226,6 +229,8 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     const started = performance.now();
     const coldStart = !container.warm;
     container.busy = true;
+    container.requestId = requestId;
+    options.eventLog?.record({ kind: 'invokeStart', functionName: fn.name, trigger: queued.trigger, requestId, coldStart });
     // AWS stops the runtime when time is up: the container is gone and the next invocation starts cold.
     const stop = (error: { name: string; message: string }): void => {
       container.pending.delete(id);

@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { installManagementApiFastPath, installSdkInterceptor } from './sdkInterceptor.js';
+import { installManagementApiFastPath, installSdkInterceptor, managementSdkFor } from './sdkInterceptor.js';
+import { installHttpsInterceptor } from './httpsInterceptor.js';
 import type { HttpLikeRequest, HttpLikeResponse } from './types.js';
 
 export interface ContainerData {
@@ -41,16 +42,22 @@ let nextHttpId = 0;
 const pendingHttp = new Map<number, (response: HttpLikeResponse) => void>();
 if (data.interceptHosts.length) {
   const hosts = new Set(data.interceptHosts);
-  const install = data.interceptMode === 'wire' ? installSdkInterceptor : installManagementApiFastPath;
-  install(
-    (hostname) => hosts.has(hostname),
-    (request) =>
-      new Promise((resolve) => {
-        const id = ++nextHttpId;
-        pendingHttp.set(id, resolve);
-        post({ type: 'http-request', id, request });
-      }),
-  );
+  const matchHost = (hostname: string): boolean => hosts.has(hostname);
+  const serve = (request: HttpLikeRequest): Promise<HttpLikeResponse> =>
+    new Promise((resolve) => {
+      const id = ++nextHttpId;
+      pendingHttp.set(id, resolve);
+      post({ type: 'http-request', id, request });
+    });
+  // Below every SDK: whatever copy the handler resolved, or a bundle, reaches the emulator over an in-memory socket.
+  installHttpsInterceptor(matchHost, serve);
+  if (data.interceptMode === 'wire') installSdkInterceptor(matchHost, serve);
+  else {
+    // The fast path, on the harness's copy and on the copy the handler's own node_modules resolve, if another.
+    installManagementApiFastPath(matchHost, serve);
+    const own = managementSdkFor(data.handlerFile);
+    if (own) installManagementApiFastPath(matchHost, serve, own);
+  }
 }
 
 type Handler = (event: unknown, context: object, callback?: (error: unknown, result?: unknown) => void) => unknown;

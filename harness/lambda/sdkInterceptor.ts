@@ -89,15 +89,29 @@ interface ManagementCommand {
 }
 type ManagementClient = { config: { endpoint: () => Promise<{ hostname: string; path: string }> }; send: (...args: unknown[]) => Promise<unknown> };
 
-const sdk = requireFromSdk('@aws-sdk/client-apigatewaymanagementapi') as Record<string, unknown> & {
+type ManagementSdk = Record<string, unknown> & {
   ApiGatewayManagementApiClient: { prototype: ManagementClient };
   ApiGatewayManagementApiServiceException: new (init: object) => Error;
 };
+const patchedPrototypes = new WeakSet<object>();
+const harnessSdk = requireFromSdk('@aws-sdk/client-apigatewaymanagementapi') as ManagementSdk;
+
+/**
+ * The management SDK a handler file resolves (its own node_modules may hold another copy than the harness's), or
+ * undefined when it resolves none (a bundle, or no SDK at all: the HTTPS interceptor serves those).
+ */
+export function managementSdkFor(handlerFile: string): ManagementSdk | undefined {
+  try {
+    return createRequire(handlerFile)('@aws-sdk/client-apigatewaymanagementapi') as ManagementSdk;
+  } catch {
+    return undefined;
+  }
+}
 const METHODS: Record<string, 'POST' | 'GET' | 'DELETE'> = { PostToConnectionCommand: 'POST', GetConnectionCommand: 'GET', DeleteConnectionCommand: 'DELETE' };
 // The service model's modelled errors; anything else is the service's base exception with the wire's error name.
 const MODELLED = new Set(['ForbiddenException', 'GoneException', 'LimitExceededException', 'PayloadTooLargeException']);
 
-function sdkError(response: { statusCode: number; headers: Record<string, string>; body: Uint8Array }): Error {
+function sdkError(sdk: ManagementSdk, response: { statusCode: number; headers: Record<string, string>; body: Uint8Array }): Error {
   const name = response.headers['x-amzn-errortype']?.split(':')[0] ?? (response.statusCode >= 500 ? 'InternalServerErrorException' : 'UnknownError');
   let message = 'UnknownError';
   try {
@@ -129,8 +143,11 @@ function output(method: string, response: { statusCode: number; body: Uint8Array
  * $metadata.httpStatusCode 410). The SDK's middleware costs ~110 µs a call on two cores, which caps the wire path
  * near 8,000 calls/s; this path serves tens of thousands. `installSdkInterceptor` remains for full wire fidelity.
  */
-export function installManagementApiFastPath(matchHost: (hostname: string) => boolean, handle: HttpLikeHandler): () => void {
+export function installManagementApiFastPath(matchHost: (hostname: string) => boolean, handle: HttpLikeHandler, sdk: ManagementSdk = harnessSdk): () => void {
   const proto = sdk.ApiGatewayManagementApiClient.prototype;
+  // The handler's copy is often the harness's own: patch each copy once.
+  if (patchedPrototypes.has(proto)) return () => undefined;
+  patchedPrototypes.add(proto);
   const originalSend = proto.send;
   const endpoints = new WeakMap<object, Promise<{ hostname: string; path: string }>>();
   proto.send = async function fastSend(this: ManagementClient, ...args: unknown[]) {
@@ -149,10 +166,11 @@ export function installManagementApiFastPath(matchHost: (hostname: string) => bo
       headers: { authorization: 'AWS4-HMAC-SHA256 emulator-fast-path' },
       body: Data === undefined ? new Uint8Array() : typeof Data === 'string' ? Buffer.from(Data) : Data,
     });
-    if (response.statusCode >= 300) throw sdkError(response);
+    if (response.statusCode >= 300) throw sdkError(sdk, response);
     return output(method, response);
   };
   return () => {
     proto.send = originalSend;
+    patchedPrototypes.delete(proto);
   };
 }

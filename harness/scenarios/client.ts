@@ -46,7 +46,15 @@ export class ScenarioClient {
   private closeInfo: { code: number; reason: string } | undefined;
   private closeListeners = new Set<(info: { code: number; reason: string }) => void>();
 
-  constructor(readonly name: string, readonly token: string | undefined) {}
+  /**
+   * `tokenParameter`: the query parameter that carries `token` at the handshake (`?token=…` by default); undefined
+   * sends it as `Authorization: Bearer …` instead.
+   */
+  constructor(
+    readonly name: string,
+    readonly token: string | undefined,
+    private readonly tokenParameter: string | undefined = 'token',
+  ) {}
 
   /** Opens the socket; resolves with the handshake's refusal status when API Gateway refuses it. */
   async connect(
@@ -54,9 +62,11 @@ export class ScenarioClient {
     options: { query?: Record<string, string>; headers?: Record<string, string>; protocols?: string[] } = {},
   ): Promise<{ ok: true } | { ok: false; status: number }> {
     const url = new URL(wsUrl);
-    if (this.token !== undefined) url.searchParams.set('token', this.token);
+    const tokenHeader: Record<string, string> = {};
+    if (this.token !== undefined && this.tokenParameter !== undefined) url.searchParams.set(this.tokenParameter, this.token);
+    else if (this.token !== undefined) tokenHeader.authorization = `Bearer ${this.token}`;
     for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.append(key, value);
-    const socket = new WebSocket(url, options.protocols ?? [], { headers: { 'user-agent': this.userAgent, ...options.headers } });
+    const socket = new WebSocket(url, options.protocols ?? [], { headers: { 'user-agent': this.userAgent, ...tokenHeader, ...options.headers } });
     this.socket = socket;
     return new Promise((resolve, reject) => {
       socket.once('open', () => {

@@ -22,6 +22,8 @@ export function describeFailure(error: Error): string {
 
 export function formatEvent(e: LoggedEvent): string {
   switch (e.kind) {
+    case 'invokeStart':
+      return `λ ${e.functionName} ${e.trigger} start${e.coldStart ? ' (cold)' : ''} [${e.requestId.slice(0, 8)}]`;
     case 'invoke':
       return `λ ${e.functionName} ${e.trigger} → ${e.outcome}${e.coldStart ? ' (cold)' : ''}${e.error ? ` ${e.error}` : ''}`;
     case 'management':

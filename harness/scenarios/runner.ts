@@ -69,7 +69,7 @@ export async function runScenario(
     for (let i = 0; i < count; i++) {
       const memberName = spec.count ? `${name}[${i}]` : name;
       const claims = spec.claims && { ...spec.claims, sub: spec.count ? `${spec.claims.sub}-${i}` : spec.claims.sub };
-      members.push(new ScenarioClient(memberName, spec.token ?? (claims ? await target.mintToken(claims) : undefined)));
+      members.push(new ScenarioClient(memberName, spec.token ?? (claims ? await target.mintToken(claims) : undefined), target.tokenQueryParameter));
     }
     groups.set(name, members);
   }

@@ -44,6 +44,8 @@ export interface ScenarioTarget {
   graphqlUrl: string;
   wsUrl: string;
   mintToken(claims: Record<string, unknown>): Promise<string>;
+  /** Where clients put their token at the handshake: this query parameter, or (undefined) an Authorization header. */
+  tokenQueryParameter: string | undefined;
   /** The app's subscribe protocol (custom.emulator.scenarios.subscribe). */
   subscribe: SubscribeProtocol | undefined;
   insides: TargetInsides | undefined;
@@ -57,12 +59,14 @@ export interface TargetFactory {
 }
 
 /**
- * The secret development tokens are signed with: the one given, else JWT_SECRET, else the JWT_SECRET that
- * serverless.yml resolves to (its development default).
+ * The secret development tokens are signed with (HS256): the one given, else the variable serverless.yml's
+ * `custom.emulator.tokens.secretVariable` names (JWT_SECRET when unset) from the environment, else that variable as
+ * the functions' environment resolves it (their local development value).
  */
 function secretFor(app: ServerlessApp, given: string | undefined): string {
-  const secret = given ?? process.env.JWT_SECRET ?? app.functions.map((f) => f.environment.JWT_SECRET).find(Boolean);
-  if (!secret) throw new Error('Scenarios sign tokens with JWT_SECRET: set it, or give the functions a JWT_SECRET in serverless.yml');
+  const variable = app.emulator.tokens?.secretVariable ?? 'JWT_SECRET';
+  const secret = given ?? process.env[variable] ?? app.functions.map((f) => f.environment[variable]).find(Boolean);
+  if (!secret) throw new Error(`Scenarios sign tokens with ${variable}: set it, or give the functions a ${variable} in serverless.yml (custom.emulator.tokens.secretVariable names another)`);
   return secret;
 }
 
@@ -70,23 +74,8 @@ async function sign(claims: Record<string, unknown>, secret: string): Promise<st
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime('2h').sign(new TextEncoder().encode(secret));
 }
 
-interface ScenarioSettings {
-  subscribe?: SubscribeProtocol;
-}
-interface ConnectionRecordSettings {
-  table: string;
-  key: Record<string, string>;
-}
-
-function settingsOf(emulatorSettings: Record<string, unknown>) {
-  return {
-    subscribe: (emulatorSettings.scenarios as ScenarioSettings | undefined)?.subscribe,
-    connectionRecord: emulatorSettings.connectionRecord as ConnectionRecordSettings | undefined,
-  };
-}
-
 function insidesOf(emulator: Emulator): TargetInsides {
-  const { connectionRecord } = settingsOf(emulator.app.emulator);
+  const { connectionRecord } = emulator.app.emulator;
   const table = connectionRecord && emulator.app.tables.find((t) => t.logicalId === connectionRecord.table || t.TableName === connectionRecord.table);
   const needRecord = (): { name: string; key: Record<string, string> } => {
     if (!connectionRecord || !table) throw new Error('expectConnection needs custom.emulator.connectionRecord {table, key} in serverless.yml');
@@ -168,7 +157,8 @@ export function inProcessTargets(options: { projectRoot: string; size: number; j
       graphqlUrl: emulator.graphqlUrl,
       wsUrl: emulator.wsUrl,
       mintToken: (claims) => sign(claims, secretFor(emulator.app, options.jwtSecret)),
-      subscribe: settingsOf(emulator.app.emulator).subscribe,
+      subscribe: emulator.app.emulator.scenarios.subscribe,
+      tokenQueryParameter: emulator.app.emulator.tokens?.queryParameter,
       insides: insidesOf(emulator),
       async release() {
         await emulator.reset();
@@ -213,7 +203,8 @@ export function remoteTarget(options: { httpUrl: string; wsUrl: string; projectR
     graphqlUrl,
     wsUrl: options.wsUrl,
     mintToken: (claims) => sign(claims, secret),
-    subscribe: settingsOf(app.emulator).subscribe,
+    subscribe: app.emulator.scenarios.subscribe,
+    tokenQueryParameter: app.emulator.tokens?.queryParameter,
     insides: undefined,
     release: async () => undefined,
   };

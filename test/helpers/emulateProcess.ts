@@ -14,9 +14,15 @@ export interface EmulateProcess {
 }
 
 /** Starts `npm run emulate`'s entry point on free ports and waits for its endpoints. */
-export async function startEmulateProcess(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<EmulateProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'harness/cli/emulate.ts', '--http-port', '0', '--ws-port', '0', '--memory', '--no-watch', ...extraArgs], {
-    cwd: root,
+export async function startEmulateProcess(
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  options: { cwd?: string; watch?: boolean } = {},
+): Promise<EmulateProcess> {
+  const fixed = ['--http-port', '0', '--ws-port', '0', '--memory', ...(options.watch ? [] : ['--no-watch'])];
+  const cwd = options.cwd ?? root;
+  const child = spawn(process.execPath, ['--import', 'tsx', `${root}/harness/cli/emulate.ts`, ...fixed, ...extraArgs], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -35,12 +41,14 @@ export async function startEmulateProcess(extraArgs: string[] = [], env: NodeJS.
     child.stdout!.on('data', check);
     void exited.then((code) => reject(new Error(`emulate exited with ${code}:\n${out}`)));
   });
-  const graphqlUrl = /GraphQL\s+(\S+)/.exec(out)![1];
+  const httpUrl = /HTTP API\s+(\S+)/.exec(out)![1];
+  // The first HTTP route the banner lists (PerkUp's is POST /graphql).
+  const graphqlUrl = /^\s+\w+\s+(http:\/\/\S+)\s+→ λ/m.exec(out)?.[1] ?? httpUrl;
   const wsUrl = /WebSocket\s+(ws:\/\/[^?\s]+)/.exec(out)![1];
   return {
     child,
     graphqlUrl,
-    httpUrl: new URL(graphqlUrl).origin,
+    httpUrl,
     wsUrl,
     output: () => out,
     stop: async () => {

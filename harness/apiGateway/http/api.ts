@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { EventLog } from '../../eventLog.js';
-import type { Invoke } from '../../lambda/types.js';
+import type { HttpLikeRequest, HttpLikeResponse, Invoke } from '../../lambda/types.js';
 import { httpApiEvent, requestFacts } from './events.js';
 import { closeServer, listen } from '../../common/net.js';
 
@@ -28,7 +28,21 @@ export function matchPath(pattern: string, path: string): Record<string, string>
   return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1])]));
 }
 
-export function createHttpApi(options: { invoke: Invoke; routes: HttpRoute[]; apiId: string; region: string; stage?: string; eventLog?: EventLog }) {
+export interface HttpApiOptions {
+  invoke: Invoke;
+  routes: HttpRoute[];
+  apiId: string;
+  region: string;
+  stage?: string;
+  eventLog?: EventLog;
+  /**
+   * The emulator's own endpoints on the same port (health, Lambda's Invoke API): answers a request it serves, or
+   * undefined to let the HTTP API route it. Not part of API Gateway: nothing deployed answers these paths.
+   */
+  serveLocal?: (request: HttpLikeRequest) => Promise<HttpLikeResponse> | undefined;
+}
+
+export function createHttpApi(options: HttpApiOptions) {
   const stage = options.stage ?? '$default';
   let server: Server | undefined;
 
@@ -67,6 +81,14 @@ export function createHttpApi(options: { invoke: Invoke; routes: HttpRoute[]; ap
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const method = request.method ?? 'GET';
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
+    const local = options.serveLocal?.({ method, path: request.url ?? '/', headers, body: Buffer.concat(chunks) });
+    if (local) {
+      const answer = await local;
+      send(response, answer.statusCode, answer.headers, Buffer.from(answer.body));
+      return;
+    }
     const corsHeaders = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization,content-type', 'access-control-allow-methods': 'GET,POST,OPTIONS' };
     let status: number;
     if (method === 'OPTIONS') {

@@ -1,0 +1,25 @@
+/** The start-up banner: every endpoint and route the emulator serves, and what the app's configuration adds. */
+import type { Emulator } from '../emulator.js';
+
+export function banner(emulator: Emulator, facts: { readyMs: number; storage: string; secretVariable: string | undefined }): string {
+  const { app } = emulator;
+  const tokens = app.emulator.tokens;
+  const wsHint = tokens?.queryParameter ? `?${tokens.queryParameter}=<JWT>` : '';
+  const lines = [
+    `${app.service} emulator ready in ${facts.readyMs} ms (stage ${app.stage}, DynamoDB ${facts.storage})`,
+    `  HTTP API    ${emulator.httpUrl}`,
+    ...emulator.routes.http.map((r) => `              ${r.method.padEnd(6)} ${emulator.httpUrl}${r.path}  → λ ${r.functionName}`),
+    `  WebSocket   ${emulator.wsUrl}${wsHint}`,
+    `              routes: ${emulator.routes.websocket.join(', ') || '(none)'}`,
+    `  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${app.stage})`,
+    `  Lambda      ${emulator.lambdaEndpoint}  (aws lambda invoke --endpoint-url ${emulator.lambdaEndpoint} --function-name <name> out.json)`,
+    `  Health      ${emulator.healthUrl}`,
+  ];
+  if (facts.secretVariable) {
+    const fromEnv = process.env[facts.secretVariable] !== undefined;
+    lines.push(`  Tokens      HS256 with ${facts.secretVariable} ${fromEnv ? `from the environment` : `as serverless.yml resolves it locally (set ${facts.secretVariable} to change it)`}`);
+    if (tokens?.mintCommand) lines.push(`              ${tokens.mintCommand}${fromEnv ? `   (run it with the same ${facts.secretVariable})` : ''}`);
+  }
+  lines.push('Ctrl-C to stop.');
+  return lines.join('\n');
+}

@@ -1,0 +1,112 @@
+/**
+ * `npm run emulate`'s options: its own flags, serverless-offline's camelCase spellings of them, and serverless.yml's
+ * `custom.serverless-offline` block as defaults, so a serverless-offline user's setup works unchanged. Precedence:
+ * a flag, then `custom.serverless-offline`, then serverless-offline's defaults (HTTP 3000, WebSocket 3001).
+ */
+import { parseArgs } from 'node:util';
+
+export const HELP = `Usage: npm run emulate -- [options]
+
+  --config <file>   The service's serverless.yml (its folder is the service root). Default ./serverless.yml
+  --http-port <n>   HTTP API port (also --httpPort). Default 3000; 0 = any free port
+  --ws-port <n>     WebSocket + management API port (also --websocketPort). Default 3001; 0 = any free port
+  --host <addr>     Address to listen on. Default 127.0.0.1
+  --stage <name>    Stage name. Default from serverless.yml
+  --data <dir>      DynamoDB data folder, relative to the service root (survives restarts). Default .emulator/dynamodb
+  --memory          Keep DynamoDB data in memory only
+  --dynamodb <where>  dynalite (default), localstack (http://127.0.0.1:4566 or LOCALSTACK_ENDPOINT),
+                    floci (http://127.0.0.1:4567 or FLOCI_ENDPOINT) — see docker-compose.localstack.yml — or a URL
+  --dynamodb-endpoint <url>  Use an external DynamoDB at this URL instead of dynalite
+  --no-watch        Do not reload handlers when their code changes, nor restart when serverless.yml or .env does
+  --quiet           Do not log each invocation and notification
+  --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
+                    console.log lines are always printed)
+  --check           Start, print the endpoints, stop (a start-up check for CI and for timing)
+  -h, --help        This text
+
+Also read: custom.serverless-offline in serverless.yml (httpPort, websocketPort, host), a .env file in the service
+root (variables not already set). Environment: DYNAMODB_ENDPOINT (an external DynamoDB when neither --dynamodb nor
+--dynamodb-endpoint is given); the app's token secret variable (custom.emulator.tokens.secretVariable) overrides
+serverless.yml's local value.`;
+
+export interface CliFlags {
+  config: string;
+  httpPort: string | undefined;
+  wsPort: string | undefined;
+  host: string | undefined;
+  stage: string | undefined;
+  data: string;
+  memory: boolean;
+  dynamodb: string | undefined;
+  dynamodbEndpoint: string | undefined;
+  watch: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  check: boolean;
+  help: boolean;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function parseFlags(args: string[]): CliFlags {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string', default: 'serverless.yml' },
+        'http-port': { type: 'string' },
+        httpPort: { type: 'string' },
+        'ws-port': { type: 'string' },
+        websocketPort: { type: 'string' },
+        host: { type: 'string' },
+        stage: { type: 'string' },
+        data: { type: 'string', default: '.emulator/dynamodb' },
+        memory: { type: 'boolean', default: false },
+        dynamodb: { type: 'string' },
+        'dynamodb-endpoint': { type: 'string' },
+        'no-watch': { type: 'boolean', default: false },
+        quiet: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        check: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return {
+    config: values.config!,
+    httpPort: values['http-port'] ?? values.httpPort,
+    wsPort: values['ws-port'] ?? values.websocketPort,
+    host: values.host,
+    stage: values.stage,
+    data: values.data!,
+    memory: values.memory!,
+    dynamodb: values.dynamodb,
+    dynamodbEndpoint: values['dynamodb-endpoint'],
+    watch: !values['no-watch'],
+    quiet: values.quiet!,
+    verbose: values.verbose!,
+    check: values.check!,
+    help: values.help!,
+  };
+}
+
+function port(name: string, raw: unknown): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new UsageError(`${name} must be a port number 0–65535, got "${String(raw)}"`);
+  return value;
+}
+
+/** Ports and host: a flag, else `custom.serverless-offline`, else serverless-offline's defaults. */
+export function listenSettings(flags: CliFlags, offline: Record<string, unknown>): { httpPort: number; wsPort: number; host: string } {
+  return {
+    httpPort: port(flags.httpPort !== undefined ? '--http-port' : 'custom.serverless-offline.httpPort', flags.httpPort ?? offline.httpPort ?? 3000),
+    wsPort: port(flags.wsPort !== undefined ? '--ws-port' : 'custom.serverless-offline.websocketPort', flags.wsPort ?? offline.websocketPort ?? 3001),
+    host: flags.host ?? (typeof offline.host === 'string' ? offline.host : '127.0.0.1'),
+  };
+}
