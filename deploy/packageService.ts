@@ -1,13 +1,15 @@
 /**
  * Packages serverless.yml for deployment, offline: osls (the open-source Serverless Framework v3 line, a
  * devDependency) runs `package`, serverless-esbuild bundles each function, and the result is one zip per function
- * plus the CloudFormation template in the output folder. Nothing here may reach AWS: the SDK's endpoint is pointed
- * at a closed local port, so a command that tried would fail loudly instead of quietly using someone's account.
+ * plus the CloudFormation template in the output folder. Nothing here may reach AWS: the SDK's endpoint is a
+ * loopback stand-in (offlineAws.ts) that answers `${ssm:…}` from the emulator's parameter files and refuses anything
+ * else, so a command that tried to reach AWS fails loudly instead of quietly using someone's account.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
+import { startOfflineAws } from './offlineAws.js';
 
 export interface PackagedFunction {
   /** The key under `functions:`. */
@@ -22,6 +24,8 @@ export interface PackageResult {
   /** The template `serverless deploy` submits (cloudformation-template-update-stack.json). */
   templateFile: string;
   functions: PackagedFunction[];
+  /** `${ssm:…}` parameters resolved offline from the emulator's parameter files (found) or left to their default. */
+  ssmParameters: Array<{ name: string; found: boolean }>;
   /** osls's own output, for a failure message or a verbose run. */
   log: string;
 }
@@ -30,11 +34,8 @@ export class PackageError extends Error {
   override name = 'PackageError';
 }
 
-// Port 9 (discard) on loopback: nothing listens, so any AWS call is an immediate ECONNREFUSED.
-const NO_AWS = 'http://127.0.0.1:9';
-
-/** The environment osls runs in: dummy credentials, no profile, no instance metadata, every AWS endpoint closed. */
-export function offlineEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+/** The environment osls runs in: dummy credentials, no profile, no instance metadata, every AWS endpoint `awsEndpoint`. */
+export function offlineEnvironment(awsEndpoint: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
   for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']) delete env[name];
   return {
@@ -42,7 +43,7 @@ export function offlineEnvironment(base: NodeJS.ProcessEnv = process.env): NodeJ
     AWS_ACCESS_KEY_ID: 'offline-packaging',
     AWS_SECRET_ACCESS_KEY: 'offline-packaging',
     AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_ENDPOINT_URL: NO_AWS,
+    AWS_ENDPOINT_URL: awsEndpoint,
   };
 }
 
@@ -63,18 +64,26 @@ export async function packageService(options: { root: string; stage: string; out
   const outDir = resolve(options.root, options.outDir);
   rmSync(outDir, { recursive: true, force: true });
   const args = [oslsBin(options.root), 'package', '--stage', options.stage, '--package', outDir, ...(options.region ? ['--region', options.region] : [])];
-  const log = await new Promise<string>((done, fail) => {
-    // process.execPath: the Node that runs this (22 under npm scripts), the nodejs22.x runtime's version.
-    const child = spawn(process.execPath, args, { cwd: options.root, env: offlineEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      if (code === 0) done(output);
-      else fail(new PackageError(`osls package failed (${signal ?? `exit code ${code}`}):\n${output.trim()}`));
+  const aws = await startOfflineAws(options.root);
+  let log: string;
+  try {
+    log = await new Promise<string>((done, fail) => {
+      // process.execPath: the Node that runs this (22 under npm scripts), the nodejs22.x runtime's version.
+      const child = spawn(process.execPath, args, { cwd: options.root, env: offlineEnvironment(aws.endpoint), stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('error', fail);
+      child.on('close', (code, signal) => {
+        if (code === 0) done(output);
+        else fail(new PackageError(`osls package failed (${signal ?? `exit code ${code}`}):\n${output.trim()}`));
+      });
     });
-  });
+  } finally {
+    await aws.close();
+  }
+  // osls may tolerate a failed call (and fall back to a default): packaging offline must not have made one at all.
+  if (aws.refused.length) throw new PackageError(`osls package called AWS, which offline packaging does not allow: ${aws.refused.join(', ')}\n${log.trim()}`);
 
   const templateFile = join(outDir, 'cloudformation-template-update-stack.json');
   const stateFile = join(outDir, 'serverless-state.json');
@@ -90,5 +99,5 @@ export async function packageService(options: { root: string; stage: string; out
     if (!existsSync(zip)) throw new PackageError(`function ${name}: ${zip} is missing`);
     return { name, handler: fn.handler, zip, zipBytes: statSync(zip).size };
   });
-  return { outDir, templateFile, functions, log };
+  return { outDir, templateFile, functions, ssmParameters: aws.ssm, log };
 }
