@@ -24,6 +24,8 @@ const serverlessFile = fileURLToPath(new URL('../../serverless.yml', import.meta
 export interface DbOperation {
   operation: string;
   body: Record<string, unknown>;
+  /** DynamoDB's HTTP status once it answered (400 for a failed condition): a write with 200 changed the table. */
+  status?: number;
 }
 
 export type ManagementFault = { status: 410 | 429 | 500 | 403; count: number };
@@ -74,11 +76,19 @@ export async function startBackend() {
     }),
   );
   const dbOps: DbOperation[] = [];
-  mgmt.events.on('request:start', async ({ request }) => {
+  const opsByRequest = new Map<string, DbOperation>();
+  mgmt.events.on('request:start', async ({ request, requestId }) => {
     const target = request.headers.get('x-amz-target');
     if (target?.startsWith('DynamoDB_20120810.')) {
-      dbOps.push({ operation: target.slice('DynamoDB_20120810.'.length), body: JSON.parse(await request.clone().text()) });
+      const op: DbOperation = { operation: target.slice('DynamoDB_20120810.'.length), body: JSON.parse(await request.clone().text()) };
+      dbOps.push(op);
+      opsByRequest.set(requestId, op);
     }
+  });
+  mgmt.events.on('response:bypass', ({ response, requestId }) => {
+    const op = opsByRequest.get(requestId);
+    if (op) op.status = response.status;
+    opsByRequest.delete(requestId);
   });
   mgmt.listen({ onUnhandledRequest: 'bypass' });
 
