@@ -140,7 +140,7 @@ describe('tokens', () => {
   describe('with a JWKS', () => {
     let server: Server;
     let jwksAuth: AuthConfig;
-    let privateKey: CryptoKey;
+    let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
     beforeAll(async () => {
       const pair = await generateKeyPair('RS256');
       privateKey = pair.privateKey;

@@ -1,6 +1,6 @@
 import type { Partner } from '../partners/model.js';
 
-/** The messages clients receive. Shapes are a public interface (DESIGN.md): fields may be added, never removed. */
+/** The messages clients receive. Shapes are a public interface: fields may be added, never removed. */
 export type Notification =
   | { type: 'partner_updated'; action: 'created'; partnerId: string; data: { id: string; name: string; category: string; city: string; discount: number }; timestamp: string }
   | { type: 'partner_updated'; action: 'updated'; partnerId: string; data: { id: string; changes: string[]; updatedAt: string }; timestamp: string }
