@@ -83,6 +83,20 @@ describe('bad input is refused by field and writes nothing', () => {
   });
 });
 
+describe('numbers DynamoDB cannot hold (found by the fuzz suite)', () => {
+  it('a Float under 1e-130 (e.g. 5e-324) is stored as 0 instead of failing the write with "Number underflow"', async () => {
+    const body = await create({ name: 'Tiny Numbers', discount: 5e-324, latitude: -1e-200, longitude: 2.5e-131 });
+    expect(body.errors).toBeUndefined();
+    const partner = body.data!.createPartner.partner as { id: string; discount: number; latitude: number; longitude: number };
+    expect(partner).toMatchObject({ discount: 0, latitude: 0, longitude: 0 });
+    expect(await row(partner.id)).toMatchObject({ discount: 0, latitude: 0, longitude: 0 });
+    const subscribed = 'tiny=';
+    expect((await backend.ws.connect(subscribed, user)).statusCode).toBe(200);
+    await backend.ws.send(subscribed, { type: 'subscribe', data: { topics: ['partners'], near: { latitude: 5e-324, longitude: 0, radiusKm: 1 } } });
+    expect(backend.messages(subscribed).at(-1)).toMatchObject({ type: 'subscribed' });
+  });
+});
+
 describe('a bad item already stored never fails a listing', () => {
   const LIST = `query ($city: String) { partners(city: $city, limit: 50) { items { id name active description } nextToken } }`;
 

@@ -30,8 +30,11 @@ export interface DynamoDBOptions {
   region?: string;
   /** How often expired items are swept on real time; scenarios also sweep when they advance the clock. */
   sweepIntervalMs?: number;
-  /** Sees every request that is not the emulator's own, with its JSON body (tests assert on *how* code reads). */
-  onRequest?: (request: { operation: string; body: Record<string, unknown> }) => void;
+  /**
+   * Sees every request that is not the emulator's own, with its JSON body (tests assert on *how* code reads);
+   * `status` is filled in on the same object once DynamoDB has answered.
+   */
+  onRequest?: (request: { operation: string; body: Record<string, unknown>; status?: number }) => void;
 }
 
 interface Throttle {
@@ -102,13 +105,16 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     };
     if (!internal && options.onRequest) {
       const onRequest = options.onRequest;
+      const seen: { operation: string; body: Record<string, unknown>; status?: number } = { operation, body: {} };
       req.on('end', () => {
         try {
-          onRequest({ operation, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> });
+          seen.body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
         } catch {
-          onRequest({ operation, body: {} });
+          // not JSON: recorded with an empty body
         }
+        onRequest(seen);
       });
+      res.on('finish', () => (seen.status = res.statusCode));
     }
     if (!internal) {
       const index = throttles.findIndex((t) => t.remaining > 0 && (!t.operation || t.operation === operation));

@@ -6,6 +6,7 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
@@ -146,19 +147,96 @@ export function createPartnerRepository(
   }
 
   /**
-   * Applies `patch` with a write conditional on the version read, so a concurrent update is never silently
-   * overwritten: without `expectedVersion` we re-read and re-apply the patch (both updates land); with it, a
-   * mismatch is a VersionConflictError and nothing is written. Returns undefined when the partner does not exist.
+   * Applies `patch` so that no concurrent update is lost. Without `expectedVersion` the patch is one atomic UpdateItem
+   * (SET the patched fields and their index keys, ADD 1 to version): DynamoDB serialises concurrent updates, every one
+   * lands, and ALL_OLD gives exactly the state it applied to. A patch of one coordinate alone computes the geohash
+   * with the other, stored coordinate and is conditional on that one not having changed (re-read and retried if it
+   * did). An update with `expectedVersion` is a read then a write conditional on that version, refused with
+   * VersionConflictError when it no longer matches. Returns undefined when the partner does not exist.
    */
   async function update(id: string, patch: PartnerUpdate, expectedVersion?: number): Promise<PartnerChange | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      const before = await get(id);
-      if (!before) return undefined;
-      if (expectedVersion !== undefined && before.version !== expectedVersion) {
-        throw new VersionConflictError(id, expectedVersion, before.version);
+    let current = await get(id);
+    if (expectedVersion !== undefined) return conditionalUpdate(id, patch, expectedVersion, current);
+    for (let attempt = 1; current; attempt++) {
+      if (changedFields(current, merge(current, patch)).length === 0) return { before: current, after: current, changes: [] };
+      const other = 'latitude' in patch && !('longitude' in patch) ? 'longitude' : 'longitude' in patch && !('latitude' in patch) ? 'latitude' : undefined;
+      const complete = other ? { ...patch, [other]: current[other] } : patch;
+      const guard = other ? { field: other, value: current[other] } : undefined;
+      try {
+        return await atomicUpdate(id, patch, complete, guard);
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException) || attempt >= UPDATE_ATTEMPTS) throw error;
+        current = await get(id); // the other coordinate moved (or the partner went): look again
       }
-      const merged: Partner = { ...before, ...patch } as Partner;
-      for (const key of Object.keys(patch) as EditableField[]) if (patch[key] === undefined) delete merged[key];
+    }
+    return undefined;
+  }
+
+  function merge(before: Partner, patch: PartnerUpdate): Partner {
+    const merged: Partner = { ...before, ...patch } as Partner;
+    for (const key of Object.keys(patch) as EditableField[]) if (patch[key] === undefined) delete merged[key];
+    return merged;
+  }
+
+  /** `complete` adds to `patch` what the index keys need; `guard` is a stored value the write is conditional on. */
+  async function atomicUpdate(
+    id: string,
+    patch: PartnerUpdate,
+    complete: PartnerUpdate,
+    guard: { field: string; value: unknown } | undefined,
+  ): Promise<PartnerChange | undefined> {
+    const updatedAt = now().toISOString();
+    const set: Record<string, unknown> = { updatedAt };
+    const remove: string[] = [];
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === undefined) remove.push(field);
+      else set[field] = value;
+    }
+    if (patch.city !== undefined) set.cityKey = placeKey(patch.city);
+    if (patch.category !== undefined) set.categoryKey = placeKey(patch.category);
+    if (complete.latitude !== undefined && complete.longitude !== undefined) {
+      set.geohash = encodeGeohash(complete.latitude, complete.longitude, GEOHASH_PRECISION);
+      set.geoPartition = (set.geohash as string).slice(0, GEO_PARTITION_PRECISION);
+    }
+    const names: Record<string, string> = { '#version': 'version' };
+    const values: Record<string, unknown> = { ':one': 1 };
+    const assignments = Object.entries(set).map(([field, value], i) => {
+      names[`#s${i}`] = field;
+      values[`:s${i}`] = value;
+      return `#s${i} = :s${i}`;
+    });
+    const removals = remove.map((field, i) => {
+      names[`#r${i}`] = field;
+      return `#r${i}`;
+    });
+    if (guard) {
+      names['#guard'] = guard.field;
+      values[':guard'] = guard.value;
+    }
+    // A ConditionalCheckFailedException (partner deleted, or the guarded value changed) goes to the caller, which re-reads.
+    const { Attributes: old } = await db.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { id },
+        UpdateExpression: `SET ${assignments.join(', ')} ADD #version :one${removals.length ? ` REMOVE ${removals.join(', ')}` : ''}`,
+        ConditionExpression: guard ? 'attribute_exists(id) AND #guard = :guard' : 'attribute_exists(id)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    const before = old ? fromStored(old) : undefined;
+    if (!before) throw new Error(`Partner ${id} was updated but its previous state is unreadable`);
+    const after: Partner = { ...merge(before, patch), version: before.version + 1, updatedAt };
+    return { before, after, changes: changedFields(before, after) };
+  }
+
+  async function conditionalUpdate(id: string, patch: PartnerUpdate, expectedVersion: number, first: Partner | undefined): Promise<PartnerChange | undefined> {
+    let before: Partner | undefined = first;
+    for (let attempt = 1; ; attempt++) {
+      if (!before) return undefined;
+      if (before.version !== expectedVersion) throw new VersionConflictError(id, expectedVersion, before.version);
+      const merged = merge(before, patch);
       const changes = changedFields(before, merged);
       if (changes.length === 0) return { before, after: before, changes };
       const after: Partner = { ...merged, version: before.version + 1, updatedAt: now().toISOString() };
@@ -175,7 +253,8 @@ export function createPartnerRepository(
         return { before, after, changes };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException) || attempt >= UPDATE_ATTEMPTS) throw error;
-        // Somebody wrote in between: loop to re-read and re-apply (or report the conflict if a version was asked for).
+        // Somebody wrote in between: re-read; the version check above then reports the conflict (or the deletion).
+        before = await get(id);
       }
     }
   }

@@ -30,6 +30,8 @@ const serverlessFile = fileURLToPath(new URL('../../serverless.yml', import.meta
 export interface DbOperation {
   operation: string;
   body: Record<string, unknown>;
+  /** DynamoDB's HTTP status once it answered (400 for a failed condition): a write with 200 changed the table. */
+  status?: number;
 }
 
 export type ManagementFault = { status: 410 | 429 | 500 | 403; count: number };
