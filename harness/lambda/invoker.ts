@@ -330,14 +330,29 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
         ]),
       );
     },
+    /** Stops every container. Every invocation still running or queued settles, as a failure that says why. */
     async close(): Promise<void> {
       closed = true;
+      const stopped = (requestId: string, coldStart: boolean, durationMs: number): InvocationResult => ({
+        ok: false,
+        kind: 'error',
+        error: { name: 'EmulatorShutdown', message: 'The emulator stopped before this invocation finished' },
+        requestId,
+        coldStart,
+        durationMs,
+      });
       const workers: Promise<number>[] = [];
       for (const pool of pools.values()) {
-        for (const container of pool.containers) {
-          pool.containers.delete(container);
-          for (const pending of container.pending.values()) clearTimeout(pending.timer);
+        for (const queued of pool.queue.splice(0)) queued.resolve(stopped(randomUUID(), false, 0));
+        for (const container of [...pool.containers]) {
+          for (const pending of container.pending.values()) {
+            clearTimeout(pending.timer);
+            pending.resolve(stopped(pending.requestId, pending.coldStart, Math.round(performance.now() - pending.started)));
+          }
+          container.pending.clear();
+          // Terminated before it leaves the pool: its exit is then not mistaken for a crash.
           workers.push(container.worker.terminate());
+          pool.containers.delete(container);
         }
       }
       await Promise.all(workers);
