@@ -25,7 +25,7 @@ const rowsOfConnection = async (connectionId: string) =>
   (await backend.doc.send(new QueryCommand({ TableName: TABLES.connections, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CONN#${connectionId}` }, ConsistentRead: true }))).Items ?? [];
 
 describe('per-user connection limit', () => {
-  it(`100 concurrent handshakes of one user: exactly ${MAX} open, the rest refused with 429 and nothing stored`, async () => {
+  it(`100 concurrent handshakes of one user: exactly ${MAX} open, the rest refused with 429 and nothing stored`, { timeout: 120_000 }, async () => {
     const token = await backend.token('crowd');
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => backend.ws.connect(`crowd-${i}=`, token)));
     const accepted = results.filter((r) => r.statusCode === 200).length;

@@ -39,12 +39,16 @@ export function createUserSlots(db: DynamoDBDocumentClient, table: string, max: 
       if (isConditionFailure(error)) return false;
       if (!isMissingMap(error)) throw error;
     }
-    // First connection of this user: create the item (a concurrent handshake may have done it), then take the slot.
-    await db
-      .send(new PutCommand({ TableName: table, Item: { ...userKey(userId), open: 0, slots: {} }, ConditionExpression: 'attribute_not_exists(pk)' }))
-      .catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+    // First connection of this user: create the item holding this slot. If a concurrent handshake created it first,
+    // the item now exists and the conditional update decides.
+    try {
+      await db.send(
+        new PutCommand({ TableName: table, Item: { ...userKey(userId), open: 1, slots: { [connectionId]: ttl } }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
     try {
       await update();
       return true;
