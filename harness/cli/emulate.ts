@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startEmulator } from '../emulator.js';
 import { describeEvent } from './describeEvent.js';
+import { describeProfile, latencyProfile, LATENCY_PROFILE_NAMES, type LatencyProfile } from '../latency.js';
 
 
 const HELP = `Usage: npm run emulate -- [options]
@@ -20,6 +21,8 @@ const HELP = `Usage: npm run emulate -- [options]
   --data <dir>      DynamoDB data folder (survives restarts). Default .emulator/dynamodb
   --memory          Keep DynamoDB data in memory only
   --dynamodb-endpoint <url>  Use an external DynamoDB (e.g. LocalStack) instead of dynalite
+  --latency <name>  Network time of handlers' AWS calls and GSI lag: ${LATENCY_PROFILE_NAMES.join(' | ')}.
+                    Default aws (in-region figures); none = every call answers at once
   --no-watch        Do not reload handlers when src/ changes
   --quiet           Do not log each invocation and notification
   --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
@@ -40,6 +43,7 @@ try {
       data: { type: 'string', default: '.emulator/dynamodb' },
       memory: { type: 'boolean', default: false },
       'dynamodb-endpoint': { type: 'string' },
+      latency: { type: 'string', default: 'aws' },
       'no-watch': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -66,6 +70,14 @@ function port(name: string, raw: string): number {
   return value;
 }
 
+let latency: LatencyProfile;
+try {
+  latency = latencyProfile(values.latency!);
+} catch (error) {
+  console.error(`--latency: ${(error as Error).message}`);
+  process.exit(2);
+}
+
 const projectRoot = process.cwd();
 
 const emulator = await startEmulator({
@@ -75,6 +87,8 @@ const emulator = await startEmulator({
   httpPort: port('http-port', values['http-port']!),
   wsPort: port('ws-port', values['ws-port']!),
   host: values.host!,
+  // An external DynamoDB has no index lag to inject; network time still applies to the calls.
+  latency: values['dynamodb-endpoint'] ? { ...latency, indexLag: { baseMs: 0, jitterMs: 0 } } : latency,
   // Without JWT_SECRET, serverless.yml's own default (its ${env:JWT_SECRET, '…'}) applies, as on a deploy.
   ...(process.env.JWT_SECRET ? { environment: { JWT_SECRET: process.env.JWT_SECRET } } : {}),
 }).catch((error: NodeJS.ErrnoException) => {
@@ -95,6 +109,7 @@ console.log(`${emulator.app.service} emulator ready in ${readyMs} ms (stage ${em
   GraphQL     ${emulator.graphqlUrl}
   WebSocket   ${emulator.wsUrl}?token=<JWT>
   Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${emulator.app.stage})
+  Latency     ${describeProfile(emulator.latency)}${latency.name === 'none' ? '' : '   (--latency none: answers at once)'}
   JWT secret  ${secretLine}
   Token       npm run -s token -- --sub alice --role admin${process.env.JWT_SECRET ? '   (run it with the same JWT_SECRET)' : ''}
 Ctrl-C to stop.`);

@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { installManagementApiFastPath, installSdkInterceptor } from './sdkInterceptor.js';
+import { installCallHooks, installManagementApiFastPath, installSdkInterceptor } from './sdkInterceptor.js';
+import { serviceDelay, type LatencyProfile } from '../latency.js';
 import type { HttpLikeRequest, HttpLikeResponse } from './types.js';
 
 export interface ContainerData {
@@ -19,16 +20,41 @@ export interface ContainerData {
   interceptHosts: string[];
   /** 'fast': management client answered at send (default); 'wire': the SDK's full request path, minus the socket. */
   interceptMode: 'fast' | 'wire';
+  /**
+   * The freeze signal: slot 0 counts invocations handed to this container. Between invocations the container
+   * blocks on it (Atomics.wait), as a Lambda sandbox is frozen between invocations; the invoker bumps it and
+   * notifies when the next invocation arrives.
+   */
+  wake: SharedArrayBuffer;
 }
 
-export type ToContainer =
-  | { type: 'invoke'; id: number; event: unknown; requestId: string; deadline: number }
-  | { type: 'http-response'; id: number; response: HttpLikeResponse };
+export interface InvokeMessage {
+  type: 'invoke';
+  id: number;
+  event: unknown;
+  requestId: string;
+  deadline: number;
+  /** The value of the wake counter for this invocation. */
+  generation: number;
+  /** Network time of this invocation's AWS calls. */
+  latency: LatencyProfile;
+  /** A lambdaTimeout fault: the time runs out right after this many AWS calls have their answer (0: before the handler runs). */
+  stopAfterCalls?: number;
+}
+
+export type ToContainer = InvokeMessage | { type: 'http-response'; id: number; response: HttpLikeResponse };
+
+/** What was still pending when the handler's promise settled, e.g. ["1 Timeout", "2 AWS calls in flight"]. */
+type Pending = string[];
 
 export type FromContainer =
-  | { type: 'result'; id: number; ok: true; value: unknown; initMs: number }
-  | { type: 'result'; id: number; ok: false; error: { name: string; message: string; stack?: string }; initMs: number }
-  | { type: 'http-request'; id: number; request: HttpLikeRequest };
+  | { type: 'result'; id: number; ok: true; value: unknown; initMs: number; pendingAtFreeze: Pending }
+  | { type: 'result'; id: number; ok: false; error: { name: string; message: string; stack?: string }; initMs: number; pendingAtFreeze: Pending }
+  | { type: 'http-request'; id: number; request: HttpLikeRequest }
+  /** The handler is loaded (init done): the invocation's own time starts now. */
+  | { type: 'initialized'; id: number }
+  /** The lambdaTimeout fault's moment has come: the container stops here and waits to be terminated. */
+  | { type: 'stopped'; id: number; calls: number };
 
 const data = workerData as ContainerData;
 const port = parentPort!;
@@ -49,6 +75,74 @@ if (data.interceptHosts.length) {
         post({ type: 'http-request', id, request });
       }),
   );
+}
+
+// ——— Network time and call counting, around every AWS call the handler makes ———
+
+let current: InvokeMessage | undefined;
+let frozenWithWork = false;
+let callsThisInvocation = 0;
+let callsInFlight = 0;
+const signal = new Int32Array(data.wake);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+installCallHooks({
+  async before(service, config) {
+    callsInFlight++;
+    const delay = current ? serviceDelay(current.latency, service) : 0;
+    if (delay <= 0) return;
+    const timeout = config.requestTimeout;
+    if (timeout && delay >= timeout) {
+      // What @smithy/node-http-handler does when a request outlives requestTimeout: an error only with
+      // throwOnRequestTimeout, otherwise a warning and the request goes on.
+      if (config.throwOnRequestTimeout) {
+        await sleep(timeout);
+        throw Object.assign(new Error(`@smithy/node-http-handler - [ERROR] a request has exceeded the configured ${timeout} ms requestTimeout.`), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+      }
+      setTimeout(() => console.warn(`@smithy/node-http-handler - [WARN] a request has exceeded the configured ${timeout} ms requestTimeout. Init client requestHandler with throwOnRequestTimeout=true to turn this into an error.`), timeout);
+    }
+    await sleep(delay);
+  },
+  after() {
+    callsInFlight--;
+    callsThisInvocation++;
+    if (current?.stopAfterCalls !== undefined && callsThisInvocation === current.stopAfterCalls) stopHere(current.id);
+  },
+});
+
+/** A lambdaTimeout fault's moment: nothing more happens in this container; the invoker terminates it. */
+function stopHere(id: number): never {
+  post({ type: 'stopped', id, calls: callsThisInvocation });
+  for (;;) Atomics.wait(signal, 1, 0);
+}
+
+function activeResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const resource of process.getActiveResourcesInfo()) counts.set(resource, (counts.get(resource) ?? 0) + 1);
+  return counts;
+}
+// The container's own machinery (its MessagePort to the invoker), measured once the runtime is set up.
+let baseline = new Map<string, number>();
+
+/**
+ * What would keep running after the handler returned: ref'd timers, sockets and requests, AWS calls awaiting
+ * answers. On the invocation that loaded the handler, file-system requests are left out: they are tsx writing its
+ * compile cache, which a deployed (pre-built) function does not do.
+ */
+function pendingWork(justLoaded: boolean): Pending {
+  const pending: string[] = [];
+  for (const [resource, n] of activeResources()) {
+    const extra = n - (baseline.get(resource) ?? 0);
+    if (extra <= 0 || (justLoaded && resource.startsWith('FSReq'))) continue;
+    pending.push(`${extra} ${resource}`);
+  }
+  if (callsInFlight > 0) pending.push(`${callsInFlight} AWS call${callsInFlight > 1 ? 's' : ''} in flight`);
+  return pending;
+}
+
+/** Blocks the whole thread — timers, promises, sockets — until the invoker hands over the next invocation. */
+function freezeUntilNextInvocation(generation: number): void {
+  while (Atomics.load(signal, 0) === generation) Atomics.wait(signal, 0, generation);
 }
 
 type Handler = (event: unknown, context: object, callback?: (error: unknown, result?: unknown) => void) => unknown;
@@ -103,13 +197,32 @@ port.on('message', async (message: ToContainer) => {
     pendingHttp.delete(message.id);
     return;
   }
+  if (frozenWithWork) {
+    // Thawed with work pending: its overdue timers run first, as they would while the runtime fetches the next
+    // event on AWS (a zero-delay timer expires after every overdue one).
+    frozenWithWork = false;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  current = message;
+  callsThisInvocation = 0;
   const reportedInit = handler ? 0 : undefined;
+  let result: Extract<FromContainer, { type: 'result' }>;
   try {
-    handler ??= await loadHandler();
+    if (!handler) {
+      handler = await loadHandler();
+      // The function's timeout covers the invoke phase only; init has its own limit (see the invoker).
+      post({ type: 'initialized', id: message.id });
+    }
+    if (message.stopAfterCalls === 0) stopHere(message.id);
     const value = await call(handler, message.event, contextFor(message.requestId, message.deadline));
     // Lambda returns the JSON serialization of the result: the same here, so nothing unserializable slips through.
-    post({ type: 'result', id: message.id, ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), initMs: reportedInit ?? initMs });
+    result = { type: 'result', id: message.id, ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
   } catch (error) {
-    post({ type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs });
+    result = { type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
   }
+  result.pendingAtFreeze = pendingWork(reportedInit === undefined);
+  frozenWithWork = result.pendingAtFreeze.length > 0;
+  post(result);
+  freezeUntilNextInvocation(message.generation);
 });
+baseline = activeResources();
