@@ -52,6 +52,8 @@ export interface ServerlessApp {
   accountId: string;
   runtime: string;
   websocketRouteSelectionExpression: string;
+  /** `provider.httpApi.cors` as written (true, an object, or undefined); the HTTP API interprets it. */
+  httpApiCors: unknown;
   functions: FunctionDefinition[];
   tables: TableDefinition[];
   /** `custom.emulator`, free-form settings for the emulator. */
@@ -275,6 +277,7 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     accountId: ACCOUNT_ID,
     runtime: String(provider.runtime ?? 'nodejs22.x'),
     websocketRouteSelectionExpression: String(provider.websocketsApiRouteSelectionExpression ?? '$request.body.action'),
+    httpApiCors: (provider.httpApi as Record<string, Json> | undefined)?.cors,
     functions,
     tables,
     emulator: ((resolveValue(get(doc, 'custom.emulator')) ?? {}) as Record<string, unknown>),
