@@ -43,6 +43,13 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
   const queues = new Map<string, { lastDue: number; chain: Promise<void> }>();
   const timers = new Set<NodeJS.Timeout>();
   const views = new Set<string>();
+  // Image reads and view writes under way, so close() can let them finish before DynamoDB goes away.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    inFlight.add(promise);
+    void promise.catch(() => undefined).finally(() => inFlight.delete(promise));
+    return promise;
+  };
 
   const keyOf = (table: TableDefinition, item: Item): Item =>
     Object.fromEntries(table.KeySchema.map((k) => [k.AttributeName, item[k.AttributeName]!]));
@@ -115,18 +122,23 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
     const due = Math.max(queue.lastDue, Date.now() + draw(lag));
     queue.lastDue = due;
     const scheduledIn = epoch;
-    const images = Promise.all(
-      keys.map(async (key) => ({ key, item: (await client.send(new GetItemCommand({ TableName: table.TableName, Key: key, ConsistentRead: true }))).Item })),
+    const images = track(
+      Promise.all(keys.map(async (key) => ({ key, item: (await client.send(new GetItemCommand({ TableName: table.TableName, Key: key, ConsistentRead: true }))).Item }))),
     );
     queue.chain = queue.chain
       .then(() => sleepUntil(due))
-      .then(async () => {
-        if (scheduledIn !== epoch) return;
-        for (const { key, item } of await images) {
-          if (item) await client.send(new PutItemCommand({ TableName: viewOf(table), Item: item }));
-          else await client.send(new DeleteItemCommand({ TableName: viewOf(table), Key: key }));
-        }
-      })
+      .then(() =>
+        track(
+          (async () => {
+            if (scheduledIn !== epoch) return;
+            for (const { key, item } of await images) {
+              if (scheduledIn !== epoch) return;
+              if (item) await client.send(new PutItemCommand({ TableName: viewOf(table), Item: item }));
+              else await client.send(new DeleteItemCommand({ TableName: viewOf(table), Key: key }));
+            }
+          })(),
+        ),
+      )
       .catch((error: Error) => {
         if (!(error instanceof ResourceNotFoundException)) options.eventLog?.record({ kind: 'fault', description: `index lag: could not update ${viewOf(table)}: ${error.message}` });
       });
@@ -199,10 +211,12 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
     async resync(): Promise<void> {
       if (active) await rebuild();
     },
-    close(): void {
+    /** Stops scheduled index updates and waits for those under way. */
+    async close(): Promise<void> {
       epoch++;
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      await Promise.allSettled([...inFlight]);
     },
   };
 }

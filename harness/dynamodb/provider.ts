@@ -244,7 +244,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     async close(): Promise<void> {
       clearInterval(sweepTimer);
       await sweeping;
-      indexLag.close();
+      await indexLag.close();
       client.destroy();
       if (server) {
         server.closeAllConnections?.();

@@ -126,14 +126,16 @@ let baseline = new Map<string, number>();
 
 /**
  * What would keep running after the handler returned: ref'd timers, sockets and requests, AWS calls awaiting
- * answers. On the invocation that loaded the handler, file-system requests are left out: they are tsx writing its
- * compile cache, which a deployed (pre-built) function does not do.
+ * answers. Left out as the container's own machinery: MessagePorts (a worker's stdout is one, held until the
+ * invoker has read the lines) and file-system requests (tsx writing its compile cache, which a deployed, pre-built
+ * function does not do).
  */
-function pendingWork(justLoaded: boolean): Pending {
+const MACHINERY = /^(MessagePort|FSReq)/;
+function pendingWork(): Pending {
   const pending: string[] = [];
   for (const [resource, n] of activeResources()) {
     const extra = n - (baseline.get(resource) ?? 0);
-    if (extra <= 0 || (justLoaded && resource.startsWith('FSReq'))) continue;
+    if (extra <= 0 || MACHINERY.test(resource)) continue;
     pending.push(`${extra} ${resource}`);
   }
   if (callsInFlight > 0) pending.push(`${callsInFlight} AWS call${callsInFlight > 1 ? 's' : ''} in flight`);
@@ -199,9 +201,10 @@ port.on('message', async (message: ToContainer) => {
   }
   if (frozenWithWork) {
     // Thawed with work pending: its overdue timers run first, as they would while the runtime fetches the next
-    // event on AWS (a zero-delay timer expires after every overdue one).
+    // event on AWS. Two check phases apart there is one full loop iteration, whose timers phase runs with the
+    // clock updated after the freeze (a zero-delay timer would not do: it is scheduled on the stale loop time).
     frozenWithWork = false;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
   }
   current = message;
   callsThisInvocation = 0;
@@ -220,7 +223,7 @@ port.on('message', async (message: ToContainer) => {
   } catch (error) {
     result = { type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
   }
-  result.pendingAtFreeze = pendingWork(reportedInit === undefined);
+  result.pendingAtFreeze = pendingWork();
   frozenWithWork = result.pendingAtFreeze.length > 0;
   post(result);
   freezeUntilNextInvocation(message.generation);
