@@ -106,12 +106,18 @@ export async function runScenario(
   };
 
   async function expectMessage(e: MessageExpectation): Promise<void> {
-    await Promise.all(
-      clientsOf(e.client).map(async (client) => {
+    const members = clientsOf(e.client);
+    const settled = await Promise.allSettled(
+      members.map(async (client) => {
         const frame = await client.waitFor(e.match, toMs(e.within, defaultWithin));
         messageLatenciesMs.push(Math.max(0, frame.receivedAt - lastActionAt));
       }),
     );
+    const missed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
+    if (!missed.length) return;
+    if (members.length === 1) throw missed[0];
+    // For a group, how many went without is the finding (e.g. notifications lost under load); the first says how.
+    throw new StepFailure(`${missed.length} of ${members.length} clients of ${e.client} got no matching message (lost)\n${describeFailure(missed[0])}`);
   }
 
   async function expectNoMessage(e: NoMessageExpectation): Promise<void> {
@@ -273,7 +279,10 @@ export async function runScenario(
         } else if ('socketDies' in fault) {
           for (const c of clientsOf(fault.socketDies.client)) faults.socketDies(connectionIdOf(c), fault.socketDies.disconnectFails ?? false);
         } else if ('dynamodbThrottle' in fault) faults.dynamodbThrottle(fault.dynamodbThrottle.count, fault.dynamodbThrottle.operation);
-        else if ('lambdaTimeout' in fault) faults.lambdaTimeout(fault.lambdaTimeout.function, fault.lambdaTimeout.count ?? 1);
+        else if ('lambdaTimeout' in fault) {
+          const { function: fn, count, afterMs, afterCalls } = fault.lambdaTimeout;
+          faults.lambdaTimeout(fn, count ?? 1, { ...(afterMs !== undefined ? { afterMs: toMs(afterMs, 0) } : {}), ...(afterCalls !== undefined ? { afterCalls } : {}) });
+        } else if ('dynamodbIndexLag' in fault) await faults.indexLag(toMs(fault.dynamodbIndexLag.ms, 0));
         else faults.coldStart(fault.coldStart.function);
         return;
       }
@@ -295,6 +304,7 @@ export async function runScenario(
     }
   }
 
+  if (scenario.latency) await target.insides?.setLatency(scenario.latency);
   for (const [index, rawStep] of scenario.steps.entries()) {
     const label = stepLabel(rawStep, index);
     const base = { index, line: scenario.stepLines[index], label, action: actionOf(rawStep) };
@@ -328,7 +338,7 @@ export async function runScenario(
 
   await Promise.all([...groups.values()].flat().map((c) => c.disconnect().catch(() => undefined)));
   const durationMs = Date.now() - started;
-  const sloBreaches = checkSlo(scenario, durationMs, messageLatenciesMs);
+  const sloBreaches = checkSlo(scenario, durationMs, messageLatenciesMs, results.filter((r) => r.action === 'graphql' && r.status === 'passed').map((r) => r.durationMs));
   const events = [...(target.insides?.events() ?? [])];
   return {
     file: scenario.file,
@@ -344,10 +354,12 @@ export async function runScenario(
   };
 }
 
-function checkSlo(scenario: Scenario, durationMs: number, latencies: number[]): string[] {
+function checkSlo(scenario: Scenario, durationMs: number, latencies: number[], graphqlMs: number[]): string[] {
   const breaches: string[] = [];
   const slo = scenario.slo;
   if (!slo) return breaches;
+  const slowest = Math.max(...graphqlMs);
+  if (slo.maxGraphqlMs !== undefined && graphqlMs.length && slowest > slo.maxGraphqlMs) breaches.push(`the slowest graphql step took ${slowest} ms, more than maxGraphqlMs ${slo.maxGraphqlMs}`);
   if (slo.maxDurationMs !== undefined && durationMs > slo.maxDurationMs) breaches.push(`took ${durationMs} ms, more than maxDurationMs ${slo.maxDurationMs}`);
   if (slo.p95MessageLatencyMs !== undefined && latencies.length) {
     const histogram = buildHistogram();
