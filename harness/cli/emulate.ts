@@ -23,6 +23,8 @@ const HELP = `Usage: npm run emulate -- [options]
   --dynamodb-endpoint <url>  Use an external DynamoDB (e.g. LocalStack) instead of dynalite
   --latency <name>  Network time of handlers' AWS calls and GSI lag: ${LATENCY_PROFILE_NAMES.join(' | ')}.
                     Default aws (in-region figures); none = every call answers at once
+  --max-containers <n>  Lambda containers per function (AWS's concurrency, bounded for a laptop). Default 4;
+                    raise it for load runs with thousands of clients
   --no-watch        Do not reload handlers when src/ changes
   --quiet           Do not log each invocation and notification
   --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
@@ -44,6 +46,7 @@ try {
       memory: { type: 'boolean', default: false },
       'dynamodb-endpoint': { type: 'string' },
       latency: { type: 'string', default: 'aws' },
+      'max-containers': { type: 'string', default: '4' },
       'no-watch': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -78,6 +81,12 @@ try {
   process.exit(2);
 }
 
+const maxContainers = Number(values['max-containers']);
+if (!Number.isInteger(maxContainers) || maxContainers < 1 || maxContainers > 256) {
+  console.error(`--max-containers must be a whole number 1–256, got "${values['max-containers']}"`);
+  process.exit(2);
+}
+
 const projectRoot = process.cwd();
 
 const emulator = await startEmulator({
@@ -87,6 +96,7 @@ const emulator = await startEmulator({
   httpPort: port('http-port', values['http-port']!),
   wsPort: port('ws-port', values['ws-port']!),
   host: values.host!,
+  maxContainersPerFunction: maxContainers,
   // An external DynamoDB has no index lag to inject; network time still applies to the calls.
   latency: values['dynamodb-endpoint'] ? { ...latency, indexLag: { baseMs: 0, jitterMs: 0 } } : latency,
   // Without JWT_SECRET, serverless.yml's own default (its ${env:JWT_SECRET, '…'}) applies, as on a deploy.
