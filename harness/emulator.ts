@@ -12,7 +12,9 @@ import { startDynamoDB } from './dynamodb/provider.js';
 import { createLambdaInvoker } from './lambda/invoker.js';
 import { createWebSocketApi } from './apiGateway/websocket/api.js';
 import { createHttpApi } from './apiGateway/http/api.js';
+import { corsConfiguration } from './apiGateway/http/cors.js';
 import type { HttpLikeResponse, Invoke } from './lambda/types.js';
+import { latencyProfile, type LatencyProfile } from './latency.js';
 import { createInvokeApi, isInvokeRequest } from './lambda/invokeApi.js';
 import type { LogEventRule } from './config/emulatorSettings.js';
 
@@ -37,6 +39,11 @@ export interface EmulatorOptions {
   variableEnvironment?: NodeJS.ProcessEnv;
   clock?: Clock;
   maxContainersPerFunction?: number;
+  /**
+   * Network time of handlers' AWS calls and GSI lag: a profile or its name ('none', 'aws'). Default 'none' (tests,
+   * scenarios); `npm run emulate` defaults to 'aws'.
+   */
+  latency?: LatencyProfile | string;
 }
 
 /** An AWS-looking API id: 10 lower-case letters and digits. */
@@ -65,6 +72,7 @@ export async function startEmulator(options: EmulatorOptions) {
   const websocketApiId = apiIdOf();
   const httpApiId = apiIdOf();
   const host = options.host ?? '127.0.0.1';
+  const initialLatency = typeof options.latency === 'string' ? latencyProfile(options.latency) : (options.latency ?? latencyProfile('none'));
 
   const app = loadServerlessConfig(options.serverlessFile ?? resolve(projectRoot, 'serverless.yml'), {
     ...(options.stage ? { stage: options.stage } : {}),
@@ -73,7 +81,7 @@ export async function startEmulator(options: EmulatorOptions) {
   });
   const managementHost = `${websocketApiId}.execute-api.${app.region}.amazonaws.com`;
 
-  const dynamodb = await startDynamoDB({ storage: options.storage ?? 'memory', tables: app.tables, clock, eventLog, region: app.region });
+  const dynamodb = await startDynamoDB({ storage: options.storage ?? 'memory', tables: app.tables, clock, eventLog, region: app.region, indexLag: initialLatency.indexLag });
 
   // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
   // the API in-process), so the API gets a forwarding invoke and the invoker the API's management handler.
@@ -115,6 +123,7 @@ export async function startEmulator(options: EmulatorOptions) {
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
     interceptHosts: [managementHost],
     serveIntercepted: websocketApi.management.handle,
+    latency: initialLatency,
     onLog: logEventMapper(app.emulator.logEvents, eventLog),
   });
 
@@ -124,7 +133,9 @@ export async function startEmulator(options: EmulatorOptions) {
     headers: { 'content-type': 'application/json' },
     body: Buffer.from(JSON.stringify({ status: 'ok', service: app.service, stage: app.stage, functions: app.functions.map((f) => f.name), connections: websocketApi.connections.count() })),
   });
+  const cors = corsConfiguration(app.httpApiCors, httpRoutes.map((r) => r.method));
   const httpApi = createHttpApi({
+    ...(cors ? { cors } : {}),
     invoke,
     routes: httpRoutes,
     apiId: httpApiId,
@@ -159,12 +170,24 @@ export async function startEmulator(options: EmulatorOptions) {
     wsUrl: `ws://${host}:${wsPort}`,
     managementUrl: `http://${host}:${wsPort}/${app.stage}`,
     managementHost,
+    /** The network-time profile in force. */
+    get latency(): LatencyProfile {
+      return invoker!.latency;
+    },
+    /** Switches the network-time profile (AWS calls of later invocations, GSI lag of later writes). */
+    async setLatency(profile: LatencyProfile | string): Promise<void> {
+      const next = typeof profile === 'string' ? latencyProfile(profile) : profile;
+      invoker!.setLatency(next);
+      await dynamodb.setIndexLag(next.indexLag);
+    },
     /**
      * Back to a clean state between scenarios that share this emulator: clients disconnected ($disconnect runs),
-     * tables emptied, faults and the event log cleared. Warm containers stay warm.
+     * tables emptied, faults and the event log cleared, the starting latency profile back. Warm containers stay warm.
      */
     async reset(): Promise<void> {
       await websocketApi.closeAll();
+      invoker!.setLatency(initialLatency);
+      await dynamodb.setIndexLag(initialLatency.indexLag);
       await dynamodb.truncate();
       dynamodb.faults.clear();
       invoker!.clearFaults();

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { spawnSync } from 'node:child_process';
 import { expandPaths } from '../harness/scenarios/paths.js';
 import { runScenarios } from '../harness/scenarios/runner.js';
 import { inProcessTargets, remoteTarget } from '../harness/scenarios/target.js';
@@ -18,7 +19,8 @@ const JWT_SECRET = 'cli-test-secret';
 let emulate: EmulateProcess;
 
 beforeAll(async () => {
-  emulate = await startEmulateProcess([], { JWT_SECRET });
+  // Functional scenarios are about behaviour, not network time: the same 'none' profile the in-process runs use.
+  emulate = await startEmulateProcess(['--latency', 'none'], { JWT_SECRET });
 });
 afterAll(async () => {
   if (emulate.child.exitCode === null) await emulate.stop();
@@ -35,6 +37,24 @@ describe('npm run emulate', () => {
     expect(emulate.output()).toMatch(/Health\s+http:\/\/127\.0\.0\.1:\d+\/_emulator\/health/);
     expect(emulate.output()).toContain('Tokens      HS256 with JWT_SECRET from the environment');
     expect(emulate.output()).toContain('npm run -s token -- --sub alice --role admin');
+  });
+
+  it("defaults to the 'aws' latency profile and says so in its banner; --latency none switches it off", async () => {
+    expect(emulate.output()).toMatch(/Latency\s+none \(AWS calls answer at once, indexes immediately consistent\)/);
+    const byDefault = await startEmulateProcess(['--check'], { JWT_SECRET });
+    // --check stops on its own once it has printed.
+    const code = byDefault.child.exitCode ?? (await new Promise<number | null>((resolve) => byDefault.child.once('exit', resolve)));
+    expect(code).toBe(0);
+    expect(byDefault.output()).toMatch(/Latency\s+aws \(execute-api 20–40 ms, dynamodb 4–10 ms, other services 10–20 ms, index lag 100–1000 ms\)/);
+  });
+
+  it('refuses an unknown latency profile (listing the known ones) and a bad container count, with exit code 2', async () => {
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/emulate.ts', '--latency', 'fast', '--check'], { cwd: root, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--latency: Unknown latency profile "fast" (known: none, aws)');
+    const badPool = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/emulate.ts', '--max-containers', '0', '--check'], { cwd: root, encoding: 'utf8' });
+    expect(badPool.status).toBe(2);
+    expect(badPool.stderr).toContain('--max-containers must be a whole number 1–256, got "0"');
   });
 
   it('the same functional scenario files pass against it and in-process', async () => {

@@ -3,7 +3,13 @@
  * (API Gateway developer guide, "Working with AWS Lambda proxy integrations for HTTP APIs").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { startWsApp, type WsApp } from './helpers/wsFixture.js';
+import { startEmulator } from '../harness/emulator.js';
+import { corsConfiguration, preflightHeaders, responseHeaders } from '../harness/apiGateway/http/cors.js';
+import { createHttpApi, HTTP_API_INTEGRATION_TIMEOUT_MS } from '../harness/apiGateway/http/api.js';
+import { createLambdaInvoker } from '../harness/lambda/invoker.js';
+import { loadServerlessConfig } from '../harness/config/serverless.js';
 
 let app: WsApp;
 beforeAll(async () => {
@@ -78,5 +84,85 @@ describe('F13 HTTP API', () => {
     expect(await missing.json()).toEqual({ message: 'Not Found' });
     const wrongMethod = await fetch(`${app.emulator.httpUrl}/plain`, { method: 'POST' });
     expect(wrongMethod.status).toBe(404);
+  });
+});
+
+describe('F19 HTTP API as configured: CORS from serverless.yml, AWS status mapping', () => {
+  it('without provider.httpApi.cors nothing is added: OPTIONS is routed (404) and responses carry no CORS headers', async () => {
+    const preflight = await fetch(`${app.emulator.httpUrl}/echo`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' },
+    });
+    expect(preflight.status).toBe(404);
+    expect(await preflight.json()).toEqual({ message: 'Not Found' });
+    expect([...preflight.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    const post = await fetch(`${app.emulator.httpUrl}/echo`, { method: 'POST', headers: { Origin: 'https://app.example', 'Content-Type': 'application/json' }, body: '{}' });
+    expect(post.status).toBe(201);
+    expect([...post.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
+  });
+
+  it("PerkUp's serverless.yml CORS: API Gateway answers the browser's preflight itself and adds the origin header to answers", async () => {
+    const perkup = await startEmulator({ projectRoot: fileURLToPath(new URL('..', import.meta.url)), environment: { LOG_LEVEL: 'WARN' } });
+    try {
+      const preflight = await fetch(perkup.graphqlUrl, {
+        method: 'OPTIONS',
+        headers: { Origin: 'https://app.perkup.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(Object.fromEntries([...preflight.headers].filter(([h]) => h.startsWith('access-control-')))).toEqual({
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'POST,OPTIONS',
+        'access-control-allow-headers': 'Content-Type,Authorization',
+        'access-control-max-age': '600',
+      });
+      // No function ran for the preflight.
+      expect(perkup.eventLog.all().filter((e) => e.kind === 'invoke')).toEqual([]);
+      const query = await fetch(perkup.graphqlUrl, { method: 'POST', headers: { Origin: 'https://app.perkup.example', 'Content-Type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      expect(query.headers.get('access-control-allow-origin')).toBe('*');
+      const withoutOrigin = await fetch(perkup.graphqlUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      expect(withoutOrigin.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await perkup.close();
+    }
+  });
+
+  it('cors: true takes the Serverless Framework defaults; the object form is read as written; bad values are refused', () => {
+    expect(corsConfiguration(true, ['POST', 'GET'])).toEqual({
+      allowOrigins: ['*'],
+      allowHeaders: ['Content-Type', 'X-Amz-Date', 'Authorization', 'X-Api-Key', 'X-Amz-Security-Token', 'X-Amz-User-Agent', 'X-Amzn-Trace-Id'],
+      allowMethods: ['POST', 'GET', 'OPTIONS'],
+      allowCredentials: false,
+      exposeHeaders: [],
+    });
+    const object = corsConfiguration({ allowedOrigins: ['https://a.example', 'https://*.b.example'], allowCredentials: true, exposedResponseHeaders: ['X-Id'], maxAge: 60 }, ['POST'])!;
+    expect(preflightHeaders(object, 'https://a.example')).toMatchObject({ 'access-control-allow-origin': 'https://a.example', 'access-control-allow-credentials': 'true', 'access-control-max-age': '60' });
+    expect(responseHeaders(object, 'https://x.b.example')).toEqual({ 'access-control-allow-origin': 'https://x.b.example', 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'X-Id' });
+    expect(responseHeaders(object, 'https://evil.example')).toEqual({});
+    expect(corsConfiguration(undefined, ['POST'])).toBeUndefined();
+    expect(() => corsConfiguration({ allowedOrigin: '*' }, ['POST'])).toThrow('provider.httpApi.cors: unknown key(s) allowedOrigin');
+    expect(() => corsConfiguration({ maxAge: -1 }, ['POST'])).toThrow('maxAge must be a whole number of seconds');
+  });
+
+  it("the function's own timeout is a function error (500); only an integration slower than 30 s is a 503", async () => {
+    expect(HTTP_API_INTEGRATION_TIMEOUT_MS).toBe(30_000);
+    const fixture = loadServerlessConfig(fileURLToPath(new URL('./fixtures/lambda-app/serverless.yml', import.meta.url)));
+    const invoker = createLambdaInvoker({ functions: fixture.functions });
+    // The 30 s wait, shortened for the test; the function itself may run 60 s.
+    const api = createHttpApi({ invoke: invoker.invoke, routes: [{ method: 'GET', path: '/slow', functionName: 'httpSlow' }], apiId: 'abcdefghij', region: 'eu-west-1', integrationTimeoutMs: 2000 });
+    const { port } = await api.listen(0);
+    try {
+      const late = await fetch(`http://127.0.0.1:${port}/slow?ms=20000`);
+      expect(late.status).toBe(503);
+      expect(await late.json()).toEqual({ message: 'Service Unavailable' });
+      invoker.faults.timeoutNext('httpSlow');
+      const timedOut = await fetch(`http://127.0.0.1:${port}/slow?ms=0`);
+      expect(timedOut.status).toBe(500);
+      expect(await timedOut.json()).toEqual({ message: 'Internal Server Error' });
+      const quick = await fetch(`http://127.0.0.1:${port}/slow?ms=0`);
+      expect([quick.status, await quick.text()]).toEqual([200, 'slow but done']);
+    } finally {
+      await api.close();
+      await invoker.close();
+    }
   });
 });

@@ -48,7 +48,16 @@ describe('loader', () => {
     expect(() => loadScenario('bad.yaml', 'name: x\nsteps:\n  - connect: [unclosed\n')).toThrow(/^bad\.yaml:\d+:\d+: YAML: /);
   });
 
-  it('every PerkUp scenario loads', async () => {
+  it('reads latency and the new faults, and refuses what cannot mean anything', () => {
+    const base = `name: x\nclients:\n  a: {}\nsteps:\n  - connect: a\n`;
+    expect(loadScenario('ok.yaml', `latency: aws\n${base}  - fault: { lambdaTimeout: { function: graphql, afterCalls: 1 } }\n  - fault: { dynamodbIndexLag: { ms: 1s } }\n`).latency).toBe('aws');
+    expect(() => loadScenario('bad.yaml', `latency: fast\n${base}`)).toThrow('bad.yaml:1:10: latency: expected one of ["none","aws"]');
+    expect(() => loadScenario('bad.yaml', `${base}  - fault: { lambdaTimeout: { function: graphql, afterMs: 10, afterCalls: 1 } }\n`)).toThrow(/steps\.1\.fault\.lambdaTimeout/);
+    expect(() => loadScenario('bad.yaml', `${base}  - fault: { lambdaTimeout: { function: graphql, afterCalls: 0 } }\n`)).toThrow(/afterCalls: must be >= 1/);
+  });
+
+  it('every PerkUp scenario loads, known failures and load scenarios included', async () => {
+    for (const file of await expandPaths(['scenarios/known-failures', 'scenarios/load'], root)) expect(() => loadScenario(file)).not.toThrow();
     const files = await expandPaths([], root);
     for (const file of files) expect(() => loadScenario(file)).not.toThrow();
   });

@@ -1,5 +1,6 @@
 /** The start-up banner: every endpoint and route the emulator serves, and what the app's configuration adds. */
 import type { Emulator } from '../emulator.js';
+import { describeProfile } from '../latency.js';
 
 export function banner(emulator: Emulator, facts: { readyMs: number; storage: string; secretVariable: string | undefined }): string {
   const { app } = emulator;
@@ -14,6 +15,7 @@ export function banner(emulator: Emulator, facts: { readyMs: number; storage: st
     `  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${app.stage})`,
     `  Lambda      ${emulator.lambdaEndpoint}  (aws lambda invoke --endpoint-url ${emulator.lambdaEndpoint} --function-name <name> out.json)`,
     `  Health      ${emulator.healthUrl}`,
+    `  Latency     ${describeProfile(emulator.latency)}${emulator.latency.name === 'none' ? '' : '   (--latency none: answers at once)'}`,
   ];
   if (facts.secretVariable) {
     const fromEnv = process.env[facts.secretVariable] !== undefined;

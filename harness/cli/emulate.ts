@@ -14,6 +14,7 @@ import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 import { describeEvent } from './describeEvent.js';
 import { HELP, listenSettings, parseFlags, UsageError, type CliFlags } from './options.js';
 import { banner } from './banner.js';
+import { latencyProfile, type LatencyProfile } from '../latency.js';
 
 function fail(message: string, code: number): never {
   console.error(message);
@@ -58,6 +59,13 @@ try {
 } catch (error) {
   fail((error as Error).message, 2);
 }
+let latency: LatencyProfile;
+try {
+  latency = latencyProfile(flags.latency);
+} catch (error) {
+  fail(`--latency: ${(error as Error).message}`, 2);
+}
+
 const storageLabel = dynamodbEndpoint ?? (flags.memory ? 'in memory' : relative(process.cwd(), resolve(serviceRoot, flags.data)) || '.');
 
 /** On a restart, the ports the first start bound (0 = any free port would move clients to new ones). */
@@ -74,6 +82,9 @@ async function start(ports?: { httpPort: number; wsPort: number }): Promise<Emul
     storage: dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : flags.memory ? 'memory' : { path: resolve(serviceRoot, flags.data) },
     ...listen,
     ...ports,
+    maxContainersPerFunction: flags.maxContainers,
+    // An external DynamoDB has no index lag to inject; network time still applies to the calls.
+    latency: dynamodbEndpoint ? { ...latency, indexLag: { baseMs: 0, jitterMs: 0 } } : latency,
     // The app's token secret from the environment overrides serverless.yml's local value.
     ...(secretVariable && process.env[secretVariable] ? { environment: { [secretVariable]: process.env[secretVariable] } } : {}),
   });
@@ -112,14 +123,6 @@ function announce(readyMs: number): void {
     });
   }
 }
-// performance.now() counts from process start, so this includes Node and TypeScript loading.
-announce(Math.round(performance.now()));
-
-if (flags.check) {
-  await emulator.close();
-  process.exit(0);
-}
-
 /** The folders holding the functions' handler files (top level under the service root), watched for code changes. */
 function codeFolders(app: Emulator['app']): string[] {
   const tops = new Set(app.functions.map((f) => relative(serviceRoot, f.handlerFile).split(/[\\/]/)[0]));
@@ -135,7 +138,8 @@ function debounce(run: () => void): () => void {
   };
 }
 
-if (flags.watch) {
+// Watching starts before the ready line: whoever reads it may change a file at once.
+if (flags.watch && !flags.check) {
   // Recursive fs.watch works on Linux from Node 20.
   for (const folder of codeFolders(emulator.app)) {
     watch(folder, { recursive: true }, debounce(() => void emulator.reload().then(() => console.log(`↻ code in ${relative(serviceRoot, folder)}/ changed: handlers reload on their next invocation (connections kept)`)))).unref();
@@ -162,3 +166,12 @@ if (flags.watch) {
     if (file === relative(serviceRoot, configFile) || file === '.env') restart();
   }).unref();
 }
+
+// performance.now() counts from process start, so this includes Node and TypeScript loading.
+announce(Math.round(performance.now()));
+
+if (flags.check) {
+  await emulator.close();
+  process.exit(0);
+}
+

@@ -17,6 +17,10 @@ export const HELP = `Usage: npm run emulate -- [options]
   --dynamodb <where>  dynalite (default), localstack (http://127.0.0.1:4566 or LOCALSTACK_ENDPOINT),
                     floci (http://127.0.0.1:4567 or FLOCI_ENDPOINT) — see docker-compose.localstack.yml — or a URL
   --dynamodb-endpoint <url>  Use an external DynamoDB at this URL instead of dynalite
+  --latency <name>  Network time of handlers' AWS calls and GSI lag: none | aws.
+                    Default aws (in-region figures); none = every call answers at once
+  --max-containers <n>  Lambda containers per function (AWS's concurrency, bounded for a laptop). Default 4;
+                    raise it for load runs with thousands of clients
   --no-watch        Do not reload handlers when their code changes, nor restart when serverless.yml or .env does
   --quiet           Do not log each invocation and notification
   --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
@@ -39,6 +43,8 @@ export interface CliFlags {
   memory: boolean;
   dynamodb: string | undefined;
   dynamodbEndpoint: string | undefined;
+  latency: string;
+  maxContainers: number;
   watch: boolean;
   quiet: boolean;
   verbose: boolean;
@@ -67,6 +73,8 @@ export function parseFlags(args: string[]): CliFlags {
         memory: { type: 'boolean', default: false },
         dynamodb: { type: 'string' },
         'dynamodb-endpoint': { type: 'string' },
+        latency: { type: 'string', default: 'aws' },
+        'max-containers': { type: 'string', default: '4' },
         'no-watch': { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
@@ -78,6 +86,10 @@ export function parseFlags(args: string[]): CliFlags {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const maxContainers = Number(values['max-containers']);
+  if (!Number.isInteger(maxContainers) || maxContainers < 1 || maxContainers > 256) {
+    throw new UsageError(`--max-containers must be a whole number 1–256, got "${values['max-containers']}"`);
+  }
   return {
     config: values.config!,
     httpPort: values['http-port'] ?? values.httpPort,
@@ -88,6 +100,8 @@ export function parseFlags(args: string[]): CliFlags {
     memory: values.memory!,
     dynamodb: values.dynamodb,
     dynamodbEndpoint: values['dynamodb-endpoint'],
+    latency: values.latency!,
+    maxContainers,
     watch: !values['no-watch'],
     quiet: values.quiet!,
     verbose: values.verbose!,

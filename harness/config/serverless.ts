@@ -55,6 +55,8 @@ export interface ServerlessApp {
   accountId: string;
   runtime: string;
   websocketRouteSelectionExpression: string;
+  /** `provider.httpApi.cors` as written (true, an object, or undefined); the HTTP API interprets it. */
+  httpApiCors: unknown;
   functions: FunctionDefinition[];
   tables: TableDefinition[];
   /** `custom.emulator`: what the harness needs to know of the app, validated. */
@@ -280,6 +282,7 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     accountId: ACCOUNT_ID,
     runtime: String(provider.runtime ?? serverlessDefaults.runtime),
     websocketRouteSelectionExpression: String(provider.websocketsApiRouteSelectionExpression ?? serverlessDefaults.websocketRouteSelectionExpression),
+    httpApiCors: (provider.httpApi as Record<string, Json> | undefined)?.cors,
     functions,
     tables,
     emulator: emulatorSettings(resolveValue(get(doc, 'custom.emulator')), file),

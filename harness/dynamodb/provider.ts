@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { mkdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import {
   BatchWriteItemCommand,
@@ -21,6 +22,8 @@ import type { Clock } from '../clock.js';
 import { closeServer, listen } from '../common/net.js';
 import type { EventLog } from '../eventLog.js';
 import type { TableDefinition } from '../config/serverless.js';
+import type { Delay } from '../latency.js';
+import { createIndexLag } from './indexLag.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };
@@ -35,6 +38,8 @@ export interface DynamoDBOptions {
    * `status` is filled in on the same object once DynamoDB has answered.
    */
   onRequest?: (request: { operation: string; body: Record<string, unknown>; status?: number }) => void;
+  /** How long a write takes to reach global secondary indexes. Default: no lag (dynalite's indexes are immediate). */
+  indexLag?: Delay;
 }
 
 interface Throttle {
@@ -50,6 +55,11 @@ const THROTTLED_BODY = JSON.stringify({
   __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
   message: 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
 });
+
+/** A request dynalite reads as if it came from the socket: same headers, method and URL, this body. */
+function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
+  return Object.assign(Readable.from([body]), { headers: req.headers, method: req.method, url: req.url }) as unknown as IncomingMessage;
+}
 
 /** A client for the emulator's own housekeeping; its requests are marked so they stay out of the event log. */
 function internalClient(endpoint: string, region: string): DynamoDBClient {
@@ -88,64 +98,51 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     endpoint = `http://127.0.0.1:${(await listen(server, 0)).port}`;
   }
 
-  /** Applies faults and records each operation; everything else is dynalite's. */
+  /**
+   * Applies faults, index lag, and records each operation; everything else is dynalite's. The body is read first
+   * (faults and index lag depend on it) and replayed to dynalite, possibly with a global secondary index read
+   * pointed at the lagging copy of its table.
+   */
   function observe(req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => void): void {
-    const internal = req.headers[INTERNAL_HEADER] === '1';
+    if (req.headers[INTERNAL_HEADER] === '1') return next(req, res);
     const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'Unknown';
     const chunks: Buffer[] = [];
-    // A passive listener: dynalite reads the same 'data' events, so the body is seen without being consumed twice.
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    const tableOf = (): string | undefined => {
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      let body: Record<string, unknown> | undefined;
       try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { TableName?: string; RequestItems?: Record<string, unknown> };
-        return body.TableName ?? Object.keys(body.RequestItems ?? {})[0];
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
       } catch {
-        return undefined;
+        body = undefined; // dynalite answers the malformed request itself
       }
-    };
-    if (!internal && options.onRequest) {
-      const onRequest = options.onRequest;
-      const seen: { operation: string; body: Record<string, unknown>; status?: number } = { operation, body: {} };
-      req.on('end', () => {
-        try {
-          seen.body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-        } catch {
-          // not JSON: recorded with an empty body
-        }
-        onRequest(seen);
-      });
-      res.on('finish', () => (seen.status = res.statusCode));
-    }
-    if (!internal) {
-      const index = throttles.findIndex((t) => t.remaining > 0 && (!t.operation || t.operation === operation));
+      const table = typeof body?.TableName === 'string' ? body.TableName : Object.keys((body?.RequestItems as object | undefined) ?? {})[0];
+      if (options.onRequest) {
+        const seen: { operation: string; body: Record<string, unknown>; status?: number } = { operation, body: body ?? {} };
+        options.onRequest(seen);
+        res.on('finish', () => (seen.status = res.statusCode));
+      }
+      const index = throttles.findIndex((t) => t.remaining > 0 && (!t.operation || t.operation === operation) && (!t.table || t.table === table));
       if (index >= 0) {
-        req.on('end', () => {
-          const table = tableOf();
-          const throttle = throttles[index];
-          if (throttle.table && throttle.table !== table) return next(req, res);
-          if (--throttle.remaining <= 0) throttles.splice(index, 1);
-          options.eventLog?.record({ kind: 'dynamodb', operation, table, statusCode: 400, errorType: 'ProvisionedThroughputExceededException' });
-          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'THROTTLED' });
-          res.end(THROTTLED_BODY);
-        });
-        req.resume();
+        const throttle = throttles[index];
+        if (--throttle.remaining <= 0) throttles.splice(index, 1);
+        options.eventLog?.record({ kind: 'dynamodb', operation, table, statusCode: 400, errorType: 'ProvisionedThroughputExceededException' });
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'THROTTLED' });
+        res.end(THROTTLED_BODY);
         return;
       }
+      const forwarded = body ? indexLag.rewriteRead(operation, body) : undefined;
+      const written = body ? indexLag.beforeWrite(operation, body) : undefined;
       res.on('finish', () => {
-        options.eventLog?.record({
-          kind: 'dynamodb',
-          operation,
-          table: tableOf(),
-          statusCode: res.statusCode,
-          ...(res.statusCode >= 400 ? { errorType: 'error' } : {}),
-        });
+        options.eventLog?.record({ kind: 'dynamodb', operation, table, statusCode: res.statusCode, ...(res.statusCode >= 400 ? { errorType: 'error' } : {}) });
+        if (written && res.statusCode === 200) written();
       });
-    }
-    next(req, res);
+      next(replay(req, forwarded ? Buffer.from(JSON.stringify(forwarded)) : raw), res);
+    });
   }
 
   const client = internalClient(endpoint, region);
-
+  const indexLag = createIndexLag({ client, tables: options.tables, lag: { baseMs: 0, jitterMs: 0 }, ...(options.eventLog ? { eventLog: options.eventLog } : {}) });
   async function createTables(): Promise<void> {
     for (const table of options.tables) {
       try {
@@ -161,6 +158,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     }
   }
   await createTables();
+  if (options.indexLag) await indexLag.set(options.indexLag);
 
   async function scanAll(table: TableDefinition, filter?: { attribute: string; upTo: number }): Promise<Record<string, AttributeValue>[]> {
     const keys = table.KeySchema.map((k) => k.AttributeName);
@@ -201,6 +199,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       if (!ttl?.Enabled) continue;
       const expired = await scanAll(table, { attribute: ttl.AttributeName, upTo });
       await deleteItems(table.TableName, expired);
+      indexLag.afterInternalDelete(table.TableName, expired);
       deleted += expired.length;
     }
     return deleted;
@@ -224,19 +223,34 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         throttles.push({ remaining: count, ...match });
         options.eventLog?.record({ kind: 'fault', description: `DynamoDB throttles the next ${count} ${match.operation ?? ''} request(s)${match.table ? ` on ${match.table}` : ''}` });
       },
+      /** Global secondary index reads lag writes by `ms` from now on (0: no lag), as a fault or a test's setting. */
+      indexLag(ms: number): Promise<void> {
+        if (!server) throw new Error('DynamoDB faults need the embedded dynalite, not an external endpoint');
+        return indexLag.set({ baseMs: ms, jitterMs: 0 });
+      },
       /** Forgets faults not yet used up. */
       clear(): void {
         throttles.length = 0;
       },
     },
+    /** How long writes take to reach global secondary indexes (a latency profile's indexLag). */
+    setIndexLag(lag: Delay): Promise<void> {
+      if (!server && (lag.baseMs > 0 || lag.jitterMs > 0)) throw new Error('Index lag needs the embedded dynalite, not an external endpoint');
+      return indexLag.set(lag);
+    },
+    get indexLag(): Delay {
+      return indexLag.lag;
+    },
     sweepExpiredItems,
     /** Deletes every item of every table (test isolation without recreating tables). */
     async truncate(): Promise<void> {
       for (const table of options.tables) await deleteItems(table.TableName, await scanAll(table));
+      await indexLag.resync();
     },
     async close(): Promise<void> {
       clearInterval(sweepTimer);
       await sweeping;
+      await indexLag.close();
       client.destroy();
       await closeServer(server);
     },

@@ -13,6 +13,7 @@ import type { EventLog } from '../eventLog.js';
 import type { FunctionDefinition } from '../config/serverless.js';
 import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
 import type { ContainerData, FromContainer, ToContainer } from './runtime.js';
+import { LATENCY_PROFILES, type LatencyProfile } from '../latency.js';
 
 export interface LambdaInvokerOptions {
   functions: FunctionDefinition[];
@@ -22,7 +23,7 @@ export interface LambdaInvokerOptions {
   accountId?: string;
   clock?: Clock;
   eventLog?: EventLog;
-  /** Containers per function; AWS's concurrency, bounded for a laptop (default: emulatorDefaults). */
+  /** Containers per function; AWS's concurrency, bounded for a laptop. Default 4. */
   maxContainersPerFunction?: number;
   /** SDK requests to these hosts are answered by `serveIntercepted` in this thread, without a socket. */
   interceptHosts?: string[];
@@ -32,28 +33,29 @@ export interface LambdaInvokerOptions {
    * calls/s); 'wire' lets the SDK serialize, sign and deserialize, replacing only the socket (~8,000 calls/s).
    */
   interceptMode?: 'fast' | 'wire';
+  /** Network time of the AWS calls functions make. Default: none. */
+  latency?: LatencyProfile;
   /** Called for every line a function logs (after the event log has it). */
   onLog?: (functionName: string, line: { level: string; message: string; data?: Record<string, unknown> }) => void;
 }
 
 interface Pending {
   resolve: (result: InvocationResult) => void;
+  /** The invoke phase's limit; on a cold start it starts once init is done. */
+  timeoutMs: number;
   requestId: string;
   started: number;
   coldStart: boolean;
   timer: NodeJS.Timeout;
   trigger: string;
-  /** The container finished init and called the handler. */
-  onStarted: () => void;
 }
-
-/** Lambda's limit on a function's init phase (a cold start's module loading): 10 seconds. */
-const LAMBDA_INIT_TIMEOUT_MS = 10_000;
 
 interface Container {
   worker: Worker;
   /** The request id of the invocation it runs or ran last: its log lines carry it, as Lambda's do. */
   requestId: string | undefined;
+  /** The freeze signal shared with the container (see ContainerData.wake). */
+  wake: Int32Array;
   busy: boolean;
   stale: boolean;
   warm: boolean;
@@ -72,8 +74,23 @@ interface FunctionPool {
   queue: Queued[];
   coldStarts: number;
   invocations: number;
-  timeoutNext: number;
+  /** lambdaTimeout faults waiting for the next invocations, oldest first. */
+  timeouts: TimeoutFault[];
+  /** Kinds of pending work already warned about at a freeze. */
+  frozenWarnings: Set<string>;
 }
+
+/**
+ * When an injected timeout hits: at once (the default, the function never runs), after `afterMs` of execution, or
+ * right after the `afterCalls`-th AWS call has its answer (e.g. just after the write committed).
+ */
+export interface TimeoutFault {
+  afterMs?: number;
+  afterCalls?: number;
+}
+
+/** Lambda's limit on a function's init phase (static initialization before the first invocation). */
+const INIT_LIMIT_MS = 10_000;
 
 const containerEntry = new URL('./container.mjs', import.meta.url);
 
@@ -83,11 +100,12 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
   const maxContainers = options.maxContainersPerFunction ?? emulatorDefaults.maxContainersPerFunction;
   let nextInvocationId = 0;
   let closed = false;
+  let latency: LatencyProfile = options.latency ?? LATENCY_PROFILES.none;
 
   const pools = new Map<string, FunctionPool>(
     options.functions.map((definition) => [
       definition.name,
-      { definition, containers: new Set(), queue: [], coldStarts: 0, invocations: 0, timeoutNext: 0 },
+      { definition, containers: new Set(), queue: [], coldStarts: 0, invocations: 0, timeouts: [], frozenWarnings: new Set() },
     ]),
   );
 
@@ -138,9 +156,10 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       accountId,
       interceptHosts: options.interceptHosts ?? [],
       interceptMode: options.interceptMode ?? 'fast',
+      wake: new SharedArrayBuffer(8),
     };
     const worker = new Worker(containerEntry, { workerData: data, env: environmentFor(fn), stdout: true, stderr: true });
-    const container: Container = { worker, requestId: undefined, busy: false, stale: false, warm: false, pending: new Map() };
+    const container: Container = { worker, wake: new Int32Array(data.wake), requestId: undefined, busy: false, stale: false, warm: false, pending: new Map() };
     forwardLogs(fn, worker.stdout, 'INFO', () => container.requestId);
     forwardLogs(fn, worker.stderr, 'ERROR', () => container.requestId);
     worker.on('message', (message: FromContainer) => {
@@ -156,10 +175,20 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       }
       const pending = container.pending.get(message.id);
       if (!pending) return;
-      if (message.type === 'started') return pending.onStarted();
+      if (message.type === 'initialized') {
+        clearTimeout(pending.timer);
+        pending.timer = setTimeout(() => timeOut(pool, container, message.id, pending), pending.timeoutMs);
+        return;
+      }
+      if (message.type === 'stopped') {
+        clearTimeout(pending.timer);
+        timeOut(pool, container, message.id, pending);
+        return;
+      }
       container.pending.delete(message.id);
       clearTimeout(pending.timer);
       container.warm = true;
+      if (message.pendingAtFreeze.length) warnFrozen(pool, message.pendingAtFreeze);
       const durationMs = Math.round(performance.now() - pending.started);
       const result: InvocationResult = message.ok
         ? { ok: true, value: message.value, requestId: pending.requestId, coldStart: pending.coldStart, durationMs }
@@ -221,49 +250,73 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     void container.worker.terminate();
   }
 
+  /** One line when a container is frozen with work pending: that work waits for the next invocation, as on AWS. */
+  function warnFrozen(pool: FunctionPool, pending: string[]): void {
+    // Once per function and kind of pending work (a handler that leaks a timer on every call warns once, not per call).
+    const kinds = pending.map((p) => p.replace(/^\d+ /, '')).sort().join('+');
+    if (pool.frozenWarnings.has(kinds)) return;
+    pool.frozenWarnings.add(kinds);
+    options.eventLog?.record({
+      kind: 'log',
+      functionName: pool.definition.name,
+      level: 'WARN',
+      message: `${pool.definition.name} returned with work pending (${pending.join(', ')}): on AWS this is frozen until the next invocation`,
+      data: { emulator: 'frozen-container', pending },
+    });
+  }
+
+  /** AWS stops the runtime when the time is up: the container is gone and the next invocation starts cold. */
+  function timeOut(pool: FunctionPool, container: Container, id: number, pending: Pending): void {
+    const fn = pool.definition;
+    container.pending.delete(id);
+    pool.containers.delete(container);
+    void container.worker.terminate();
+    const result: InvocationResult = {
+      ok: false,
+      kind: 'timeout',
+      error: { name: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` },
+      requestId: pending.requestId,
+      coldStart: pending.coldStart,
+      durationMs: Math.round(performance.now() - pending.started),
+    };
+    record(pool, pending, result);
+    pending.resolve(result);
+    drain(pool);
+  }
+
   function run(pool: FunctionPool, container: Container, queued: Queued): void {
     const fn = pool.definition;
     const id = ++nextInvocationId;
     const requestId = randomUUID();
-    const timeoutMs = pool.timeoutNext > 0 ? (pool.timeoutNext--, 0) : fn.timeoutSeconds * 1000;
+    const fault = pool.timeouts.shift();
+    // The function's timeout counts wall time, network time included; a fault may end it sooner.
+    const timeoutMs = fault?.afterMs ?? fn.timeoutSeconds * 1000;
+    // A fault without afterMs stops the function after its Nth AWS call, or (no afterCalls) before it runs at all.
+    const stopAfterCalls = fault && fault.afterMs === undefined ? (fault.afterCalls ?? 0) : undefined;
     const started = performance.now();
     const coldStart = !container.warm;
     container.busy = true;
     container.requestId = requestId;
     options.eventLog?.record({ kind: 'invokeStart', functionName: fn.name, trigger: queued.trigger, requestId, coldStart });
-    // AWS stops the runtime when time is up: the container is gone and the next invocation starts cold.
-    const stop = (error: { name: string; message: string }): void => {
-      container.pending.delete(id);
-      pool.containers.delete(container);
-      void container.worker.terminate();
-      const result: InvocationResult = { ok: false, kind: 'timeout', error, requestId, coldStart, durationMs: Math.round(performance.now() - started) };
-      record(pool, pending, result);
-      pending.resolve(result);
-      drain(pool);
-    };
-    const timedOut = (): void => stop({ name: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` });
-    // The function's timeout counts from the handler call; a cold start's init has AWS's own 10 s limit.
-    const timer = coldStart
-      ? setTimeout(() => stop({ name: 'Runtime.InitTimeout', message: `INIT_REPORT Init Duration: ${LAMBDA_INIT_TIMEOUT_MS} ms Phase: init Status: timeout` }), LAMBDA_INIT_TIMEOUT_MS)
-      : setTimeout(timedOut, timeoutMs);
-    const pending: Pending = {
-      resolve: queued.resolve,
-      requestId,
-      started,
-      coldStart,
-      timer,
-      trigger: queued.trigger,
-      onStarted: coldStart
-        ? () => {
-            clearTimeout(pending.timer);
-            pending.timer = setTimeout(timedOut, timeoutMs);
-          }
-        : () => undefined,
-    };
+    // On a cold start the handler's init runs first, with AWS's 10 s init limit; the function's timeout starts after it.
+    const timer = setTimeout(() => timeOut(pool, container, id, pending), coldStart ? INIT_LIMIT_MS + timeoutMs : timeoutMs);
+    const pending: Pending = { resolve: queued.resolve, requestId, started, coldStart, timer, trigger: queued.trigger, timeoutMs };
     container.pending.set(id, pending);
     pool.invocations++;
-    const message: ToContainer = { type: 'invoke', id, event: queued.event, requestId, timeoutMs };
+    const message: ToContainer = {
+      type: 'invoke',
+      id,
+      event: queued.event,
+      requestId,
+      deadline: Date.now() + timeoutMs,
+      // Thaws the container if it is frozen after its previous invocation.
+      generation: Atomics.add(container.wake, 0, 1) + 1,
+      latency,
+      ...(stopAfterCalls !== undefined ? { stopAfterCalls } : {}),
+    };
+    // The message first, then the thaw: the container finds its invocation waiting when it wakes.
     container.worker.postMessage(message);
+    Atomics.notify(container.wake, 0);
   }
 
   function drain(pool: FunctionPool): void {
@@ -303,10 +356,20 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       }
     },
     faults: {
-      /** The next `count` invocations of the function run past their timeout (they are stopped at once, as a timeout would). */
-      timeoutNext(functionName: string, count = 1): void {
-        pools.get(functionName)!.timeoutNext += count;
-        options.eventLog?.record({ kind: 'fault', description: `${functionName}: next ${count} invocation(s) time out` });
+      /**
+       * The next `count` invocations of the function run out of time: at once (the function never runs), after
+       * `afterMs` of execution, or right after their `afterCalls`-th AWS call has its answer.
+       */
+      timeoutNext(functionName: string, count = 1, when: TimeoutFault = {}): void {
+        const pool = pools.get(functionName);
+        if (!pool) throw new Error(`No function "${functionName}" in serverless.yml (have: ${[...pools.keys()].join(', ')})`);
+        if (!Number.isInteger(count) || count < 1) throw new Error(`lambdaTimeout count must be a positive integer, got ${count}`);
+        if (when.afterMs !== undefined && when.afterCalls !== undefined) throw new Error('lambdaTimeout takes afterMs or afterCalls, not both');
+        if (when.afterMs !== undefined && !(Number.isFinite(when.afterMs) && when.afterMs >= 0)) throw new Error(`lambdaTimeout afterMs must be ≥ 0, got ${when.afterMs}`);
+        if (when.afterCalls !== undefined && !(Number.isInteger(when.afterCalls) && when.afterCalls >= 1)) throw new Error(`lambdaTimeout afterCalls must be an integer ≥ 1, got ${when.afterCalls}`);
+        for (let i = 0; i < count; i++) pool.timeouts.push({ ...when });
+        const moment = when.afterCalls !== undefined ? ` right after AWS call #${when.afterCalls}` : when.afterMs !== undefined ? ` after ${when.afterMs} ms` : '';
+        options.eventLog?.record({ kind: 'fault', description: `${functionName}: next ${count} invocation(s) time out${moment}` });
       },
       /** Drops the warm containers of the function so its next invocation is a cold start. */
       coldStartNext(functionName: string): void {
@@ -320,7 +383,14 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     },
     /** Forgets faults not yet used up. */
     clearFaults(): void {
-      for (const pool of pools.values()) pool.timeoutNext = 0;
+      for (const pool of pools.values()) pool.timeouts.length = 0;
+    },
+    /** Network time for the AWS calls of invocations from now on. */
+    setLatency(profile: LatencyProfile): void {
+      latency = profile;
+    },
+    get latency(): LatencyProfile {
+      return latency;
     },
     stats() {
       return Object.fromEntries(

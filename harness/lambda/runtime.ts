@@ -6,8 +6,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { installManagementApiFastPath, installSdkInterceptor, managementSdkFor } from './sdkInterceptor.js';
+import { installCallHooks, installManagementApiFastPath, installSdkInterceptor, managementSdkFor } from './sdkInterceptor.js';
 import { installHttpsInterceptor } from './httpsInterceptor.js';
+import { serviceDelay, type LatencyProfile } from '../latency.js';
 import type { HttpLikeRequest, HttpLikeResponse } from './types.js';
 
 export interface ContainerData {
@@ -20,18 +21,41 @@ export interface ContainerData {
   interceptHosts: string[];
   /** 'fast': management client answered at send (default); 'wire': the SDK's full request path, minus the socket. */
   interceptMode: 'fast' | 'wire';
+  /**
+   * The freeze signal: slot 0 counts invocations handed to this container. Between invocations the container
+   * blocks on it (Atomics.wait), as a Lambda sandbox is frozen between invocations; the invoker bumps it and
+   * notifies when the next invocation arrives.
+   */
+  wake: SharedArrayBuffer;
 }
 
-export type ToContainer =
-  | { type: 'invoke'; id: number; event: unknown; requestId: string; timeoutMs: number }
-  | { type: 'http-response'; id: number; response: HttpLikeResponse };
+export interface InvokeMessage {
+  type: 'invoke';
+  id: number;
+  event: unknown;
+  requestId: string;
+  deadline: number;
+  /** The value of the wake counter for this invocation. */
+  generation: number;
+  /** Network time of this invocation's AWS calls. */
+  latency: LatencyProfile;
+  /** A lambdaTimeout fault: the time runs out right after this many AWS calls have their answer (0: before the handler runs). */
+  stopAfterCalls?: number;
+}
+
+export type ToContainer = InvokeMessage | { type: 'http-response'; id: number; response: HttpLikeResponse };
+
+/** What was still pending when the handler's promise settled, e.g. ["1 Timeout", "2 AWS calls in flight"]. */
+type Pending = string[];
 
 export type FromContainer =
-  | { type: 'result'; id: number; ok: true; value: unknown; initMs: number }
-  | { type: 'result'; id: number; ok: false; error: { name: string; message: string; stack?: string }; initMs: number }
+  | { type: 'result'; id: number; ok: true; value: unknown; initMs: number; pendingAtFreeze: Pending }
+  | { type: 'result'; id: number; ok: false; error: { name: string; message: string; stack?: string }; initMs: number; pendingAtFreeze: Pending }
   | { type: 'http-request'; id: number; request: HttpLikeRequest }
-  /** Init is over and the handler is called now: the function's timeout starts here, as on AWS. */
-  | { type: 'started'; id: number };
+  /** The handler is loaded (init done): the invocation's own time starts now. */
+  | { type: 'initialized'; id: number }
+  /** The lambdaTimeout fault's moment has come: the container stops here and waits to be terminated. */
+  | { type: 'stopped'; id: number; calls: number };
 
 const data = workerData as ContainerData;
 const port = parentPort!;
@@ -58,6 +82,76 @@ if (data.interceptHosts.length) {
     const own = managementSdkFor(data.handlerFile);
     if (own) installManagementApiFastPath(matchHost, serve, own);
   }
+}
+
+// ——— Network time and call counting, around every AWS call the handler makes ———
+
+let current: InvokeMessage | undefined;
+let frozenWithWork = false;
+let callsThisInvocation = 0;
+let callsInFlight = 0;
+const signal = new Int32Array(data.wake);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+installCallHooks({
+  async before(service, config) {
+    callsInFlight++;
+    const delay = current ? serviceDelay(current.latency, service) : 0;
+    if (delay <= 0) return;
+    const timeout = config.requestTimeout;
+    if (timeout && delay >= timeout) {
+      // What @smithy/node-http-handler does when a request outlives requestTimeout: an error only with
+      // throwOnRequestTimeout, otherwise a warning and the request goes on.
+      if (config.throwOnRequestTimeout) {
+        await sleep(timeout);
+        throw Object.assign(new Error(`@smithy/node-http-handler - [ERROR] a request has exceeded the configured ${timeout} ms requestTimeout.`), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+      }
+      setTimeout(() => console.warn(`@smithy/node-http-handler - [WARN] a request has exceeded the configured ${timeout} ms requestTimeout. Init client requestHandler with throwOnRequestTimeout=true to turn this into an error.`), timeout);
+    }
+    await sleep(delay);
+  },
+  after() {
+    callsInFlight--;
+    callsThisInvocation++;
+    if (current?.stopAfterCalls !== undefined && callsThisInvocation === current.stopAfterCalls) stopHere(current.id);
+  },
+});
+
+/** A lambdaTimeout fault's moment: nothing more happens in this container; the invoker terminates it. */
+function stopHere(id: number): never {
+  post({ type: 'stopped', id, calls: callsThisInvocation });
+  for (;;) Atomics.wait(signal, 1, 0);
+}
+
+function activeResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const resource of process.getActiveResourcesInfo()) counts.set(resource, (counts.get(resource) ?? 0) + 1);
+  return counts;
+}
+// The container's own machinery (its MessagePort to the invoker), measured once the runtime is set up.
+let baseline = new Map<string, number>();
+
+/**
+ * What would keep running after the handler returned: ref'd timers, sockets and requests, AWS calls awaiting
+ * answers. Left out as the container's own machinery: MessagePorts (a worker's stdout is one, held until the
+ * invoker has read the lines) and file-system requests (tsx writing its compile cache, which a deployed, pre-built
+ * function does not do).
+ */
+const MACHINERY = /^(MessagePort|FSReq)/;
+function pendingWork(): Pending {
+  const pending: string[] = [];
+  for (const [resource, n] of activeResources()) {
+    const extra = n - (baseline.get(resource) ?? 0);
+    if (extra <= 0 || MACHINERY.test(resource)) continue;
+    pending.push(`${extra} ${resource}`);
+  }
+  if (callsInFlight > 0) pending.push(`${callsInFlight} AWS call${callsInFlight > 1 ? 's' : ''} in flight`);
+  return pending;
+}
+
+/** Blocks the whole thread — timers, promises, sockets — until the invoker hands over the next invocation. */
+function freezeUntilNextInvocation(generation: number): void {
+  while (Atomics.load(signal, 0) === generation) Atomics.wait(signal, 0, generation);
 }
 
 type Handler = (event: unknown, context: object, callback?: (error: unknown, result?: unknown) => void) => unknown;
@@ -112,14 +206,33 @@ port.on('message', async (message: ToContainer) => {
     pendingHttp.delete(message.id);
     return;
   }
-  const reportedInit = handler ? 0 : undefined;
-  try {
-    handler ??= await loadHandler();
-    post({ type: 'started', id: message.id });
-    const value = await call(handler, message.event, contextFor(message.requestId, Date.now() + message.timeoutMs));
-    // Lambda returns the JSON serialization of the result: the same here, so nothing unserializable slips through.
-    post({ type: 'result', id: message.id, ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), initMs: reportedInit ?? initMs });
-  } catch (error) {
-    post({ type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs });
+  if (frozenWithWork) {
+    // Thawed with work pending: its overdue timers run first, as they would while the runtime fetches the next
+    // event on AWS. Two check phases apart there is one full loop iteration, whose timers phase runs with the
+    // clock updated after the freeze (a zero-delay timer would not do: it is scheduled on the stale loop time).
+    frozenWithWork = false;
+    for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
   }
+  current = message;
+  callsThisInvocation = 0;
+  const reportedInit = handler ? 0 : undefined;
+  let result: Extract<FromContainer, { type: 'result' }>;
+  try {
+    if (!handler) {
+      handler = await loadHandler();
+      // The function's timeout covers the invoke phase only; init has its own limit (see the invoker).
+      post({ type: 'initialized', id: message.id });
+    }
+    if (message.stopAfterCalls === 0) stopHere(message.id);
+    const value = await call(handler, message.event, contextFor(message.requestId, message.deadline));
+    // Lambda returns the JSON serialization of the result: the same here, so nothing unserializable slips through.
+    result = { type: 'result', id: message.id, ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
+  } catch (error) {
+    result = { type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
+  }
+  result.pendingAtFreeze = pendingWork();
+  frozenWithWork = result.pendingAtFreeze.length > 0;
+  post(result);
+  freezeUntilNextInvocation(message.generation);
 });
+baseline = activeResources();

@@ -24,6 +24,60 @@ interface SdkHttpRequest {
 }
 type Handle = (this: unknown, request: SdkHttpRequest, options?: object) => Promise<{ response: object }>;
 
+/** What the NodeHttpHandler resolves its options to (the fields network time needs). */
+interface HandlerConfig {
+  requestTimeout?: number;
+  throwOnRequestTimeout?: boolean;
+}
+
+/**
+ * Runs around every AWS call a handler makes, whichever path answers it (the fast path at `send`, the wire
+ * interceptor, or a real socket such as DynamoDB's): network time before, call counting after.
+ */
+export interface CallHooks {
+  /** Waits the call's network time; rejects as the SDK would when that exceeds a throwing request timeout. */
+  before(service: string, config: HandlerConfig): Promise<void>;
+  /** The call has its answer (or its error). */
+  after(): void;
+}
+let hooks: CallHooks | undefined;
+
+async function configOf(handler: unknown): Promise<HandlerConfig> {
+  const h = handler as { config?: HandlerConfig; configProvider?: Promise<HandlerConfig> } | undefined;
+  return h?.config ?? (await h?.configProvider) ?? {};
+}
+
+/** The service a signed request is for: SigV4's credential scope names it (…/<region>/<service>/aws4_request). */
+export function serviceOf(request: { hostname: string; headers: Record<string, string> }): string {
+  const authorization = Object.entries(request.headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1] ?? '';
+  return /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(authorization)?.[1] ?? request.hostname.split('.')[0];
+}
+
+async function withHooks<T>(service: string, handler: unknown, call: () => Promise<T>): Promise<T> {
+  if (!hooks) return call();
+  const active = hooks;
+  try {
+    await active.before(service, await configOf(handler));
+    return await call();
+  } finally {
+    active.after();
+  }
+}
+
+/**
+ * Installs `callHooks` around every SDK call from this thread. Install after `installSdkInterceptor`, so the hooks
+ * wrap the intercepted handler too.
+ */
+export function installCallHooks(callHooks: CallHooks): void {
+  const first = !hooks;
+  hooks = callHooks;
+  if (!first) return;
+  const inner = NodeHttpHandler.prototype.handle;
+  NodeHttpHandler.prototype.handle = function hookedHandle(request, options) {
+    return withHooks(serviceOf(request), this, () => inner.call(this, request, options));
+  };
+}
+
 interface Route {
   matchHost: (hostname: string) => boolean;
   handle: HttpLikeHandler;
@@ -87,7 +141,10 @@ interface ManagementCommand {
   constructor: { name: string };
   input: { ConnectionId?: string; Data?: string | Uint8Array };
 }
-type ManagementClient = { config: { endpoint: () => Promise<{ hostname: string; path: string }> }; send: (...args: unknown[]) => Promise<unknown> };
+type ManagementClient = {
+  config: { endpoint: () => Promise<{ hostname: string; path: string }>; requestHandler?: unknown };
+  send: (...args: unknown[]) => Promise<unknown>;
+};
 
 type ManagementSdk = Record<string, unknown> & {
   ApiGatewayManagementApiClient: { prototype: ManagementClient };
@@ -159,13 +216,13 @@ export function installManagementApiFastPath(matchHost: (hostname: string) => bo
     const { hostname, path } = await endpoint;
     if (!matchHost(hostname)) return originalSend.apply(this, args);
     const { ConnectionId = '', Data } = command.input;
-    const response = await handle({
+    const response = await withHooks('execute-api', this.config.requestHandler, () => handle({
       method,
       path: `${path.replace(/\/$/, '')}/@connections/${encodeURIComponent(ConnectionId)}`,
       // The fast path stands in for a signed request.
       headers: { authorization: 'AWS4-HMAC-SHA256 emulator-fast-path' },
       body: Data === undefined ? new Uint8Array() : typeof Data === 'string' ? Buffer.from(Data) : Data,
-    });
+    }));
     if (response.statusCode >= 300) throw sdkError(sdk, response);
     return output(method, response);
   };

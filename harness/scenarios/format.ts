@@ -25,7 +25,8 @@ export type Fault =
   | { postToConnection: { client: string; status: number; count?: number } }
   | { socketDies: { client: string; disconnectFails?: boolean } }
   | { dynamodbThrottle: { count: number; operation?: string } }
-  | { lambdaTimeout: { function: string; count?: number } }
+  | { lambdaTimeout: { function: string; count?: number; afterMs?: number | string; afterCalls?: number } }
+  | { dynamodbIndexLag: { ms: number | string } }
   | { coldStart: { function: string } };
 
 export interface Step {
@@ -64,8 +65,10 @@ export interface Scenario {
   description?: string;
   tags?: string[];
   vars?: Record<string, unknown>;
+  /** Network-time profile for the scenario (harness/latency.ts); the target's own when absent. */
+  latency?: 'none' | 'aws';
   clients: Record<string, ClientSpec>;
-  slo?: { maxDurationMs?: number; p95MessageLatencyMs?: number };
+  slo?: { maxDurationMs?: number; p95MessageLatencyMs?: number; maxGraphqlMs?: number };
   steps: Step[];
   /** Where each step starts in the file, for messages that point at it. */
   stepLines: number[];

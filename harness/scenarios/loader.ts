@@ -126,6 +126,7 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
     ...(data.description ? { description: data.description as string } : {}),
     ...(data.tags ? { tags: data.tags as string[] } : {}),
     ...(data.vars ? { vars: data.vars as Record<string, unknown> } : {}),
+    ...(data.latency ? { latency: data.latency as Scenario['latency'] } : {}),
     ...(data.slo ? { slo: data.slo as Scenario['slo'] } : {}),
     clients: (data.clients ?? {}) as Scenario['clients'],
     steps,

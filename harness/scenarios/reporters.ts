@@ -12,6 +12,9 @@ export function consoleLine(result: ScenarioResult): string {
   const mark = { passed: '✓', failed: '✗', skipped: '↷' }[result.status];
   const lines = [`${mark} ${result.name}  (${rel(result.file)}, ${seconds(result.durationMs)})${result.status === 'skipped' ? ' — SKIPPED, not passed' : ''}`];
   if (result.messageLatenciesMs.length >= 20) lines.push(`    message latency (from the step that caused it): ${percentiles(result.messageLatenciesMs)}`);
+  // Load scenarios: how long each GraphQL request took to answer (a mutation that awaits its fanout shows here).
+  const graphql = result.steps.filter((s) => s.action === 'graphql' && s.status !== 'skipped');
+  if (result.messageLatenciesMs.length >= 20 && graphql.length) lines.push(`    graphql answered in: ${graphql.map((s) => `${s.durationMs} ms`).join(', ')}`);
   for (const step of result.steps) {
     if (step.status === 'skipped' && step.reason !== 'an earlier step failed') lines.push(`    ↷ ${step.label} skipped: ${step.reason}`);
   }

@@ -91,6 +91,7 @@ export async function runScenario(
     },
   };
 
+  if (scenario.latency) await target.insides?.setLatency(scenario.latency);
   for (const [index, rawStep] of scenario.steps.entries()) {
     const label = stepLabel(rawStep, index);
     const base = { index, line: scenario.stepLines[index], label, action: actionOf(rawStep) };
@@ -125,7 +126,8 @@ export async function runScenario(
 
   await Promise.all([...groups.values()].flat().map((c) => c.disconnect().catch(() => undefined)));
   const durationMs = Date.now() - started;
-  const sloBreaches = checkSlo(scenario, durationMs, ctx.messageLatenciesMs);
+  const graphqlMs = results.filter((r) => r.action === 'graphql' && r.status === 'passed').map((r) => r.durationMs);
+  const sloBreaches = checkSlo(scenario, durationMs, ctx.messageLatenciesMs, graphqlMs);
   const events = [...(target.insides?.events() ?? [])];
   const skipped = results.filter((r) => r.status === 'skipped');
   return {
@@ -144,10 +146,12 @@ export async function runScenario(
   };
 }
 
-function checkSlo(scenario: Scenario, durationMs: number, latencies: number[]): string[] {
+function checkSlo(scenario: Scenario, durationMs: number, latencies: number[], graphqlMs: number[]): string[] {
   const breaches: string[] = [];
   const slo = scenario.slo;
   if (!slo) return breaches;
+  const slowest = Math.max(...graphqlMs);
+  if (slo.maxGraphqlMs !== undefined && graphqlMs.length && slowest > slo.maxGraphqlMs) breaches.push(`the slowest graphql step took ${slowest} ms, more than maxGraphqlMs ${slo.maxGraphqlMs}`);
   if (slo.maxDurationMs !== undefined && durationMs > slo.maxDurationMs) breaches.push(`took ${durationMs} ms, more than maxDurationMs ${slo.maxDurationMs}`);
   if (slo.p95MessageLatencyMs !== undefined && latencies.length) {
     const histogram = buildHistogram();

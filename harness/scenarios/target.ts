@@ -24,9 +24,12 @@ export interface TargetInsides {
     postToConnection(connectionId: string, status: number, count: number): void;
     socketDies(connectionId: string, disconnectFails: boolean): void;
     dynamodbThrottle(count: number, operation?: string): void;
-    lambdaTimeout(functionName: string, count: number): void;
+    lambdaTimeout(functionName: string, count: number, when?: { afterMs?: number; afterCalls?: number }): void;
+    indexLag(ms: number): Promise<void>;
     coldStart(functionName: string): void;
   };
+  /** Network time for this scenario (the emulator goes back to its own at release). */
+  setLatency(profile: 'none' | 'aws'): Promise<void>;
   /** Moves the emulated clock and lets what became due happen (timeouts, TTL expiry). */
   advanceClock(ms: number): Promise<void>;
   /** Keys of each cache invalidation so far, oldest first. */
@@ -93,9 +96,11 @@ function insidesOf(emulator: Emulator): TargetInsides {
         emulator.websocketApi.faults.killSocket(id);
       },
       dynamodbThrottle: (count, operation) => emulator.dynamodb.faults.throttleNext(count, operation ? { operation } : {}),
-      lambdaTimeout: (fn, count) => emulator.invoker.faults.timeoutNext(fn, count),
+      lambdaTimeout: (fn, count, when) => emulator.invoker.faults.timeoutNext(fn, count, when),
+      indexLag: (ms) => emulator.dynamodb.faults.indexLag(ms),
       coldStart: (fn) => emulator.invoker.faults.coldStartNext(fn),
     },
+    setLatency: (profile) => emulator.setLatency(profile),
     async advanceClock(ms) {
       emulator.clock.advance(ms);
       await emulator.websocketApi.settled();

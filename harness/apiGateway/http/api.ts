@@ -7,12 +7,22 @@ import type { EventLog } from '../../eventLog.js';
 import type { HttpLikeRequest, HttpLikeResponse, Invoke } from '../../lambda/types.js';
 import { httpApiEvent, requestFacts } from './events.js';
 import { closeServer, listen } from '../../common/net.js';
+import { isPreflight, preflightHeaders, responseHeaders, withoutCorsHeaders, type CorsConfiguration } from './cors.js';
+
+/** HTTP APIs wait at most 30 s for an integration (API Gateway quotas, "Integration timeout"), then answer 503. */
+export const HTTP_API_INTEGRATION_TIMEOUT_MS = 30_000;
+
+// API Gateway's own answers (developer guide, "Troubleshooting issues with HTTP API Lambda integrations").
+const NOT_FOUND = '{"message":"Not Found"}';
+const INTERNAL_SERVER_ERROR = '{"message":"Internal Server Error"}';
+const SERVICE_UNAVAILABLE = '{"message":"Service Unavailable"}';
 
 export interface HttpRoute {
   method: string;
   path: string;
   functionName: string;
 }
+
 
 /** Matches "/items/{id}" and "/{proxy+}" style paths; returns the path parameters or undefined. */
 export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
@@ -40,10 +50,15 @@ export interface HttpApiOptions {
    * undefined to let the HTTP API route it. Not part of API Gateway: nothing deployed answers these paths.
    */
   serveLocal?: (request: HttpLikeRequest) => Promise<HttpLikeResponse> | undefined;
+  /** provider.httpApi.cors as the Serverless Framework compiles it; undefined = no CORS (nothing added). */
+  cors?: CorsConfiguration;
+  /** Default 30 s, AWS's maximum for HTTP APIs; tests shorten it. */
+  integrationTimeoutMs?: number;
 }
 
 export function createHttpApi(options: HttpApiOptions) {
   const stage = options.stage ?? '$default';
+  const integrationTimeoutMs = options.integrationTimeoutMs ?? HTTP_API_INTEGRATION_TIMEOUT_MS;
   let server: Server | undefined;
 
   function findRoute(method: string, path: string): { route: HttpRoute; pathParameters: Record<string, string> } | undefined {
@@ -61,19 +76,26 @@ export function createHttpApi(options: HttpApiOptions) {
   }
 
   /** Maps a Lambda result back, including payload 2.0's inference for results without a statusCode. */
-  function respond(response: ServerResponse, value: unknown): number {
+  function respond(response: ServerResponse, value: unknown, cors: Record<string, string> | undefined): number {
     const result = value as { statusCode?: number; headers?: Record<string, string>; cookies?: string[]; body?: unknown; isBase64Encoded?: boolean } | null;
     if (result === null || typeof result !== 'object' || typeof result.statusCode !== 'number') {
       // No statusCode: API Gateway assumes 200, JSON, and the whole result as the body.
       const body = typeof value === 'string' ? value : JSON.stringify(value ?? null);
-      send(response, 200, { 'content-type': 'application/json' }, body);
+      send(response, 200, { 'content-type': 'application/json', ...cors }, body);
       return 200;
     }
-    const headers: Record<string, string | string[]> = { ...(result.headers ?? {}) };
+    const headers: Record<string, string | string[]> = cors ? { ...withoutCorsHeaders(result.headers ?? {}), ...cors } : { ...(result.headers ?? {}) };
     if (result.cookies?.length) headers['set-cookie'] = result.cookies;
     const body = result.body === undefined ? '' : typeof result.body === 'string' ? result.body : JSON.stringify(result.body);
     send(response, result.statusCode, headers, result.isBase64Encoded ? Buffer.from(body, 'base64') : body);
     return result.statusCode;
+  }
+
+  /** Lambda's answer, or 'integration-timeout' when it is later than the HTTP API waits (the invocation goes on). */
+  function invokeWithin(functionName: string, event: unknown, trigger: string): Promise<Awaited<ReturnType<Invoke>> | 'integration-timeout'> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'integration-timeout'>((resolve) => (timer = setTimeout(() => resolve('integration-timeout'), integrationTimeoutMs)));
+    return Promise.race([options.invoke(functionName, event, trigger), timeout]).finally(() => clearTimeout(timer));
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -89,26 +111,28 @@ export function createHttpApi(options: HttpApiOptions) {
       send(response, answer.statusCode, answer.headers, Buffer.from(answer.body));
       return;
     }
-    const corsHeaders = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization,content-type', 'access-control-allow-methods': 'GET,POST,OPTIONS' };
+    const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined;
+    const cors = options.cors && origin !== undefined ? responseHeaders(options.cors, origin) : undefined;
     let status: number;
-    if (method === 'OPTIONS') {
-      send(response, 204, corsHeaders, '');
+    const found = findRoute(method, path);
+    if (options.cors && origin !== undefined && isPreflight(method, request.headers)) {
+      // With CORS configured, API Gateway answers preflights itself, OPTIONS route or not.
       status = 204;
+      send(response, status, preflightHeaders(options.cors, origin), '');
+    } else if (!found) {
+      status = 404;
+      send(response, status, { 'content-type': 'application/json', ...cors }, NOT_FOUND);
     } else {
-      const found = findRoute(method, path);
-      if (!found) {
-        send(response, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
-        status = 404;
+      const result = await invokeWithin(found.route.functionName, httpApiEvent(requestFacts(request), Buffer.concat(chunks), found.route, found.pathParameters, { apiId: options.apiId, region: options.region, stage }), `${method} ${path}`);
+      if (result === 'integration-timeout') {
+        status = 503;
+        send(response, status, { 'content-type': 'application/json', ...cors }, SERVICE_UNAVAILABLE);
+      } else if (result.ok) {
+        status = respond(response, result.value, cors);
       } else {
-        const result = await options.invoke(found.route.functionName, httpApiEvent(requestFacts(request), Buffer.concat(chunks), found.route, found.pathParameters, { apiId: options.apiId, region: options.region, stage }), `${method} ${path}`);
-        if (result.ok) {
-          response.setHeader('access-control-allow-origin', '*');
-          status = respond(response, result.value);
-        } else {
-          // A failed or timed-out integration is a 500 (timeouts: 503 on HTTP APIs).
-          status = result.kind === 'timeout' ? 503 : 500;
-          send(response, status, { 'content-type': 'application/json' }, status === 503 ? '{"message":"Service Unavailable"}' : '{"message":"Internal Server Error"}');
-        }
+        // A function error — including the function's own timeout, which Lambda reports as an error — is a 500.
+        status = 500;
+        send(response, status, { 'content-type': 'application/json', ...cors }, INTERNAL_SERVER_ERROR);
       }
     }
     options.eventLog?.record({ kind: 'http', method, path, statusCode: status });

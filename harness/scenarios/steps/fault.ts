@@ -1,4 +1,5 @@
 /** `fault`: injects one of the emulator's faults (management API statuses, dead sockets, throttling, timeouts, cold starts). */
+import { toMs } from '../format.js';
 import { always, type StepKind } from './context.js';
 
 export const faultStep: StepKind<'fault'> = {
@@ -13,7 +14,10 @@ export const faultStep: StepKind<'fault'> = {
     } else if ('socketDies' in fault) {
       for (const c of ctx.clientsOf(fault.socketDies.client)) faults.socketDies(ctx.connectionIdOf(c), fault.socketDies.disconnectFails ?? false);
     } else if ('dynamodbThrottle' in fault) faults.dynamodbThrottle(fault.dynamodbThrottle.count, fault.dynamodbThrottle.operation);
-    else if ('lambdaTimeout' in fault) faults.lambdaTimeout(fault.lambdaTimeout.function, fault.lambdaTimeout.count ?? 1);
+    else if ('lambdaTimeout' in fault) {
+      const { function: fn, count, afterMs, afterCalls } = fault.lambdaTimeout;
+      faults.lambdaTimeout(fn, count ?? 1, { ...(afterMs !== undefined ? { afterMs: toMs(afterMs, 0) } : {}), ...(afterCalls !== undefined ? { afterCalls } : {}) });
+    } else if ('dynamodbIndexLag' in fault) await faults.indexLag(toMs(fault.dynamodbIndexLag.ms, 0));
     else faults.coldStart(fault.coldStart.function);
   },
 };

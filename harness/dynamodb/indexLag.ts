@@ -1,0 +1,222 @@
+/**
+ * Global secondary index lag, below the handlers' SDK. On DynamoDB a GSI is updated asynchronously: a write shows
+ * in its indexes "within 1 second" (AWS re:Post, "dynamodb-missing-table-items-gsi"), and every GSI read is
+ * eventually consistent. dynalite updates indexes at once, which hides "subscribe → immediate mutation" races.
+ *
+ * How: each table with GSIs gets a copy (the "index view") that receives every write's resulting item after the
+ * lag, in write order; while a lag is set, Query and Scan on a GSI are answered from that copy. Base-table reads
+ * stay immediate, as on DynamoDB. With no lag nothing is copied and nothing is rewritten.
+ */
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  ResourceNotFoundException,
+  ScanCommand,
+  type AttributeValue,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import type { TableDefinition } from '../config/serverless.js';
+import type { EventLog } from '../eventLog.js';
+import { draw, type Delay } from '../latency.js';
+
+type Item = Record<string, AttributeValue>;
+type Body = Record<string, unknown>;
+
+const VIEW_SUFFIX = '.emulator-index-view';
+const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+
+const isOn = (lag: Delay): boolean => lag.baseMs > 0 || lag.jitterMs > 0;
+
+export function createIndexLag(options: { client: DynamoDBClient; tables: TableDefinition[]; lag: Delay; eventLog?: EventLog }) {
+  const { client } = options;
+  const lagged = new Map(options.tables.filter((t) => t.GlobalSecondaryIndexes?.length).map((t) => [t.TableName, t]));
+  const viewOf = (table: TableDefinition): string => `${table.TableName}${VIEW_SUFFIX}`;
+  let lag = options.lag;
+  let active = false;
+  // Bumped whenever the views are rebuilt or dropped: copies scheduled before then are stale and skipped.
+  let epoch = 0;
+  const queues = new Map<string, { lastDue: number; chain: Promise<void> }>();
+  const timers = new Set<NodeJS.Timeout>();
+  const views = new Set<string>();
+  // Image reads and view writes under way, so close() can let them finish before DynamoDB goes away.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    inFlight.add(promise);
+    void promise.catch(() => undefined).finally(() => inFlight.delete(promise));
+    return promise;
+  };
+
+  const keyOf = (table: TableDefinition, item: Item): Item =>
+    Object.fromEntries(table.KeySchema.map((k) => [k.AttributeName, item[k.AttributeName]!]));
+
+  async function createView(table: TableDefinition): Promise<void> {
+    const { logicalId: _id, TimeToLiveSpecification: _ttl, ...props } = table;
+    try {
+      await client.send(new CreateTableCommand({ ...(props as unknown as CreateTableCommandInput), TableName: viewOf(table) }));
+    } catch (error) {
+      if ((error as Error).name !== 'ResourceInUseException') throw error;
+    }
+    for (let i = 0; i < 100; i++) {
+      const { Table } = await client.send(new DescribeTableCommand({ TableName: viewOf(table) }));
+      if (Table?.TableStatus === 'ACTIVE') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    views.add(table.TableName);
+  }
+
+  async function scan(tableName: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  async function batch(tableName: string, requests: Array<{ PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }>): Promise<void> {
+    for (let i = 0; i < requests.length; i += 25) {
+      let chunk = requests.slice(i, i + 25);
+      while (chunk.length) {
+        const result = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: chunk } }));
+        chunk = (result.UnprocessedItems?.[tableName] ?? []) as typeof chunk;
+      }
+    }
+  }
+
+  /** Makes each view an exact copy of its table (the index has caught up). */
+  async function rebuild(): Promise<void> {
+    epoch++;
+    queues.clear();
+    for (const table of lagged.values()) {
+      if (!views.has(table.TableName)) await createView(table);
+      const stale = await scan(viewOf(table));
+      await batch(viewOf(table), stale.map((item) => ({ DeleteRequest: { Key: keyOf(table, item) } })));
+      const current = await scan(table.TableName);
+      await batch(viewOf(table), current.map((item) => ({ PutRequest: { Item: item } })));
+    }
+  }
+
+  function sleepUntil(due: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, Math.max(0, due - Date.now()));
+      timer.unref();
+      timers.add(timer);
+    });
+  }
+
+  /** After the lag, the view gets the items as they were right after the write (or loses them). */
+  function schedule(table: TableDefinition, keys: Item[]): void {
+    const queue = queues.get(table.TableName) ?? { lastDue: 0, chain: Promise.resolve() };
+    queues.set(table.TableName, queue);
+    // Index updates apply in write order, so a later write never shows before an earlier one.
+    const due = Math.max(queue.lastDue, Date.now() + draw(lag));
+    queue.lastDue = due;
+    const scheduledIn = epoch;
+    const images = track(
+      Promise.all(keys.map(async (key) => ({ key, item: (await client.send(new GetItemCommand({ TableName: table.TableName, Key: key, ConsistentRead: true }))).Item }))),
+    );
+    queue.chain = queue.chain
+      .then(() => sleepUntil(due))
+      .then(() =>
+        track(
+          (async () => {
+            if (scheduledIn !== epoch) return;
+            for (const { key, item } of await images) {
+              if (scheduledIn !== epoch) return;
+              if (item) await client.send(new PutItemCommand({ TableName: viewOf(table), Item: item }));
+              else await client.send(new DeleteItemCommand({ TableName: viewOf(table), Key: key }));
+            }
+          })(),
+        ),
+      )
+      .catch((error: Error) => {
+        if (!(error instanceof ResourceNotFoundException)) options.eventLog?.record({ kind: 'fault', description: `index lag: could not update ${viewOf(table)}: ${error.message}` });
+      });
+  }
+
+  /** The keys a write request touches, by table (only tables with GSIs). */
+  function writtenKeys(operation: string, body: Body): Map<TableDefinition, Item[]> {
+    const touched = new Map<TableDefinition, Item[]>();
+    const add = (tableName: unknown, key: Item | undefined, item?: Item): void => {
+      const table = typeof tableName === 'string' ? lagged.get(tableName) : undefined;
+      if (!table) return;
+      const k = key ?? (item ? keyOf(table, item) : undefined);
+      if (k) touched.set(table, [...(touched.get(table) ?? []), k]);
+    };
+    if (operation === 'PutItem') add(body.TableName, undefined, body.Item as Item);
+    else if (operation === 'UpdateItem' || operation === 'DeleteItem') add(body.TableName, body.Key as Item);
+    else if (operation === 'BatchWriteItem') {
+      for (const [tableName, requests] of Object.entries((body.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }>>)) {
+        for (const r of requests) add(tableName, r.DeleteRequest?.Key, r.PutRequest?.Item);
+      }
+    } else if (operation === 'TransactWriteItems') {
+      for (const t of (body.TransactItems ?? []) as Array<Record<string, { TableName: string; Item?: Item; Key?: Item }>>) {
+        const w = t.Put ?? t.Update ?? t.Delete;
+        if (w) add(w.TableName, w.Key, w.Item);
+      }
+    }
+    return touched;
+  }
+
+  return {
+    get lag(): Delay {
+      return lag;
+    },
+    /** Sets the lag; turning it on builds the views from the tables (the indexes start caught up). */
+    async set(next: Delay): Promise<void> {
+      if (!(next.baseMs >= 0 && next.jitterMs >= 0)) throw new Error(`Index lag must be ≥ 0 ms, got ${JSON.stringify(next)}`);
+      const wasOn = active;
+      lag = next;
+      if (!isOn(next)) {
+        active = false;
+        epoch++;
+      } else if (!wasOn && lagged.size) {
+        await rebuild();
+        active = true;
+      }
+      if (isOn(next) !== wasOn) options.eventLog?.record({ kind: 'fault', description: `DynamoDB global secondary indexes lag writes by ${next.baseMs}${next.jitterMs ? `–${next.baseMs + next.jitterMs}` : ''} ms` });
+    },
+    /** A Query or Scan of a GSI, pointed at the lagging view; undefined when the request is left as it is. */
+    rewriteRead(operation: string, body: Body): Body | undefined {
+      if (!active || (operation !== 'Query' && operation !== 'Scan') || typeof body.IndexName !== 'string') return undefined;
+      const table = typeof body.TableName === 'string' ? lagged.get(body.TableName) : undefined;
+      if (!table?.GlobalSecondaryIndexes?.some((i) => i.IndexName === body.IndexName)) return undefined;
+      return { ...body, TableName: viewOf(table) };
+    },
+    /** For a write: what to call once it succeeded (schedules the index update), or undefined. */
+    beforeWrite(operation: string, body: Body): (() => void) | undefined {
+      if (!active || !WRITES.has(operation)) return undefined;
+      const touched = writtenKeys(operation, body);
+      if (!touched.size) return undefined;
+      return () => {
+        for (const [table, keys] of touched) schedule(table, keys);
+      };
+    },
+    /** Deletions the emulator made itself (TTL expiry) reach the indexes after the lag, like any write. */
+    afterInternalDelete(tableName: string, keys: Item[]): void {
+      const table = lagged.get(tableName);
+      if (active && table && keys.length) schedule(table, keys);
+    },
+    /** After the emulator's own changes (truncate): the views catch up at once. */
+    async resync(): Promise<void> {
+      if (active) await rebuild();
+    },
+    /** Stops scheduled index updates and waits for those under way. */
+    async close(): Promise<void> {
+      epoch++;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
