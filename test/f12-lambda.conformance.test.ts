@@ -83,8 +83,11 @@ describe('F12 Lambda', () => {
     const results = await Promise.all([1, 2, 3, 4].map(() => invoker.invoke('counter', { waitMs: 150 }, 'test')));
     const containers = new Set(results.map((r) => value(r).containerId));
     expect(containers.size).toBe(2); // maxContainersPerFunction: 2
-    // Each container started its own counter at 1: module state is per container.
-    expect(results.map((r) => value(r).invocations).sort()).toEqual([1, 1, 2, 2]);
+    // Each container started its own counter at 1 and counted only its own invocations: module state is per
+    // container. (How the four split between the two depends on which cold start finishes first, so not asserted.)
+    const countsByContainer = new Map<string, number[]>();
+    for (const r of results) countsByContainer.set(value(r).containerId, [...(countsByContainer.get(value(r).containerId) ?? []), value(r).invocations]);
+    for (const counts of countsByContainer.values()) expect(counts.sort()).toEqual(counts.map((_, i) => i + 1));
     expect(results.filter((r) => r.coldStart)).toHaveLength(2);
     expect(invoker.stats().counter).toMatchObject({ containers: 2, coldStarts: 2, invocations: 4, queued: 0 });
   });
