@@ -13,6 +13,8 @@ import { createLambdaInvoker } from './lambda/invoker.js';
 import { createWebSocketApi } from './apiGateway/websocket/api.js';
 import { createHttpApi } from './apiGateway/http/api.js';
 import type { Invoke } from './lambda/types.js';
+import { createQueues } from './sqs/queues.js';
+import { createSqsMapping, createStreamMapping, type RecordFault } from './lambda/eventSourceMapping.js';
 
 export interface EmulatorOptions {
   /** The project folder holding serverless.yml and the handler code. */
@@ -32,6 +34,8 @@ export interface EmulatorOptions {
   variableEnvironment?: NodeJS.ProcessEnv;
   clock?: Clock;
   maxContainersPerFunction?: number;
+  /** First retry delay of a failed stream batch (doubling up to 1 s); tests shorten it. */
+  streamRetryDelayMs?: number;
 }
 
 /** An AWS-looking API id: 10 lower-case letters and digits. */
@@ -80,6 +84,8 @@ export async function startEmulator(options: EmulatorOptions) {
   });
   const managementHost = `${websocketApiId}.execute-api.${app.region}.amazonaws.com`;
 
+  const sqsHost = `sqs.${app.region}.amazonaws.com`;
+  const queues = createQueues({ queues: app.queues, clock, eventLog });
   const dynamodb = await startDynamoDB({ storage: options.storage ?? 'memory', tables: app.tables, clock, eventLog, region: app.region });
 
   // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
@@ -119,10 +125,32 @@ export async function startEmulator(options: EmulatorOptions) {
     clock,
     eventLog,
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
-    interceptHosts: [managementHost],
-    serveIntercepted: websocketApi.management.handle,
+    interceptHosts: [managementHost, sqsHost],
+    // SDK calls carry their host (the fast management path does not: it is the management API).
+    serveIntercepted: (request) => (request.headers.host === sqsHost ? queues.handle(request) : websocketApi.management.handle(request)),
     onLog: logEventMapper(app.emulator, eventLog),
   });
+
+  // Event source mappings: each function's `stream` and `sqs` events, polling the emulated stream and queues.
+  const recordFaults: RecordFault[] = [];
+  const common = (fn: (typeof app.functions)[number]) => ({
+    functionName: fn.name,
+    functionArn: `arn:aws:lambda:${app.region}:${app.accountId}:function:${fn.deployedName}`,
+    invoke,
+    clock,
+    eventLog,
+    ...(options.streamRetryDelayMs !== undefined ? { retryDelayMs: options.streamRetryDelayMs } : {}),
+  });
+  const streamMappings = app.functions.flatMap((fn) =>
+    fn.streamEvents.filter((e) => e.enabled).map((definition) => createStreamMapping({ ...common(fn), definition, streams: dynamodb.streams, queues, region: app.region, faults: recordFaults })),
+  );
+  const sqsMappings = app.functions.flatMap((fn) =>
+    fn.sqsEvents.filter((e) => e.enabled).map((definition) => createSqsMapping({ ...common(fn), definition, queues, region: app.region })),
+  );
+  const mappingsIdle = async (): Promise<void> => {
+    // A stream batch may send to a queue and a queue's consumer may write to a streamed table: settle both ways.
+    for (let i = 0; i < 5; i++) await Promise.all([...streamMappings, ...sqsMappings].map((m) => m.idle()));
+  };
 
   const httpApi = createHttpApi({ invoke, routes: httpRoutes, apiId: httpApiId, region: app.region, eventLog });
   const { port: httpPort } = await httpApi.listen(options.httpPort ?? 0, host);
@@ -136,6 +164,19 @@ export async function startEmulator(options: EmulatorOptions) {
     invoker,
     websocketApi,
     httpApi,
+    /** The emulated SQS queues of serverless.yml. */
+    queues,
+    streamMappings,
+    sqsMappings,
+    /** Resolves once no event source mapping has a batch in flight. */
+    mappingsIdle,
+    streamFaults: {
+      /** Batches holding a matching record fail as if the handler threw on it (until `clear`). */
+      failRecords(matches: (record: import('./dynamodb/streams.js').StreamRecord) => boolean, description: string): void {
+        recordFaults.push({ matches, description });
+        eventLog.record({ kind: 'fault', description: `stream batches holding ${description} fail` });
+      },
+    },
     httpUrl: `http://${host}:${httpPort}`,
     graphqlUrl: `http://${host}:${httpPort}${httpRoutes[0]?.path ?? '/'}`,
     wsUrl: `ws://${host}:${wsPort}`,
@@ -147,7 +188,11 @@ export async function startEmulator(options: EmulatorOptions) {
      */
     async reset(): Promise<void> {
       await websocketApi.closeAll();
+      recordFaults.length = 0;
+      await mappingsIdle();
       await dynamodb.truncate();
+      for (const mapping of streamMappings) mapping.rewindToEnd();
+      queues.clear();
       dynamodb.faults.clear();
       invoker!.clearFaults();
       eventLog.clear();
@@ -156,6 +201,8 @@ export async function startEmulator(options: EmulatorOptions) {
     reload: () => invoker!.reload(),
     /** Disconnects every client ($disconnect runs for each), stops the servers, the containers and DynamoDB. */
     async close() {
+      for (const mapping of [...streamMappings, ...sqsMappings]) mapping.stop();
+      queues.clear();
       await websocketApi.closeAll();
       await websocketApi.close();
       await httpApi.close();

@@ -42,6 +42,8 @@ interface Pending {
   coldStart: boolean;
   timer: NodeJS.Timeout;
   trigger: string;
+  /** A fault: the invocation times out once it has made this many intercepted SDK calls (mid-batch). */
+  callsLeft?: number;
 }
 
 interface Container {
@@ -65,6 +67,8 @@ interface FunctionPool {
   coldStarts: number;
   invocations: number;
   timeoutNext: number;
+  /** Pending "time out after n calls" faults, one per invocation. */
+  timeoutAfterCalls: number[];
 }
 
 const containerEntry = new URL('./container.mjs', import.meta.url);
@@ -79,7 +83,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
   const pools = new Map<string, FunctionPool>(
     options.functions.map((definition) => [
       definition.name,
-      { definition, containers: new Set(), queue: [], coldStarts: 0, invocations: 0, timeoutNext: 0 },
+      { definition, containers: new Set(), queue: [], coldStarts: 0, invocations: 0, timeoutNext: 0, timeoutAfterCalls: [] },
     ]),
   );
 
@@ -142,7 +146,13 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
           : Promise.resolve({ statusCode: 502, headers: {}, body: Buffer.from('no in-process handler for this host') });
         void answer
           .catch((error: Error) => ({ statusCode: 500, headers: { 'x-amzn-errortype': 'InternalServerErrorException' }, body: Buffer.from(error.message) }))
-          .then((response) => worker.postMessage({ type: 'http-response', id: message.id, response } satisfies ToContainer));
+          .then((response) => {
+            worker.postMessage({ type: 'http-response', id: message.id, response } satisfies ToContainer);
+            // The call was served; an invocation doomed to time out after it stops here, mid-work.
+            for (const [id, pending] of container.pending) {
+              if (pending.callsLeft !== undefined && --pending.callsLeft <= 0) expire(pool, container, id, pending);
+            }
+          });
         return;
       }
       const pending = container.pending.get(message.id);
@@ -219,28 +229,33 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     const started = performance.now();
     const coldStart = !container.warm;
     container.busy = true;
-    const timer = setTimeout(() => {
-      // AWS stops the runtime when the time is up: the container is gone and the next invocation starts cold.
-      container.pending.delete(id);
-      pool.containers.delete(container);
-      void container.worker.terminate();
-      const result: InvocationResult = {
-        ok: false,
-        kind: 'timeout',
-        error: { name: 'Sandbox.Timedout', message: `Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds` },
-        requestId,
-        coldStart,
-        durationMs: Math.round(performance.now() - started),
-      };
-      record(pool, pending, result);
-      pending.resolve(result);
-      drain(pool);
-    }, timeoutMs);
-    const pending: Pending = { resolve: queued.resolve, requestId, started, coldStart, timer, trigger: queued.trigger };
+    const timer = setTimeout(() => expire(pool, container, id, pending), timeoutMs);
+    const callsLeft = pool.timeoutAfterCalls.shift();
+    const pending: Pending = { resolve: queued.resolve, requestId, started, coldStart, timer, trigger: queued.trigger, ...(callsLeft ? { callsLeft } : {}) };
     container.pending.set(id, pending);
     pool.invocations++;
     const message: ToContainer = { type: 'invoke', id, event: queued.event, requestId, deadline: Date.now() + timeoutMs };
     container.worker.postMessage(message);
+  }
+
+  /** AWS stops the runtime when the time is up: the container is gone and the next invocation starts cold. */
+  function expire(pool: FunctionPool, container: Container, id: number, pending: Pending): void {
+    if (!container.pending.has(id)) return;
+    clearTimeout(pending.timer);
+    container.pending.delete(id);
+    pool.containers.delete(container);
+    void container.worker.terminate();
+    const result: InvocationResult = {
+      ok: false,
+      kind: 'timeout',
+      error: { name: 'Sandbox.Timedout', message: `Task timed out after ${pool.definition.timeoutSeconds.toFixed(2)} seconds` },
+      requestId: pending.requestId,
+      coldStart: pending.coldStart,
+      durationMs: Math.round(performance.now() - pending.started),
+    };
+    record(pool, pending, result);
+    pending.resolve(result);
+    drain(pool);
   }
 
   function drain(pool: FunctionPool): void {
@@ -285,6 +300,15 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
         pools.get(functionName)!.timeoutNext += count;
         options.eventLog?.record({ kind: 'fault', description: `${functionName}: next ${count} invocation(s) time out` });
       },
+      /**
+       * The next invocation of the function times out after it has made `calls` SDK calls to intercepted hosts (e.g.
+       * management API posts): a timeout in the middle of its work, deterministically.
+       */
+      timeoutAfterCalls(functionName: string, calls: number): void {
+        if (!Number.isInteger(calls) || calls < 1) throw new RangeError(`timeoutAfterCalls: calls must be a positive integer, got ${calls}`);
+        pools.get(functionName)!.timeoutAfterCalls.push(calls);
+        options.eventLog?.record({ kind: 'fault', description: `${functionName}: next invocation times out after ${calls} call(s)` });
+      },
       /** Drops the warm containers of the function so its next invocation is a cold start. */
       coldStartNext(functionName: string): void {
         const pool = pools.get(functionName)!;
@@ -297,7 +321,10 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     },
     /** Forgets faults not yet used up. */
     clearFaults(): void {
-      for (const pool of pools.values()) pool.timeoutNext = 0;
+      for (const pool of pools.values()) {
+        pool.timeoutNext = 0;
+        pool.timeoutAfterCalls.length = 0;
+      }
     },
     stats() {
       return Object.fromEntries(

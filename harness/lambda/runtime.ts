@@ -39,16 +39,16 @@ let nextHttpId = 0;
 const pendingHttp = new Map<number, (response: HttpLikeResponse) => void>();
 if (data.interceptHosts.length) {
   const hosts = new Set(data.interceptHosts);
-  const install = data.interceptMode === 'wire' ? installSdkInterceptor : installManagementApiFastPath;
-  install(
-    (hostname) => hosts.has(hostname),
-    (request) =>
-      new Promise((resolve) => {
-        const id = ++nextHttpId;
-        pendingHttp.set(id, resolve);
-        post({ type: 'http-request', id, request });
-      }),
-  );
+  const serve = (request: HttpLikeRequest): Promise<HttpLikeResponse> =>
+    new Promise((resolve) => {
+      const id = ++nextHttpId;
+      pendingHttp.set(id, resolve);
+      post({ type: 'http-request', id, request });
+    });
+  // The wire path serves every intercepted host (SQS, and management calls in 'wire' mode); in 'fast' mode the
+  // management client is answered at `send` before it reaches the wire.
+  installSdkInterceptor((hostname) => hosts.has(hostname), serve);
+  if (data.interceptMode !== 'wire') installManagementApiFastPath((hostname) => hosts.has(hostname), serve);
 }
 
 type Handler = (event: unknown, context: object, callback?: (error: unknown, result?: unknown) => void) => unknown;
