@@ -202,7 +202,8 @@ export function createStreamMapping(options: Common & { definition: StreamEventD
 
   const unsubscribe = options.streams.onRecord(stream.arn, (record) => {
     arrivals.set(record, clock.now());
-    void pump();
+    // After the current turn: a BatchWriteItem appends its records together, and they belong in one batch.
+    queueMicrotask(() => void pump());
   });
 
   return {
