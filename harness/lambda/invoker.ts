@@ -44,6 +44,8 @@ interface Pending {
   trigger: string;
   /** A fault: the invocation times out once it has made this many intercepted SDK calls (mid-batch). */
   callsLeft?: number;
+  /** A fault: the invocation times out whatever the handler answers (its result is ignored; the timer ends it). */
+  doomed?: boolean;
 }
 
 interface Container {
@@ -156,7 +158,8 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
         return;
       }
       const pending = container.pending.get(message.id);
-      if (!pending) return;
+      // A doomed invocation's answer may beat its 0 ms timer to the event loop: the timer decides, as the fault says.
+      if (!pending || pending.doomed) return;
       container.pending.delete(message.id);
       clearTimeout(pending.timer);
       container.warm = true;
@@ -225,13 +228,15 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     const fn = pool.definition;
     const id = ++nextInvocationId;
     const requestId = randomUUID();
-    const timeoutMs = pool.timeoutNext > 0 ? (pool.timeoutNext--, 0) : fn.timeoutSeconds * 1000;
+    const doomed = pool.timeoutNext > 0;
+    if (doomed) pool.timeoutNext--;
+    const timeoutMs = doomed ? 0 : fn.timeoutSeconds * 1000;
     const started = performance.now();
     const coldStart = !container.warm;
     container.busy = true;
     const timer = setTimeout(() => expire(pool, container, id, pending), timeoutMs);
     const callsLeft = pool.timeoutAfterCalls.shift();
-    const pending: Pending = { resolve: queued.resolve, requestId, started, coldStart, timer, trigger: queued.trigger, ...(callsLeft ? { callsLeft } : {}) };
+    const pending: Pending = { resolve: queued.resolve, requestId, started, coldStart, timer, trigger: queued.trigger, ...(callsLeft ? { callsLeft } : {}), ...(doomed ? { doomed } : {}) };
     container.pending.set(id, pending);
     pool.invocations++;
     const message: ToContainer = { type: 'invoke', id, event: queued.event, requestId, deadline: Date.now() + timeoutMs };

@@ -7,9 +7,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import type { LoggedEvent } from '../eventLog.js';
 import { ExpectationFailure, ScenarioClient, type Frame } from './client.js';
-import { actionOf, toMs, type CacheExpectation, type ClosedExpectation, type ConnectionExpectation, type Expectation, type MessageExpectation, type NoMessageExpectation, type Scenario, type Step } from './format.js';
+import { actionOf, toMs, type CacheExpectation, type ClosedExpectation, type ConnectionExpectation, type EventExpectation, type Expectation, type MessageExpectation, type NoMessageExpectation, type Scenario, type Step } from './format.js';
 import { capture, interpolate } from './interpolate.js';
-import { mismatches } from './matchers.js';
+import { matches, mismatches } from './matchers.js';
 import { renderMismatch } from './diff.js';
 import type { ScenarioTarget, TargetFactory } from './target.js';
 import { loadScenario } from './loader.js';
@@ -51,7 +51,7 @@ class StepFailure extends Error {
 }
 
 const needsInsides = (step: Step): boolean =>
-  INSIDE_ACTIONS.has(actionOf(step)) || (step.expect ?? []).some((e) => 'cacheInvalidated' in e || 'connection' in e);
+  INSIDE_ACTIONS.has(actionOf(step)) || (step.expect ?? []).some((e) => 'cacheInvalidated' in e || 'connection' in e || 'event' in e);
 
 function stepLabel(step: Step, index: number): string {
   return `step ${index + 1} (${actionOf(step)}${step.name ? ` "${step.name}"` : ''})`;
@@ -113,12 +113,24 @@ export async function runScenario(
       clientsOf(e.client).map(async (client) => {
         const frame = await client.waitFor(e.match, toMs(e.within, defaultWithin));
         messageLatenciesMs.push(Math.max(0, frame.receivedAt - lastActionAt));
+        for (const [name, path] of Object.entries(e.capture ?? {})) {
+          const value = capture(path, frame.json);
+          if (value === undefined) throw new StepFailure(`capture ${name}: ${path} matched nothing in ${frame.text.slice(0, 300)}`);
+          captures[name] = value;
+        }
       }),
     );
   }
 
   async function expectNoMessage(e: NoMessageExpectation): Promise<void> {
     await Promise.all(clientsOf(e.client).map((client) => client.expectNone(e.match ?? { $any: true }, toMs(e.during, 0))));
+  }
+
+  async function expectEvent(e: EventExpectation): Promise<void> {
+    const count = e.count ?? 1;
+    const found = () => insides().events().filter((event) => matches(e.match, event));
+    const ok = await poll(toMs(e.within, defaultWithin), () => (found().length >= count ? true : undefined));
+    if (!ok) throw new StepFailure(`${found().length} event(s) match ${JSON.stringify(e.match)}; expected at least ${count}`);
   }
 
   async function expectCacheInvalidated(e: CacheExpectation): Promise<void> {
@@ -172,6 +184,7 @@ export async function runScenario(
     if ('message' in e) return expectMessage(e.message);
     if ('noMessage' in e) return expectNoMessage(e.noMessage);
     if ('cacheInvalidated' in e) return expectCacheInvalidated(e.cacheInvalidated);
+    if ('event' in e) return expectEvent(e.event);
     if ('connection' in e) return expectConnection(e.connection);
     return expectClosed(e.closed);
   }
@@ -276,7 +289,11 @@ export async function runScenario(
         } else if ('socketDies' in fault) {
           for (const c of clientsOf(fault.socketDies.client)) faults.socketDies(connectionIdOf(c), fault.socketDies.disconnectFails ?? false);
         } else if ('dynamodbThrottle' in fault) faults.dynamodbThrottle(fault.dynamodbThrottle.count, fault.dynamodbThrottle.operation);
-        else if ('lambdaTimeout' in fault) faults.lambdaTimeout(fault.lambdaTimeout.function, fault.lambdaTimeout.count ?? 1);
+        else if ('lambdaTimeout' in fault) faults.lambdaTimeout(fault.lambdaTimeout.function, fault.lambdaTimeout.count ?? 1, fault.lambdaTimeout.afterCalls);
+        else if ('streamRecordFails' in fault) {
+          const pattern = fault.streamRecordFails.match;
+          faults.streamRecordFails((record) => matches(pattern, record), fault.streamRecordFails.description ?? `a record matching ${JSON.stringify(pattern)}`);
+        }
         else faults.coldStart(fault.coldStart.function);
         return;
       }

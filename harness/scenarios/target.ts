@@ -24,7 +24,9 @@ export interface TargetInsides {
     postToConnection(connectionId: string, status: number, count: number): void;
     socketDies(connectionId: string, disconnectFails: boolean): void;
     dynamodbThrottle(count: number, operation?: string): void;
-    lambdaTimeout(functionName: string, count: number): void;
+    lambdaTimeout(functionName: string, count: number, afterCalls?: number): void;
+    /** Stream batches holding a record that matches fail as if the consumer threw on it. */
+    streamRecordFails(matches: (record: unknown) => boolean, description: string): void;
     coldStart(functionName: string): void;
   };
   /** Moves the emulated clock and lets what became due happen (timeouts, TTL expiry). */
@@ -104,7 +106,11 @@ function insidesOf(emulator: Emulator): TargetInsides {
         emulator.websocketApi.faults.killSocket(id);
       },
       dynamodbThrottle: (count, operation) => emulator.dynamodb.faults.throttleNext(count, operation ? { operation } : {}),
-      lambdaTimeout: (fn, count) => emulator.invoker.faults.timeoutNext(fn, count),
+      lambdaTimeout: (fn, count, afterCalls) => {
+        if (afterCalls === undefined) return emulator.invoker.faults.timeoutNext(fn, count);
+        for (let i = 0; i < count; i++) emulator.invoker.faults.timeoutAfterCalls(fn, afterCalls);
+      },
+      streamRecordFails: (matches, description) => emulator.streamFaults.failRecords(matches, description),
       coldStart: (fn) => emulator.invoker.faults.coldStartNext(fn),
     },
     async advanceClock(ms) {
