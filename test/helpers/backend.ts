@@ -96,6 +96,7 @@ export async function startBackend() {
    */
   const partnersStream = dynamodb.streams.streams.get(TABLES.partners)!;
   let streamNext = 0;
+  let streamPaused = false;
   const notifierContext = () => ({ awsRequestId: `req-${++requestCounter}`, functionName: 'perkup-test-notifier', getRemainingTimeInMillis: () => 60_000 });
   async function drainStream(): Promise<void> {
     while (streamNext < partnersStream.records.length) {
@@ -114,7 +115,7 @@ export async function startBackend() {
     const event = httpEvent(body, token ? { authorization: `Bearer ${token}` } : {});
     // The integration's handler type includes a callback parameter AWS's async runtime never passes.
     const result = (await (graphqlModule.handler as (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }>)(event, lambdaContext()));
-    await drainStream();
+    if (!streamPaused) await drainStream();
     return { statusCode: result.statusCode, body: JSON.parse(result.body) as { data?: Record<string, any>; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
   }
 
@@ -159,6 +160,9 @@ export async function startBackend() {
     ws,
     graphql,
     drainStream,
+    /** While paused, records accumulate; the next drainStream hands them over in batches of up to 100 (one stream batch). */
+    pauseStream: (paused: boolean) => (streamPaused = paused),
+    notifierHandler: notifierModule.handler,
     streamRecords: () => partnersStream.records,
     dbOps,
     managementCalls,
