@@ -209,8 +209,13 @@ export function createStreamMapping(options: Common & { definition: StreamEventD
   return {
     functionName,
     arn: definition.arn,
-    /** Resolves when no batch is in flight (tests, reset). */
-    idle: (): Promise<void> => idle,
+    /** Resolves when every record in the stream has been handled: none in flight, none waiting for the window. */
+    async idle(): Promise<void> {
+      while (!stopped && (running || next < stream.records.length)) {
+        if (running) await idle;
+        else await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
     /** Skips whatever the stream holds (after a reset). */
     rewindToEnd(): void {
       next = stream.records.length;
