@@ -15,6 +15,9 @@ import { createHttpApi } from './apiGateway/http/api.js';
 import { corsConfiguration } from './apiGateway/http/cors.js';
 import type { HttpLikeResponse, Invoke } from './lambda/types.js';
 import { latencyProfile, type LatencyProfile } from './latency.js';
+import { createQueues } from './sqs/queues.js';
+import { createSqsMapping, createStreamMapping, type RecordFault } from './lambda/eventSourceMapping.js';
+import type { StreamRecord } from './dynamodb/streams.js';
 import { createInvokeApi, isInvokeRequest } from './lambda/invokeApi.js';
 import type { LogEventRule } from './config/emulatorSettings.js';
 
@@ -44,6 +47,8 @@ export interface EmulatorOptions {
    * scenarios); `npm run emulate` defaults to 'aws'.
    */
   latency?: LatencyProfile | string;
+  /** First retry delay of a failed stream batch (doubling up to 1 s); tests shorten it. */
+  streamRetryDelayMs?: number;
 }
 
 /** An AWS-looking API id: 10 lower-case letters and digits. */
@@ -81,6 +86,8 @@ export async function startEmulator(options: EmulatorOptions) {
   });
   const managementHost = `${websocketApiId}.execute-api.${app.region}.amazonaws.com`;
 
+  const sqsHost = `sqs.${app.region}.amazonaws.com`;
+  const queues = createQueues({ queues: app.queues, clock, eventLog });
   const dynamodb = await startDynamoDB({ storage: options.storage ?? 'memory', tables: app.tables, clock, eventLog, region: app.region, indexLag: initialLatency.indexLag });
 
   // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
@@ -121,11 +128,33 @@ export async function startEmulator(options: EmulatorOptions) {
     clock,
     eventLog,
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
-    interceptHosts: [managementHost],
-    serveIntercepted: websocketApi.management.handle,
+    interceptHosts: [managementHost, sqsHost],
+    // SDK calls carry their host (the fast management path does not: it is the management API).
+    serveIntercepted: (request) => (request.headers.host?.split(':')[0] === sqsHost ? queues.handle(request) : websocketApi.management.handle(request)),
     latency: initialLatency,
     onLog: logEventMapper(app.emulator.logEvents, eventLog),
   });
+
+  // Event source mappings: each function's `stream` and `sqs` events, polling the emulated stream and queues.
+  const recordFaults: RecordFault[] = [];
+  const common = (fn: (typeof app.functions)[number]) => ({
+    functionName: fn.name,
+    functionArn: `arn:aws:lambda:${app.region}:${app.accountId}:function:${fn.deployedName}`,
+    invoke,
+    clock,
+    eventLog,
+    ...(options.streamRetryDelayMs !== undefined ? { retryDelayMs: options.streamRetryDelayMs } : {}),
+  });
+  const streamMappings = app.functions.flatMap((fn) =>
+    fn.streamEvents.filter((e) => e.enabled).map((definition) => createStreamMapping({ ...common(fn), definition, streams: dynamodb.streams, queues, region: app.region, faults: recordFaults })),
+  );
+  const sqsMappings = app.functions.flatMap((fn) =>
+    fn.sqsEvents.filter((e) => e.enabled).map((definition) => createSqsMapping({ ...common(fn), definition, queues, region: app.region })),
+  );
+  const mappingsIdle = async (): Promise<void> => {
+    // A stream batch may send to a queue and a queue's consumer may write to a streamed table: settle both ways.
+    for (let i = 0; i < 5; i++) await Promise.all([...streamMappings, ...sqsMappings].map((m) => m.idle()));
+  };
 
   const invokeApi = createInvokeApi({ invoke, functions: app.functions, region: app.region, accountId: app.accountId });
   const health = (): HttpLikeResponse => ({
@@ -160,6 +189,19 @@ export async function startEmulator(options: EmulatorOptions) {
     invoker,
     websocketApi,
     httpApi,
+    /** The emulated SQS queues of serverless.yml. */
+    queues,
+    streamMappings,
+    sqsMappings,
+    /** Resolves once no event source mapping has a batch in flight. */
+    mappingsIdle,
+    streamFaults: {
+      /** Batches holding a matching record fail as if the handler threw on it (until `clear`). */
+      failRecords(matches: (record: StreamRecord) => boolean, description: string): void {
+        recordFaults.push({ matches, description });
+        eventLog.record({ kind: 'fault', description: `stream batches holding ${description} fail` });
+      },
+    },
     httpUrl: `http://${host}:${httpPort}`,
     graphqlUrl: `http://${host}:${httpPort}${httpRoutes[0]?.path ?? '/'}`,
     /** Every HTTP route (method and path) and WebSocket route key, for the banner. */
@@ -188,7 +230,11 @@ export async function startEmulator(options: EmulatorOptions) {
       await websocketApi.closeAll();
       invoker!.setLatency(initialLatency);
       await dynamodb.setIndexLag(initialLatency.indexLag);
+      recordFaults.length = 0;
+      await mappingsIdle();
       await dynamodb.truncate();
+      for (const mapping of streamMappings) mapping.rewindToEnd();
+      queues.clear();
       dynamodb.faults.clear();
       invoker!.clearFaults();
       eventLog.clear();
@@ -197,6 +243,8 @@ export async function startEmulator(options: EmulatorOptions) {
     reload: () => invoker!.reload(),
     /** Disconnects every client ($disconnect runs for each), stops the servers, the containers and DynamoDB. */
     async close() {
+      for (const mapping of [...streamMappings, ...sqsMappings]) mapping.stop();
+      queues.clear();
       await websocketApi.closeAll();
       await websocketApi.close();
       await httpApi.close();

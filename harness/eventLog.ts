@@ -15,6 +15,24 @@ export type EmulatorEvent =
   | { kind: 'cacheInvalidated'; keys: string[] }
   | { kind: 'http'; method: string; path: string; statusCode: number }
   | { kind: 'fault'; description: string }
+  /** A change captured in a table's stream. */
+  | { kind: 'streamRecord'; table: string; eventName: 'INSERT' | 'MODIFY' | 'REMOVE'; eventID: string; sequenceNumber: string; keys: Record<string, unknown>; ttl?: true }
+  /**
+   * What an event source mapping did with a batch: invoked the function, or, after the function failed, split it,
+   * retried it, sent it to the on-failure destination (or dropped it when there is none).
+   */
+  | {
+      kind: 'batch';
+      source: 'dynamodb' | 'sqs';
+      functionName: string;
+      action: 'invoke' | 'ok' | 'partial' | 'error' | 'bisect' | 'retry' | 'onFailure' | 'dropped';
+      size: number;
+      ids: string[];
+      attempt?: number;
+      detail?: string;
+    }
+  /** An emulated SQS queue's message moved: sent, received, deleted, returned after its visibility timeout, or redriven to its dead-letter queue. */
+  | { kind: 'sqs'; queue: string; action: 'sent' | 'received' | 'deleted' | 'visible' | 'redriven'; messageId: string; receiveCount?: number }
   /** A line a function wrote to stdout/stderr; structured (JSON) lines keep their fields in `data`. */
   | { kind: 'log'; functionName: string; level: string; message: string; data?: Record<string, unknown>; requestId?: string };
 

@@ -130,7 +130,7 @@ describe('targeting', () => {
     expect(partnerUpdates(lyon)).toEqual([expect.objectContaining({ action: 'updated', data: expect.objectContaining({ changes: ['city', 'zipCode'] }) })]);
     expect(partnerUpdates(paris).map((m) => m.action)).toEqual(['created', 'updated']);
     expect(backend.messages(paris).filter((m) => m.type === 'cache_invalidated').at(-1)!.keys).toEqual([
-      `partner:${partner.id}`, 'all_partners', 'category:restaurant', 'city:paris', 'city:lyon',
+      `partner:${partner.id}`, 'all_partners', 'category:Restaurant', 'city:Paris', 'city:Lyon', 'category:restaurant', 'city:paris', 'city:lyon',
     ]);
   });
 

@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageService, type PackageResult } from '../deploy/packageService.js';
 import { startOfflineAws } from '../deploy/offlineAws.js';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { readConfig } from '../src/config/env.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
 import { connectEvent, disconnectEvent, messageEvent, type ApiIdentity, type ConnectionFacts } from '../harness/apiGateway/websocket/events.js';
@@ -89,7 +89,7 @@ const bundleNamed = (name: string): Bundle => {
 
 describe('package contract (npm run package, offline)', () => {
   it('packages every function of serverless.yml for nodejs22.x, one zip each', () => {
-    expect(bundles.map((b) => b.name).sort()).toEqual(['graphql', 'websocket']);
+    expect(bundles.map((b) => b.name).sort()).toEqual(['fanout', 'graphql', 'notifier', 'websocket']);
     for (const bundle of bundles) expect(bundle.resource.Properties.Runtime, bundle.name).toBe('nodejs22.x');
   });
 
@@ -137,6 +137,8 @@ describe('package contract (npm run package, offline)', () => {
     const gql = bundleNamed('graphql');
     const websocket = await loadBundle({ file: join(ws.dir, ws.handlerFile), exportName: ws.exportName, functionName: ws.name, cwd: ws.dir, env: lambdaEnvironment(ws, overrides) });
     const graphql = await loadBundle({ file: join(gql.dir, gql.handlerFile), exportName: gql.exportName, functionName: gql.name, cwd: gql.dir, env: lambdaEnvironment(gql, overrides) });
+    const nt = bundleNamed('notifier');
+    const notifier = await loadBundle({ file: join(nt.dir, nt.handlerFile), exportName: nt.exportName, functionName: nt.name, cwd: nt.dir, env: lambdaEnvironment(nt, overrides), timeoutMs: Number(nt.resource.Properties.Timeout) * 1000 });
     try {
       const secret = lambdaEnvironment(gql).JWT_SECRET;
       const admin = await signDevelopmentToken({ sub: 'contract-admin', role: 'admin' }, secret);
@@ -156,9 +158,17 @@ describe('package contract (npm run package, offline)', () => {
         return body.data!;
       };
       const input = { name: 'Le Syndicat', category: 'Bar', address: '51 rue du Faubourg Saint-Denis', city: 'Paris', zipCode: '75010', phone: '01 42 46 34 68', discount: 20, latitude: 48.8712, longitude: 2.3535 };
-      const created = (await call('mutation ($input: PartnerInput!) { createPartner(input: $input) { success partner { id } } }', { input })).createPartner as { success: boolean; partner: { id: string } };
+      // With an idempotency key, as a retrying client sends it: the idempotency table is used too.
+      const created = (await call('mutation ($input: PartnerInput!, $key: String) { createPartner(input: $input, clientMutationId: $key) { success partner { id } } }', { input, key: 'contract-create-1' })).createPartner as { success: boolean; partner: { id: string } };
       expect(created.success).toBe(true);
       const id = created.partner.id;
+      // The mutation answers after its write; the notifier, fed by the table's stream, does the fanout. Its event is
+      // the stream record of that write (AWS's shape), built here from the stored item.
+      const partnersTable = tables.find((t) => t.name.endsWith('-partners'))!.name;
+      const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+      const { Item } = await raw.send(new GetItemCommand({ TableName: partnersTable, Key: { id: { S: id } } }));
+      const record = { eventID: 'contract-1', eventName: 'INSERT', eventVersion: '1.1', eventSource: 'aws:dynamodb', awsRegion: REGION, dynamodb: { Keys: { id: { S: id } }, NewImage: Item, SequenceNumber: '100', SizeBytes: 100, StreamViewType: 'NEW_AND_OLD_IMAGES', ApproximateCreationDateTime: Math.floor(Date.now() / 1000) }, eventSourceARN: `arn:aws:dynamodb:${REGION}:${stand.accountId}:table/${partnersTable}/stream/stand-in` };
+      expect(await notifier.invoke({ Records: [record] }), notifier.output()).toMatchObject({ batchItemFailures: [] });
       expect(management.posts.map((p) => (p.data as { type: string }).type)).toContain('partner_updated');
       await call('query ($id: ID!) { partner(id: $id) { id } }', { id });
       await call('query { byCity: partners(city: "Paris") { items { id } } byCategory: partners(category: "Bar") { items { id } } both: partners(city: "Paris", category: "Bar") { items { id } } all: partners { items { id } } }');
@@ -170,6 +180,7 @@ describe('package contract (npm run package, offline)', () => {
       observed = dynamo.requests;
       websocket.close();
       graphql.close();
+      notifier.close();
       await management.close();
       await dynamo.close();
     }
@@ -219,7 +230,7 @@ describe('package contract (npm run package, offline)', () => {
     expect([...used].sort()).toEqual(declared.sort());
   });
 
-  it('IAM grants ManageConnections on this API and stage, and DynamoDB on these tables, only', () => {
+  it('IAM grants ManageConnections on this API and stage, DynamoDB on these tables and streams, SQS on these queues, only', () => {
     expect(observed.length, 'runs after the tables test, which records the operations').toBeGreaterThan(0);
     const roles = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::IAM::Role');
     expect(Object.values(template.Resources).filter((r) => /^AWS::IAM::(Policy|ManagedPolicy|User|Group)$/.test(r.Type)), 'no policies outside the role').toEqual([]);
@@ -232,6 +243,15 @@ describe('package contract (npm run package, offline)', () => {
       const arn = `arn:aws:dynamodb:${REGION}:${stand.accountId}:table/${t.name}`;
       return t.indexes.size ? [arn, `${arn}/index/*`] : [arn];
     });
+    // A statement may also name one index of a table, or a table's stream (the notifier's event source).
+    const indexArns = tables.flatMap((t) => [...t.indexes.keys()].map((i) => `arn:aws:dynamodb:${REGION}:${stand.accountId}:table/${t.name}/index/${i}`));
+    const streamArns = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table' && r.Properties.StreamSpecification)
+      .map(([id]) => evaluate({ 'Fn::GetAtt': [id, 'StreamArn'] }, template, stand));
+    const queueArns = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::SQS::Queue')
+      .map(([id]) => evaluate({ 'Fn::GetAtt': [id, 'Arn'] }, template, stand));
+    const streamActions = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'];
     const connectionsArn = `arn:aws:execute-api:${REGION}:${stand.accountId}:${stand.refs.WebsocketsApi}/${STAGE}/POST/@connections/*`;
     const logsPrefix = `arn:aws:logs:${REGION}:${stand.accountId}:log-group:/aws/lambda/perkup-${STAGE}-`;
     const granted = { dynamodbActions: new Set<string>(), dynamodbResources: new Set<string>(), manageConnections: 0 };
@@ -250,10 +270,15 @@ describe('package contract (npm run package, offline)', () => {
           expect(actions, what).toEqual(['execute-api:ManageConnections']);
           expect(resources, what).toEqual([connectionsArn]);
           granted.manageConnections++;
+        } else if (service === 'dynamodb' && resources.every((r) => streamArns.includes(r))) {
+          for (const action of actions) expect(streamActions, what).toContain(action);
         } else if (service === 'dynamodb') {
-          for (const resource of resources) expect(tableArns, what).toContain(resource);
+          for (const resource of resources) expect([...tableArns, ...indexArns], what).toContain(resource);
           actions.forEach((a) => granted.dynamodbActions.add(a));
-          resources.forEach((r) => granted.dynamodbResources.add(r));
+          resources.forEach((r) => granted.dynamodbResources.add(r.replace(/\/index\/[^*]+$/, '/index/*')));
+        } else if (service === 'sqs') {
+          for (const resource of resources) expect(queueArns, what).toContain(resource);
+          expect(actions.every((a) => ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'].includes(a)), what).toBe(true);
         } else if (service === 'logs') {
           for (const resource of resources) expect(resource.startsWith(logsPrefix), what).toBe(true);
           expect(actions.every((a) => ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:CreateLogGroup'].includes(a)), what).toBe(true);

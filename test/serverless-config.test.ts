@@ -18,8 +18,36 @@ describe('serverless.yml, as the emulator reads it', () => {
       WEBSOCKET_API_ENDPOINT: 'https://ws123.execute-api.eu-west-3.amazonaws.com/ci',
     });
     expect(app.functions.find((f) => f.name === 'websocket')!.websocketEvents.map((e) => e.route)).toEqual(['$connect', '$disconnect', '$default']);
-    expect(app.tables.map((t) => t.TableName)).toEqual(['perkup-ci-partners', 'perkup-ci-connections', 'perkup-ci-cache']);
+    expect(app.tables.map((t) => t.TableName)).toEqual(['perkup-ci-partners', 'perkup-ci-connections', 'perkup-ci-cache', 'perkup-ci-idempotency']);
+    expect(app.tables.find((t) => t.logicalId === 'PartnersTable')!.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
     expect(app.tables.find((t) => t.logicalId === 'ConnectionsTable')!.TimeToLiveSpecification).toEqual({ AttributeName: 'ttl', Enabled: true });
+  });
+
+  it('reads the notifier\'s stream event, the fanout\'s sqs event and the queues with their redrive policy', () => {
+    const app = loadServerlessConfig(perkupFile, { stage: 'ci', env: {}, refs: (id) => (id === 'WebsocketsApi' ? 'ws123' : undefined) });
+    const notifier = app.functions.find((f) => f.name === 'notifier')!;
+    expect(notifier.streamEvents).toEqual([
+      {
+        arn: 'arn:aws:dynamodb:eu-west-3:123456789012:table/perkup-ci-partners/stream/1970-01-01T00:00:00.000',
+        batchSize: 100,
+        maximumBatchingWindowSeconds: 1,
+        bisectBatchOnFunctionError: true,
+        reportBatchItemFailures: true,
+        maximumRetryAttempts: 3,
+        startingPosition: 'LATEST',
+        onFailureArn: 'arn:aws:sqs:eu-west-3:123456789012:perkup-ci-notifier-failures',
+        enabled: true,
+      },
+    ]);
+    expect(notifier.environment.FANOUT_QUEUE_URL).toBe('https://sqs.eu-west-3.amazonaws.com/123456789012/perkup-ci-fanout');
+    expect(app.functions.find((f) => f.name === 'fanout')!.sqsEvents).toEqual([
+      { arn: 'arn:aws:sqs:eu-west-3:123456789012:perkup-ci-fanout', batchSize: 1, maximumBatchingWindowSeconds: 0, reportBatchItemFailures: true, enabled: true },
+    ]);
+    expect(app.queues.find((q) => q.logicalId === 'FanoutQueue')).toMatchObject({
+      QueueName: 'perkup-ci-fanout',
+      VisibilityTimeout: 180,
+      redrive: { deadLetterTargetArn: 'arn:aws:sqs:eu-west-3:123456789012:perkup-ci-fanout-dlq', maxReceiveCount: 5 },
+    });
   });
 
   it('uses defaults when variables have none to resolve', () => {

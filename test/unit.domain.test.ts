@@ -6,12 +6,17 @@ import { parseClientMessage } from '../src/realtime/clientMessages.js';
 import { readConfig } from '../src/config/env.js';
 
 describe('cacheKeys', () => {
-  it('a create invalidates the partner, the full list, its category and city', () => {
-    expect(invalidatedKeys(undefined, { id: 'p1', city: 'Paris', category: 'Restaurant' })).toEqual(['partner:p1', 'all_partners', 'category:restaurant', 'city:paris']);
+  it("a create invalidates the seed's keys as it writes them (category as stored), then the listings' case-insensitive spellings", () => {
+    expect(invalidatedKeys(undefined, { id: 'p1', city: 'Paris', category: 'Restaurant' })).toEqual([
+      'partner:p1', 'all_partners', 'category:Restaurant', 'city:Paris', 'category:restaurant', 'city:paris',
+    ]);
+  });
+  it('a spelling that is already the listing key is not repeated', () => {
+    expect(invalidatedKeys(undefined, { id: 'p1', city: 'lyon', category: 'bar' })).toEqual(['partner:p1', 'all_partners', 'category:bar', 'city:lyon']);
   });
   it('a category and city change invalidates old and new', () => {
     expect(invalidatedKeys({ id: 'p1', city: 'Paris', category: 'Bar' }, { id: 'p1', city: 'Lyon', category: 'Café' })).toEqual([
-      'partner:p1', 'all_partners', 'category:bar', 'category:cafe', 'city:paris', 'city:lyon',
+      'partner:p1', 'all_partners', 'category:Bar', 'category:Café', 'city:Paris', 'city:Lyon', 'category:bar', 'category:cafe', 'city:paris', 'city:lyon',
     ]);
   });
   it('listings are cached under the narrowest key every relevant change invalidates', () => {

@@ -1,4 +1,5 @@
 import type { LoggedEvent } from '../eventLog.js';
+import { describeStreamEvent } from '../lambda/eventSourceEvents.js';
 
 const time = (epochMs: number): string => new Date(epochMs).toISOString().slice(11, 23);
 /** A request id, shortened: enough to tell concurrent invocations apart on a console. */
@@ -33,6 +34,10 @@ export function describeEvent(event: LoggedEvent, options: { verbose?: boolean }
       const show = options.verbose || !structured || /^(WARN|ERROR|CRITICAL)/i.test(event.level);
       return show ? `${at} ${structured ? event.level : '›'} ${event.functionName}${event.requestId ? ` ${rid(event.requestId)}` : ''}: ${short(event.message, 300)}${structured && Object.keys(event.data!).length ? ` ${short(JSON.stringify(event.data), 200)}` : ''}` : undefined;
     }
+    case 'streamRecord':
+    case 'batch':
+    case 'sqs':
+      return `${at} ≋ ${describeStreamEvent(event)}`;
     case 'dynamodb':
       return event.statusCode >= 400 ? `${at} ▣ DynamoDB ${event.operation} ${event.table ?? ''} → ${event.statusCode} ${event.errorType ?? ''}` : undefined;
   }

@@ -22,6 +22,41 @@ export interface HttpApiEventDefinition {
   path: string;
 }
 
+/** `events: - stream: {type: dynamodb, arn, …}` (Serverless Framework's names; defaults are AWS's). */
+export interface StreamEventDefinition {
+  arn: string;
+  batchSize: number;
+  maximumBatchingWindowSeconds: number;
+  bisectBatchOnFunctionError: boolean;
+  reportBatchItemFailures: boolean;
+  /** -1 = until the record expires (AWS's default). */
+  maximumRetryAttempts: number;
+  startingPosition: string;
+  onFailureArn?: string;
+  enabled: boolean;
+}
+
+/** `events: - sqs: {arn, batchSize, …}`. */
+export interface SqsEventDefinition {
+  arn: string;
+  batchSize: number;
+  maximumBatchingWindowSeconds: number;
+  reportBatchItemFailures: boolean;
+  enabled: boolean;
+}
+
+/** An `AWS::SQS::Queue` resource: what the emulated queue needs of it. */
+export interface QueueDefinition {
+  logicalId: string;
+  QueueName: string;
+  arn: string;
+  url: string;
+  VisibilityTimeout: number;
+  MessageRetentionPeriod: number;
+  DelaySeconds: number;
+  redrive?: { deadLetterTargetArn: string; maxReceiveCount: number };
+}
+
 export interface FunctionDefinition {
   /** The key under `functions:` (e.g. "graphql"). */
   name: string;
@@ -34,6 +69,8 @@ export interface FunctionDefinition {
   environment: Record<string, string>;
   httpApiEvents: HttpApiEventDefinition[];
   websocketEvents: WebSocketEventDefinition[];
+  streamEvents: StreamEventDefinition[];
+  sqsEvents: SqsEventDefinition[];
 }
 
 export interface TableDefinition {
@@ -44,6 +81,7 @@ export interface TableDefinition {
   GlobalSecondaryIndexes?: Array<Record<string, unknown>>;
   LocalSecondaryIndexes?: Array<Record<string, unknown>>;
   TimeToLiveSpecification?: { AttributeName: string; Enabled: boolean };
+  StreamSpecification?: { StreamViewType: 'KEYS_ONLY' | 'NEW_IMAGE' | 'OLD_IMAGE' | 'NEW_AND_OLD_IMAGES'; StreamEnabled?: boolean };
   BillingMode?: string;
 }
 
@@ -59,6 +97,7 @@ export interface ServerlessApp {
   httpApiCors: unknown;
   functions: FunctionDefinition[];
   tables: TableDefinition[];
+  queues: QueueDefinition[];
   /** `custom.emulator`: what the harness needs to know of the app, validated. */
   emulator: EmulatorSettings;
   /** `custom.serverless-offline`: serverless-offline's settings, read as aliases of the emulator's own flags. */
@@ -77,6 +116,8 @@ export interface LoadOptions {
   refs?: (logicalId: string) => string | undefined;
 }
 
+/** A stream ARN ends with the stream's label, its creation time; the emulator's streams are created with the tables. */
+export const STREAM_LABEL = '1970-01-01T00:00:00.000';
 
 type Json = unknown;
 
@@ -182,6 +223,9 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
   const tables: TableDefinition[] = Object.entries(resources)
     .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, r]) => ({ logicalId, ...(r.Properties as object) }) as TableDefinition);
+  const queueArn = (name: string): string => `arn:aws:sqs:${opt.region}:${ACCOUNT_ID}:${name}`;
+  const queueEntries = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
+  const queueNameOf = (logicalId: string, props: Record<string, Json>): string => String(props.QueueName ?? `${service}-${opt.stage}-${logicalId}`);
 
   // CloudFormation intrinsics, as far as environment values use them.
   function intrinsic(value: Json, where: string): string {
@@ -210,6 +254,8 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     if (logicalId === 'AWS::StackName') return `${service}-${opt.stage}`;
     const table = tables.find((t) => t.logicalId === logicalId);
     if (table) return table.TableName;
+    const queue = queueEntries.find(([id]) => id === logicalId);
+    if (queue) return `https://sqs.${opt.region}.amazonaws.com/${ACCOUNT_ID}/${queueNameOf(logicalId, queue[1].Properties ?? {})}`;
     const provided = options.refs?.(logicalId);
     if (provided !== undefined) return provided;
     throw new ServerlessConfigError(`${file}: ${where}: cannot resolve Ref ${logicalId}`);
@@ -217,7 +263,10 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
   function getAtt([logicalId, attribute]: string[], where: string): string {
     const table = tables.find((t) => t.logicalId === logicalId);
     if (table && attribute === 'Arn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}`;
-    if (table && attribute === 'StreamArn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}/stream/emulated`;
+    if (table && attribute === 'StreamArn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}/stream/${STREAM_LABEL}`;
+    const queue = queueEntries.find(([id]) => id === logicalId);
+    if (queue && attribute === 'Arn') return queueArn(queueNameOf(logicalId, queue[1].Properties ?? {}));
+    if (queue && attribute === 'QueueName') return queueNameOf(logicalId, queue[1].Properties ?? {});
     throw new ServerlessConfigError(`${file}: ${where}: cannot resolve Fn::GetAtt ${logicalId}.${attribute}`);
   }
 
@@ -261,6 +310,42 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
         }
         return def;
       });
+    const numberOr = (value: Json, fallback: number): number => (value === undefined || value === null ? fallback : Number(value));
+    const streamEvents = events
+      .filter((e) => e.stream)
+      .map((e): StreamEventDefinition => {
+        const o = (typeof e.stream === 'string' ? { arn: e.stream } : e.stream) as Record<string, Json>;
+        const where = `functions.${name}.events.stream`;
+        if (o.type !== undefined && o.type !== 'dynamodb') throw new ServerlessConfigError(`${file}: ${where}: only type: dynamodb is emulated, got ${JSON.stringify(o.type)}`);
+        const onFailure = (o.destinations as Record<string, Json> | undefined)?.onFailure;
+        const onFailureArn = onFailure === undefined ? undefined : intrinsic(typeof onFailure === 'object' && onFailure && 'arn' in onFailure ? (onFailure as Record<string, Json>).arn : onFailure, `${where}.destinations.onFailure`);
+        // The Serverless Framework names a stream's batching window `batchWindow` (`maximumBatchingWindow` is the sqs
+        // event's); the deploy refuses the other spelling, so the emulator does too.
+        if (o.maximumBatchingWindow !== undefined) throw new ServerlessConfigError(`${file}: ${where}: unknown property maximumBatchingWindow (a stream event's batching window is batchWindow)`);
+        return {
+          arn: intrinsic(o.arn, `${where}.arn`),
+          batchSize: numberOr(o.batchSize, 100),
+          maximumBatchingWindowSeconds: numberOr(o.batchWindow, 0),
+          bisectBatchOnFunctionError: o.bisectBatchOnFunctionError === true,
+          reportBatchItemFailures: o.functionResponseType === 'ReportBatchItemFailures',
+          maximumRetryAttempts: numberOr(o.maximumRetryAttempts, -1),
+          startingPosition: String(o.startingPosition ?? 'TRIM_HORIZON'),
+          ...(onFailureArn ? { onFailureArn } : {}),
+          enabled: o.enabled !== false,
+        };
+      });
+    const sqsEvents = events
+      .filter((e) => e.sqs)
+      .map((e): SqsEventDefinition => {
+        const o = (typeof e.sqs === 'string' ? { arn: e.sqs } : e.sqs) as Record<string, Json>;
+        return {
+          arn: intrinsic(o.arn, `functions.${name}.events.sqs.arn`),
+          batchSize: numberOr(o.batchSize, 10),
+          maximumBatchingWindowSeconds: numberOr(o.maximumBatchingWindow, 0),
+          reportBatchItemFailures: o.functionResponseType === 'ReportBatchItemFailures',
+          enabled: o.enabled !== false,
+        };
+      });
     return {
       name,
       deployedName: `${service}-${opt.stage}-${name}`,
@@ -271,6 +356,26 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
       environment,
       httpApiEvents,
       websocketEvents,
+      streamEvents,
+      sqsEvents,
+    };
+  });
+
+  const queues = queueEntries.map(([logicalId, r]): QueueDefinition => {
+    const props = (r.Properties ?? {}) as Record<string, Json>;
+    const QueueName = queueNameOf(logicalId, props);
+    const redrive = props.RedrivePolicy as Record<string, Json> | undefined;
+    return {
+      logicalId,
+      QueueName,
+      arn: queueArn(QueueName),
+      url: ref(logicalId, `resources.${logicalId}`),
+      VisibilityTimeout: Number(props.VisibilityTimeout ?? 30),
+      MessageRetentionPeriod: Number(props.MessageRetentionPeriod ?? 345_600),
+      DelaySeconds: Number(props.DelaySeconds ?? 0),
+      ...(redrive
+        ? { redrive: { deadLetterTargetArn: intrinsic(redrive.deadLetterTargetArn, `resources.${logicalId}.RedrivePolicy`), maxReceiveCount: Number(redrive.maxReceiveCount) } }
+        : {}),
     };
   });
 
@@ -285,6 +390,7 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     httpApiCors: (provider.httpApi as Record<string, Json> | undefined)?.cors,
     functions,
     tables,
+    queues,
     emulator: emulatorSettings(resolveValue(get(doc, 'custom.emulator')), file),
     serverlessOffline: (resolveValue(get(doc, 'custom.serverless-offline')) ?? {}) as Record<string, unknown>,
   };

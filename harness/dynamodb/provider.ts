@@ -10,7 +10,9 @@ import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import {
   BatchWriteItemCommand,
+  ConditionalCheckFailedException,
   CreateTableCommand,
+  DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
@@ -24,6 +26,7 @@ import type { EventLog } from '../eventLog.js';
 import type { TableDefinition } from '../config/serverless.js';
 import type { Delay } from '../latency.js';
 import { createIndexLag } from './indexLag.js';
+import { createStreams } from './streams.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };
@@ -75,7 +78,7 @@ function internalClient(endpoint: string, region: string): DynamoDBClient {
 }
 
 function createTableInput(table: TableDefinition): CreateTableCommandInput {
-  const { logicalId: _id, TimeToLiveSpecification: _ttl, ...props } = table;
+  const { logicalId: _id, TimeToLiveSpecification: _ttl, StreamSpecification: _stream, ...props } = table;
   return props as unknown as CreateTableCommandInput;
 }
 
@@ -85,6 +88,10 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   const throttles: Throttle[] = [];
   let server: Server | undefined;
   let endpoint: string;
+  // Streams of the tables that declare a StreamSpecification (captured here: dynalite has none).
+  const streams = createStreams({ tables: options.tables, region, now, ...(options.eventLog ? { eventLog: options.eventLog } : {}) });
+  let captureWrites: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let dynaliteHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 
   if (typeof options.storage === 'object' && 'endpoint' in options.storage) {
     endpoint = options.storage.endpoint;
@@ -92,9 +99,9 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     const path = typeof options.storage === 'object' ? options.storage.path : undefined;
     if (path) mkdirSync(path, { recursive: true });
     server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) });
-    const dynaliteHandler = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+    dynaliteHandler = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
     server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => observe(req, res, dynaliteHandler));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => observe(req, res, captureWrites ?? dynaliteHandler!));
     endpoint = `http://127.0.0.1:${(await listen(server, 0)).port}`;
   }
 
@@ -143,6 +150,14 @@ export async function startDynamoDB(options: DynamoDBOptions) {
 
   const client = internalClient(endpoint, region);
   const indexLag = createIndexLag({ client, tables: options.tables, lag: { baseMs: 0, jitterMs: 0 }, ...(options.eventLog ? { eventLog: options.eventLog } : {}) });
+  // Writes by handlers go through stream capture; the emulator's own (internal) writes — truncate between
+  // scenarios — are not changes an application made, so they write no records.
+  if (dynaliteHandler) {
+    const handler = dynaliteHandler;
+    const capture = streams.captureWrites(client, handler);
+    captureWrites = (req, res) => (req.headers[INTERNAL_HEADER] === '1' ? handler(req, res) : capture(req, res));
+  }
+
   async function createTables(): Promise<void> {
     for (const table of options.tables) {
       try {
@@ -190,6 +205,37 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     }
   }
 
+  /**
+   * On a streamed table each expired item is deleted on its own, still expired (a conditional delete), and its old
+   * image goes to the stream as a REMOVE by the DynamoDB service, as AWS's TTL process writes it.
+   */
+  async function deleteExpiredWithRecords(table: TableDefinition, attribute: string, keys: Record<string, AttributeValue>[], upTo: number): Promise<number> {
+    let deleted = 0;
+    for (const Key of keys) {
+      await streams.withItemLock(table.TableName, Key, async () => {
+        try {
+          const { Attributes } = await client.send(
+            new DeleteItemCommand({
+              TableName: table.TableName,
+              Key,
+              ConditionExpression: '#ttl <= :now',
+              ExpressionAttributeNames: { '#ttl': attribute },
+              ExpressionAttributeValues: { ':now': { N: String(upTo) } },
+              ReturnValues: 'ALL_OLD',
+            }),
+          );
+          if (Attributes) {
+            streams.captureTtlDelete(table.TableName, Attributes);
+            deleted++;
+          }
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error; // rewritten since the scan: not expired
+        }
+      });
+    }
+    return deleted;
+  }
+
   /** Deletes items whose TTL attribute is at or before the clock's now, as DynamoDB's TTL process eventually would. */
   async function sweepExpiredItems(): Promise<number> {
     let deleted = 0;
@@ -198,6 +244,10 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       const ttl = table.TimeToLiveSpecification;
       if (!ttl?.Enabled) continue;
       const expired = await scanAll(table, { attribute: ttl.AttributeName, upTo });
+      if (streams.streams.has(table.TableName)) {
+        deleted += await deleteExpiredWithRecords(table, ttl.AttributeName, expired, upTo);
+        continue;
+      }
       await deleteItems(table.TableName, expired);
       indexLag.afterInternalDelete(table.TableName, expired);
       deleted += expired.length;
@@ -242,10 +292,13 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       return indexLag.lag;
     },
     sweepExpiredItems,
+    /** DynamoDB Streams of the tables whose definition has a StreamSpecification. */
+    streams,
     /** Deletes every item of every table (test isolation without recreating tables). */
     async truncate(): Promise<void> {
       for (const table of options.tables) await deleteItems(table.TableName, await scanAll(table));
       await indexLag.resync();
+      streams.clear();
     },
     async close(): Promise<void> {
       clearInterval(sweepTimer);

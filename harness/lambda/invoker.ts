@@ -87,6 +87,8 @@ interface FunctionPool {
 export interface TimeoutFault {
   afterMs?: number;
   afterCalls?: number;
+  /** With afterCalls: only calls to this AWS service count (SigV4's name, e.g. execute-api for posts). */
+  service?: string;
 }
 
 /** Lambda's limit on a function's init phase (static initialization before the first invocation). */
@@ -312,7 +314,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       // Thaws the container if it is frozen after its previous invocation.
       generation: Atomics.add(container.wake, 0, 1) + 1,
       latency,
-      ...(stopAfterCalls !== undefined ? { stopAfterCalls } : {}),
+      ...(stopAfterCalls !== undefined ? { stopAfterCalls, ...(fault?.service ? { stopAfterService: fault.service } : {}) } : {}),
     };
     // The message first, then the thaw: the container finds its invocation waiting when it wakes.
     container.worker.postMessage(message);

@@ -41,6 +41,8 @@ export interface InvokeMessage {
   latency: LatencyProfile;
   /** A lambdaTimeout fault: the time runs out right after this many AWS calls have their answer (0: before the handler runs). */
   stopAfterCalls?: number;
+  /** With stopAfterCalls: only calls to this service count (e.g. execute-api: the Nth post). */
+  stopAfterService?: string;
 }
 
 export type ToContainer = InvokeMessage | { type: 'http-response'; id: number; response: HttpLikeResponse };
@@ -110,8 +112,9 @@ installCallHooks({
     }
     await sleep(delay);
   },
-  after() {
+  after(service) {
     callsInFlight--;
+    if (current?.stopAfterService !== undefined && service !== current.stopAfterService) return;
     callsThisInvocation++;
     if (current?.stopAfterCalls !== undefined && callsThisInvocation === current.stopAfterCalls) stopHere(current.id);
   },
@@ -200,6 +203,9 @@ function errorOf(error: unknown): { name: string; message: string; stack?: strin
   return { name: 'Error', message: typeof error === 'string' ? error : JSON.stringify(error) };
 }
 
+/** Resolves once everything written to the stream before now has been handed over (an empty write's callback). */
+const drained = (stream: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => stream.write('', () => resolve()));
+
 port.on('message', async (message: ToContainer) => {
   if (message.type === 'http-response') {
     pendingHttp.get(message.id)?.(message.response);
@@ -230,6 +236,9 @@ port.on('message', async (message: ToContainer) => {
   } catch (error) {
     result = { type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
   }
+  // What the handler logged reaches the log before the freeze, as Lambda's log lines do: a worker's stdout only
+  // drains while its event loop runs, and a frozen container's does not.
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
   result.pendingAtFreeze = pendingWork();
   frozenWithWork = result.pendingAtFreeze.length > 0;
   post(result);

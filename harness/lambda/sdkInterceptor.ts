@@ -37,8 +37,8 @@ interface HandlerConfig {
 export interface CallHooks {
   /** Waits the call's network time; rejects as the SDK would when that exceeds a throwing request timeout. */
   before(service: string, config: HandlerConfig): Promise<void>;
-  /** The call has its answer (or its error). */
-  after(): void;
+  /** The call to `service` (SigV4's name: execute-api, dynamodb, sqs…) has its answer (or its error). */
+  after(service: string): void;
 }
 let hooks: CallHooks | undefined;
 
@@ -60,7 +60,7 @@ async function withHooks<T>(service: string, handler: unknown, call: () => Promi
     await active.before(service, await configOf(handler));
     return await call();
   } finally {
-    active.after();
+    active.after(service);
   }
 }
 

@@ -2,6 +2,7 @@
 import type { LoggedEvent } from '../eventLog.js';
 import { ExpectationFailure, type Frame } from './client.js';
 import { renderMismatch } from './diff.js';
+import { describeStreamEvent } from '../lambda/eventSourceEvents.js';
 
 export const indent = (text: string): string => text.split('\n').map((l) => `  ${l}`).join('\n');
 
@@ -42,5 +43,9 @@ export function formatEvent(e: LoggedEvent): string {
       return `fault: ${e.description}`;
     case 'log':
       return `log ${e.functionName} ${e.level} ${e.message}`;
+    case 'streamRecord':
+    case 'batch':
+    case 'sqs':
+      return describeStreamEvent(e);
   }
 }

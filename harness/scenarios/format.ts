@@ -8,25 +8,35 @@ export interface ClientSpec {
   count?: number;
 }
 
-export interface MessageExpectation { client: string; match: Pattern; within?: number | string }
+export interface MessageExpectation {
+  client: string;
+  match: Pattern;
+  within?: number | string;
+  /** name: JSONPath into the matched frame (one client), usable in later steps as ${{ name }}. */
+  capture?: Record<string, string>;
+}
 export interface NoMessageExpectation { client: string; match?: Pattern; during: number | string }
 export interface CacheExpectation { keys: string[]; mode?: 'exact' | 'containing'; within?: number | string }
 export interface ConnectionExpectation { client?: string; state?: 'present' | 'gone'; count?: number; within?: number | string }
 export interface ClosedExpectation { client: string; code?: number; within?: number | string }
+/** At least `count` (default 1) events of the emulator's log match the pattern (stream records, batches, queue moves…). */
+export interface EventExpectation { match: Pattern; count?: number; within?: number | string }
 
 export type Expectation =
   | { message: MessageExpectation }
   | { noMessage: NoMessageExpectation }
   | { cacheInvalidated: CacheExpectation }
   | { connection: ConnectionExpectation }
-  | { closed: ClosedExpectation };
+  | { closed: ClosedExpectation }
+  | { event: EventExpectation };
 
 export type Fault =
   | { postToConnection: { client: string; status: number; count?: number } }
   | { socketDies: { client: string; disconnectFails?: boolean } }
   | { dynamodbThrottle: { count: number; operation?: string } }
-  | { lambdaTimeout: { function: string; count?: number; afterMs?: number | string; afterCalls?: number } }
+  | { lambdaTimeout: { function: string; count?: number; afterMs?: number | string; afterCalls?: number; service?: string } }
   | { dynamodbIndexLag: { ms: number | string } }
+  | { streamRecordFails: { match: Pattern; description?: string } }
   | { coldStart: { function: string } };
 
 export interface Step {

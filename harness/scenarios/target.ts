@@ -24,8 +24,10 @@ export interface TargetInsides {
     postToConnection(connectionId: string, status: number, count: number): void;
     socketDies(connectionId: string, disconnectFails: boolean): void;
     dynamodbThrottle(count: number, operation?: string): void;
-    lambdaTimeout(functionName: string, count: number, when?: { afterMs?: number; afterCalls?: number }): void;
+    lambdaTimeout(functionName: string, count: number, when?: { afterMs?: number; afterCalls?: number; service?: string }): void;
     indexLag(ms: number): Promise<void>;
+    /** Stream batches holding a record that matches fail as if the consumer threw on it. */
+    streamRecordFails(matches: (record: unknown) => boolean, description: string): void;
     coldStart(functionName: string): void;
   };
   /** Network time for this scenario (the emulator goes back to its own at release). */
@@ -98,6 +100,7 @@ function insidesOf(emulator: Emulator): TargetInsides {
       dynamodbThrottle: (count, operation) => emulator.dynamodb.faults.throttleNext(count, operation ? { operation } : {}),
       lambdaTimeout: (fn, count, when) => emulator.invoker.faults.timeoutNext(fn, count, when),
       indexLag: (ms) => emulator.dynamodb.faults.indexLag(ms),
+      streamRecordFails: (matches, description) => emulator.streamFaults.failRecords(matches, description),
       coldStart: (fn) => emulator.invoker.faults.coldStartNext(fn),
     },
     setLatency: (profile) => emulator.setLatency(profile),

@@ -26,8 +26,9 @@ export function managementClient(endpoint: string, cfg: Pick<Config, 'region' | 
       region: cfg.region,
       maxAttempts: 1,
       // connectionTimeout: an endpoint that never answers the TCP handshake would otherwise hold a post (and the
-      // mutation awaiting the fanout) until the OS gives up, minutes later; requestTimeout bounds the rest.
-      requestHandler: { connectionTimeout: cfg.notify.connectTimeoutMs, requestTimeout: cfg.notify.requestTimeoutMs },
+      // invocation doing the fanout) until the OS gives up, minutes later; requestTimeout bounds the rest — and only
+      // with throwOnRequestTimeout does it end the request (without it the SDK logs a warning and keeps waiting).
+      requestHandler: { connectionTimeout: cfg.notify.connectTimeoutMs, requestTimeout: cfg.notify.requestTimeoutMs, throwOnRequestTimeout: true },
     });
     managementClients.set(endpoint, client);
   }

@@ -13,15 +13,20 @@ export const cityKey = (city: string): string => `city:${placeKey(city)}`;
 export const categoryKey = (category: string): string => `category:${placeKey(category)}`;
 
 /**
- * The cache keys a change to a partner invalidates: the partner itself, the full listing, and its city and
- * category before and after (a partner moving from Paris to Lyon leaves both lists stale). Order is stable and
- * keys are unique, so notifications and logs read the same every time.
+ * The cache keys a change to a partner invalidates: the partner itself, the full listing, and its category and city
+ * before and after (a partner moving from Paris to Lyon leaves both lists stale). Keys come first as the seed's
+ * contract writes them, with the category and city AS STORED (`category:Restaurant`, `city:Paris`). Listing reads
+ * are cached under a case- and accent-insensitive key (`partners(category: "restaurant")` and `"Restaurant"` are
+ * one query of the byCategory index, so one cache entry), so when that spelling differs it is invalidated too and
+ * listed after the seed's keys. Order is stable and keys are unique, so notifications and logs read the same every time.
  */
 export function invalidatedKeys(before: CachePlacement | undefined, after: CachePlacement | undefined): string[] {
   const placements = [before, after].filter((p): p is CachePlacement => p !== undefined);
   const keys = new Set<string>();
   for (const p of placements) keys.add(partnerKey(p.id));
   keys.add(ALL_PARTNERS);
+  for (const p of placements) keys.add(`category:${p.category}`);
+  for (const p of placements) keys.add(`city:${p.city}`);
   for (const p of placements) keys.add(categoryKey(p.category));
   for (const p of placements) keys.add(cityKey(p.city));
   return [...keys];

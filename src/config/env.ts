@@ -7,6 +7,10 @@ export interface Config {
   partnersTable: string;
   connectionsTable: string;
   cacheTable: string;
+  /** createPartner's idempotency records (clientMutationId); unset = clientMutationId is refused. */
+  idempotencyTable: string | undefined;
+  /** Seconds an idempotency record (and so a retry's answer) is kept. */
+  idempotencyTtlSeconds: number;
   cacheTtlSeconds: number;
   /** Set locally (dynalite, LocalStack); unset on AWS, where the SDK uses the regional endpoint. */
   dynamodbEndpoint: string | undefined;
@@ -24,6 +28,14 @@ export interface Config {
     maxAttempts: number;
     /** Base of the exponential backoff between attempts. */
     retryBaseDelayMs: number;
+    /** The fanout queue (SQS) for shards of large audiences and retries of failed posts; unset = none. */
+    fanoutQueueUrl: string | undefined;
+    /** Past this many connections in one stream batch, the fanout is sharded onto the queue. */
+    shardThreshold: number;
+    /** Connections per shard (README, "Large audiences", for the arithmetic). */
+    shardSize: number;
+    /** An invocation stops starting new posts this long before its timeout and hands the rest to the queue. */
+    stopMarginMs: number;
   };
   /** Seconds a connection's records live: AWS's 2-hour maximum connection duration plus a margin. */
   connectionTtlSeconds: number;
@@ -157,6 +169,8 @@ export function readConfig(env: Env = process.env): Config {
     partnersTable: required(env, 'PARTNERS_TABLE'),
     connectionsTable: required(env, 'WEBSOCKET_CONNECTIONS_TABLE'),
     cacheTable: required(env, 'CACHE_TABLE'),
+    idempotencyTable: optional(env, 'IDEMPOTENCY_TABLE'),
+    idempotencyTtlSeconds: positiveInt(env, 'IDEMPOTENCY_TTL_SECONDS', 24 * 60 * 60),
     cacheTtlSeconds: positiveInt(env, 'CACHE_TTL_SECONDS', 300),
     dynamodbEndpoint: optional(env, 'DYNAMODB_ENDPOINT'),
     websocketApiEndpoint: optional(env, 'WEBSOCKET_API_ENDPOINT'),
@@ -167,6 +181,10 @@ export function readConfig(env: Env = process.env): Config {
       connectTimeoutMs: positiveInt(env, 'NOTIFY_CONNECT_TIMEOUT_MS', 1000),
       maxAttempts: positiveInt(env, 'NOTIFY_MAX_ATTEMPTS', 3),
       retryBaseDelayMs: positiveInt(env, 'NOTIFY_RETRY_BASE_DELAY_MS', 50),
+      fanoutQueueUrl: optional(env, 'FANOUT_QUEUE_URL'),
+      shardThreshold: positiveInt(env, 'FANOUT_SHARD_THRESHOLD', 2000),
+      shardSize: positiveInt(env, 'FANOUT_SHARD_SIZE', 2000),
+      stopMarginMs: positiveInt(env, 'NOTIFY_STOP_MARGIN_MS', 10_000),
     },
     connectionTtlSeconds: positiveInt(env, 'CONNECTION_TTL_SECONDS', 2 * 60 * 60 + 15 * 60),
     maxConnectionsPerUser: positiveInt(env, 'MAX_CONNECTIONS_PER_USER', DEFAULT_MAX_CONNECTIONS_PER_USER),

@@ -28,7 +28,7 @@ export function createResolvers(service: PartnerService) {
       ),
     },
     Mutation: {
-      createPartner: withAuth((_: unknown, args: { input: PartnerInput }) => service.createPartner(args.input), { role: 'admin' }),
+      createPartner: withAuth((_: unknown, args: { input: PartnerInput; clientMutationId?: string | null }) => service.createPartner(args.input, args.clientMutationId), { role: 'admin' }),
       updatePartner: withAuth(
         (_: unknown, args: { id: string; input: PartnerUpdate & { expectedVersion?: number | null } }) => service.updatePartner(args.id, args.input),
         { role: 'admin' },

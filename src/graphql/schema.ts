@@ -89,7 +89,7 @@ export const typeDefs = /* GraphQL */ `
   }
 
   type Mutation {
-    createPartner(input: PartnerInput!): PartnerMutationResponse!
+    createPartner(input: PartnerInput!, clientMutationId: String): PartnerMutationResponse!
     updatePartner(id: ID!, input: PartnerUpdateInput!): PartnerMutationResponse!
     deletePartner(id: ID!): PartnerMutationResponse!
   }

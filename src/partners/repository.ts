@@ -137,9 +137,10 @@ export function createPartnerRepository(
     return Item ? fromStored(Item) : undefined;
   }
 
-  async function create(input: PartnerInput): Promise<Partner> {
+  /** `id` is given by an idempotent create (the id its idempotency record reserved); the put never overwrites. */
+  async function create(input: PartnerInput, id: string = randomUUID()): Promise<Partner> {
     const timestamp = now().toISOString();
-    const partner: Partner = { active: true, ...input, id: randomUUID(), version: 1, createdAt: timestamp, updatedAt: timestamp };
+    const partner: Partner = { active: true, ...input, id, version: 1, createdAt: timestamp, updatedAt: timestamp };
     await db.send(
       new PutCommand({ TableName: table, Item: toStored(partner), ConditionExpression: 'attribute_not_exists(id)' }),
     );

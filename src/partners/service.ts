@@ -1,7 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CacheStore } from '../cache/cacheStore.js';
-import { listingKey, partnerKey } from '../cache/cacheKeys.js';
-import type { Notifier } from '../realtime/notifier.js';
+import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { invalidatedKeys, listingKey, partnerKey } from '../cache/cacheKeys.js';
+import { CLIENT_MUTATION_ID, fingerprintOf, type IdempotencyStore } from './idempotency.js';
 import { MAX_RADIUS_KM } from './geohash.js';
 import type { Partner, PartnerInput, PartnerUpdate } from './model.js';
 import { InvalidPageTokenError, TooManyItemsError, VersionConflictError, type PartnerPage, type PartnerRepository } from './repository.js';
@@ -29,21 +31,27 @@ function idProblem(id: string): FieldError | undefined {
 }
 
 /**
- * The partner use cases: validate, write, then invalidate and notify. The write is the commit point: whatever
- * happens to notifications afterwards, the answer reports the committed write.
+ * The partner use cases: validate, write, answer. The write is the commit point and the answer follows it: cache
+ * invalidation and notifications are the notifier's, from the partners table's stream, so the answer's latency does
+ * not depend on the audience. The mutation also drops the changed keys from the cache right away (a few deletes, not
+ * audience-bound) so the writer reads its own write; the notifier invalidates them again after the change, which
+ * also clears an entry a concurrent read re-cached from before the write.
  */
-export function createPartnerService(deps: { repository: PartnerRepository; cache: CacheStore; notifier: Notifier; logger: Logger }) {
-  const { repository, cache, notifier, logger } = deps;
+export function createPartnerService(deps: { repository: PartnerRepository; cache: CacheStore; logger: Logger; idempotency?: IdempotencyStore }) {
+  const { repository, cache, logger, idempotency } = deps;
 
-  async function afterCommit(run: () => Promise<unknown>): Promise<void> {
+  async function invalidateAtWrite(before: Partner | undefined, after: Partner | undefined): Promise<void> {
     try {
-      await run();
+      await cache.invalidate(invalidatedKeys(before, after));
     } catch (error) {
-      logger.error('post-commit notification failed; the mutation stands', { error: error as Error });
+      // The notifier invalidates the same keys from the stream; this one only narrows the window.
+      logger.warn('cache invalidation at write failed; the notifier will invalidate from the stream', { error: error as Error });
     }
   }
 
-  async function createPartner(input: PartnerInput): Promise<MutationResponse> {
+  const created = (partner: Partner): MutationResponse => ({ success: true, message: `Partner ${partner.name} created`, partner });
+
+  async function createPartner(input: PartnerInput, clientMutationId?: string | null): Promise<MutationResponse> {
     let valid: PartnerInput;
     try {
       valid = validatePartnerInput(input);
@@ -51,9 +59,41 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
       if (error instanceof ValidationError) return refused(error.message, error.errors);
       throw error;
     }
-    const partner = await repository.create(valid);
-    await afterCommit(() => notifier.partnerChanged({ action: 'created', partner }));
-    return { success: true, message: `Partner ${partner.name} created`, partner };
+    if (clientMutationId === undefined || clientMutationId === null) {
+      const partner = await repository.create(valid);
+      await invalidateAtWrite(undefined, partner);
+      return created(partner);
+    }
+    if (!CLIENT_MUTATION_ID.test(clientMutationId)) return refused('clientMutationId must be 1 to 128 letters, digits or _.:-', [{ field: 'clientMutationId', message: 'invalid' }]);
+    if (!idempotency) throw new Error('clientMutationId needs IDEMPOTENCY_TABLE');
+    const fingerprint = fingerprintOf(valid);
+    const reservedId = randomUUID();
+    const claim = await idempotency.claim('createPartner', clientMutationId, fingerprint, reservedId);
+    if (!claim.claimed) {
+      const { record } = claim;
+      if (record.fingerprint !== fingerprint) return refused(`clientMutationId ${clientMutationId} was already used for a different input`);
+      if (record.status === 'done' && record.response) return created(JSON.parse(record.response) as Partner);
+      // The first request is in flight or died before finishing: create under the id it reserved (never twice).
+      const partner = await createOnce(valid, record.partnerId);
+      if (!partner) return refused(`Partner ${record.partnerId} of clientMutationId ${clientMutationId} no longer exists`);
+      return created(partner);
+    }
+    const partner = await createOnce(valid, reservedId);
+    if (!partner) throw new Error(`partner ${reservedId} reserved by clientMutationId ${clientMutationId} vanished`);
+    await idempotency.complete('createPartner', clientMutationId, partner);
+    return created(partner);
+  }
+
+  /** Creates the partner under `id` unless it exists; answers the partner either way (undefined if deleted since). */
+  async function createOnce(valid: PartnerInput, id: string): Promise<Partner | undefined> {
+    try {
+      const partner = await repository.create(valid, id);
+      await invalidateAtWrite(undefined, partner);
+      return partner;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return repository.get(id);
+    }
   }
 
   async function updatePartner(id: string, input: PartnerUpdate & { expectedVersion?: number | null }): Promise<MutationResponse> {
@@ -76,7 +116,7 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
     }
     if (!change) return refused(`Partner ${id} not found`);
     if (change.changes.length === 0) return { success: true, message: `Partner ${id} unchanged: the update matches its current values`, partner: change.after };
-    await afterCommit(() => notifier.partnerChanged({ action: 'updated', before: change.before, after: change.after, changes: change.changes }));
+    await invalidateAtWrite(change.before, change.after);
     return { success: true, message: `Partner ${change.after.name} updated (${change.changes.join(', ')})`, partner: change.after };
   }
 
@@ -85,7 +125,7 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
     if (badId) return refused(badId.message, [badId]);
     const partner = await repository.delete(id);
     if (!partner) return refused(`Partner ${id} not found`);
-    await afterCommit(() => notifier.partnerChanged({ action: 'deleted', partner }));
+    await invalidateAtWrite(partner, undefined);
     return { success: true, message: `Partner ${partner.name} deleted`, partner };
   }
 

@@ -55,6 +55,10 @@ function subscriptionOf(data: unknown): Subscription {
     if (!ok) throw new ClientMessageError('INVALID_MESSAGE', `data.categories must be an array of at most ${MAX_CATEGORIES} non-empty strings`);
     subscription.categories = (data.categories as string[]).map((c) => c.trim());
   }
+  if (data.batch !== undefined && data.batch !== null) {
+    if (typeof data.batch !== 'boolean') throw new ClientMessageError('INVALID_MESSAGE', 'data.batch must be true or false');
+    if (data.batch) subscription.batch = true;
+  }
   if (data.near !== undefined && data.near !== null) {
     const near = data.near;
     const ok =

@@ -71,6 +71,7 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
           city: row.city,
           category: row.category,
           ...(row.near ? { near: row.near } : {}),
+          ...(row.batch ? { batch: true } : {}),
           ttl: connection.ttl,
         },
       },
@@ -111,7 +112,13 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
           const connectionId = row.connectionId as string;
           let subscriber = byConnection.get(connectionId);
           if (!subscriber) byConnection.set(connectionId, (subscriber = { connectionId, rows: [] }));
-          subscriber.rows.push({ topic: row.topic as Topic, city: row.city as string, category: row.category as string, ...(row.near ? { near: row.near as Near } : {}) });
+          subscriber.rows.push({
+            topic: row.topic as Topic,
+            city: row.city as string,
+            category: row.category as string,
+            ...(row.near ? { near: row.near as Near } : {}),
+            ...(row.batch === true ? { batch: true } : {}),
+          });
         }
       }),
     );

@@ -3,10 +3,12 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Partner } from '../partners/model.js';
 import type { CacheStore } from '../cache/cacheStore.js';
 import { invalidatedKeys } from '../cache/cacheKeys.js';
-import type { ConnectionStore } from './connections.js';
-import { cacheInvalidated, partnerCreated, partnerDeleted, partnerUpdated, type Notification } from './notifications.js';
-import { cacheTarget, partnerTargets, withinNear, type PartnerPlace } from './subscriptions.js';
-import { sendToConnections, type SendOptions, type SendReport } from './sender.js';
+import type { ConnectionStore, Subscriber } from './connections.js';
+import { cacheInvalidated, packFrames, partnerCreated, partnerDeleted, partnerUpdated, type Notification } from './notifications.js';
+import { CACHE_TOPIC, PARTNER_TOPICS, cacheTarget, partnerTargets, targetOf, withinNear, type PartnerPlace } from './subscriptions.js';
+import { sendDeliveries, type Delivery, type DeliveryReport, type SendOptions } from './sender.js';
+import type { PartnerChange } from './streamChanges.js';
+import type { FanoutQueue } from './fanoutQueue.js';
 
 /** A committed change to a partner. */
 export type PartnerEvent =
@@ -14,21 +16,92 @@ export type PartnerEvent =
   | { action: 'updated'; before: Partner; after: Partner; changes: string[] }
   | { action: 'deleted'; partner: Partner };
 
+export interface FanoutSettings {
+  /** Past this many connections, a batch's fanout is split into shards handled by parallel invocations. */
+  shardThreshold: number;
+  /** Connections per shard: what one invocation posts within its timeout (README, "Large audiences"). */
+  shardSize: number;
+}
+
 export interface NotifyReport {
   invalidatedKeys: string[];
-  partnerUpdated: SendReport;
-  cacheInvalidated: SendReport;
+  connections: number;
+  /** Frames the connections were to receive in total (what one-message-per-notification would have posted is `unbatchedMessages`). */
+  messages: number;
+  unbatchedMessages: number;
+  shards: number;
+  sent?: DeliveryReport;
 }
 
 const placeOf = (p: Partner): PartnerPlace => ({ city: p.city, category: p.category, latitude: p.latitude, longitude: p.longitude });
 
+interface PreparedChange {
+  change: PartnerChange;
+  keys: string[];
+  places: PartnerPlace[];
+  targets: Set<string>;
+  notification: Notification;
+}
+
+function prepare(change: PartnerChange, timestamp: string): PreparedChange {
+  const { event, eventId } = change;
+  const before = event.action === 'created' ? undefined : event.action === 'updated' ? event.before : event.partner;
+  const after = event.action === 'deleted' ? undefined : event.action === 'updated' ? event.after : event.partner;
+  const places = [before, after].filter((p): p is Partner => p !== undefined).map(placeOf);
+  const notification =
+    event.action === 'created'
+      ? partnerCreated(event.partner, timestamp, eventId)
+      : event.action === 'updated'
+        ? partnerUpdated(event.after, event.changes, timestamp, eventId)
+        : partnerDeleted(event.partner.id, timestamp, eventId);
+  return { change, keys: invalidatedKeys(before, after), places, targets: new Set(partnerTargets(places)), notification };
+}
+
 /**
- * What happens after a mutation commits: its cache keys are invalidated, then partner_updated goes to the
- * partner-topic subscribers whose place matches and cache_invalidated to the cache_invalidation subscribers.
+ * What each subscriber receives for one stream batch: one partner_updated per change its subscription matches (the
+ * seed's shapes), then ONE cache_invalidated with the union of the batch's keys. A `"batch": true` subscriber gets
+ * those in `notifications` frames instead, each under the 128 KB message limit.
+ */
+export function planDeliveries(prepared: readonly PreparedChange[], subscribers: readonly Subscriber[], timestamp: string): { deliveries: Delivery[]; unbatchedMessages: number } {
+  const allKeys = [...new Set(prepared.flatMap((p) => p.keys))];
+  const cacheMessage = cacheInvalidated(allKeys, timestamp, prepared.map((p) => p.change.eventId));
+  const cacheText = JSON.stringify(cacheMessage);
+  const texts = new Map(prepared.map((p) => [p, JSON.stringify(p.notification)]));
+  const deliveries: Delivery[] = [];
+  let unbatchedMessages = 0;
+  for (const subscriber of subscribers) {
+    const messages: Notification[] = [];
+    const payloads: string[] = [];
+    for (const p of prepared) {
+      const matches = subscriber.rows.some((row) => PARTNER_TOPICS.includes(row.topic) && p.targets.has(targetOf(row)) && withinNear(row.near, p.places));
+      if (matches) {
+        messages.push(p.notification);
+        payloads.push(texts.get(p)!);
+      }
+    }
+    const cacheSubscriber = subscriber.rows.some((row) => row.topic === CACHE_TOPIC);
+    if (cacheSubscriber) {
+      messages.push(cacheMessage);
+      payloads.push(cacheText);
+      unbatchedMessages += prepared.length;
+    }
+    unbatchedMessages += messages.length - (cacheSubscriber ? 1 : 0);
+    if (!messages.length) continue;
+    const batch = subscriber.rows.some((row) => row.batch === true);
+    deliveries.push({ connectionId: subscriber.connectionId, payloads: batch ? packFrames(messages, timestamp) : payloads });
+  }
+  return { deliveries, unbatchedMessages };
+}
+
+/**
+ * Turns a batch of committed partner changes (from the partners table's stream) into cache invalidation and
+ * notifications. It runs in the notifier function, off the mutation's path: the mutation answered after its write.
+ * Small audiences are posted here; past `shardThreshold` connections the deliveries go to the fanout queue in
+ * shards of `shardSize`, posted by parallel invocations. Posts that still fail after the sender's retries (429,
+ * 5xx) go to the queue too, for a later round, so a live connection is not dropped by a passing error.
  *
- * The mutation awaits this (a Lambda is frozen once it returns, so fire-and-forget would lose notifications), but it
- * never waits long: posts run in parallel with bounded concurrency, each with a short request timeout and few retries,
- * and API Gateway acknowledges a post once it has the frame, not once a slow client has read it.
+ * Throws when the batch cannot be handled (cache, subscriber lookup or queue unavailable): the event source
+ * mapping retries it, and clients drop the duplicates by eventId.
  */
 export function createNotifier(deps: {
   connections: ConnectionStore;
@@ -36,68 +109,63 @@ export function createNotifier(deps: {
   managementClient: () => ApiGatewayManagementApiClient;
   logger: Logger;
   sendOptions: SendOptions;
+  fanout: FanoutSettings;
+  queue: FanoutQueue | undefined;
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
 
-  async function fanout(targets: string[], places: PartnerPlace[] | undefined, notification: Notification): Promise<SendReport> {
-    const subscribers = await deps.connections.subscribersOf(targets);
-    // A point + radius subscription matched on city/category by key; the circle is checked here, on the matches only.
-    const recipients = subscribers
-      .filter((s) => !places || s.rows.some((row) => withinNear(row.near, places)))
-      .map((s) => s.connectionId);
-    return sendToConnections(deps.managementClient(), recipients, JSON.stringify(notification), deps.sendOptions, {
-      onGone: (connectionId) => deps.connections.remove(connectionId),
-      logger: deps.logger,
-    });
-  }
-
-  async function partnerChanged(event: PartnerEvent): Promise<NotifyReport> {
+  async function notifyChanges(changes: readonly PartnerChange[], shouldStop?: () => boolean): Promise<NotifyReport> {
     const timestamp = now().toISOString();
-    const before = event.action === 'created' ? undefined : event.action === 'updated' ? event.before : event.partner;
-    const after = event.action === 'deleted' ? undefined : event.action === 'updated' ? event.after : event.partner;
-    const keys = invalidatedKeys(before, after);
-    const empty: SendReport = { delivered: [], gone: [], failed: [] };
-    const report: NotifyReport = { invalidatedKeys: keys, partnerUpdated: empty, cacheInvalidated: empty };
+    const prepared = changes.map((c) => prepare(c, timestamp));
+    const keys = [...new Set(prepared.flatMap((p) => p.keys))];
+    // Invalidate before notifying: a client that re-reads on cache_invalidated must not find the stale entry.
+    await deps.cache.invalidate(keys);
+    for (const p of prepared) deps.logger.info('cache invalidated', { keys: p.keys, eventId: p.change.eventId });
 
-    try {
-      await deps.cache.invalidate(keys);
-      deps.logger.info('cache invalidated', { keys });
-    } catch (error) {
-      // The write is committed; a stale cache entry expires with its TTL. Say so loudly rather than fail the mutation.
-      deps.logger.error('cache invalidation failed', { keys, error: error as Error });
+    const targets = new Set<string>([cacheTarget()]);
+    for (const p of prepared) for (const t of p.targets) targets.add(t);
+    const subscribers = await deps.connections.subscribersOf([...targets]);
+    const { deliveries, unbatchedMessages } = planDeliveries(prepared, subscribers, timestamp);
+    const messages = deliveries.reduce((n, d) => n + d.payloads.length, 0);
+    const report: NotifyReport = { invalidatedKeys: keys, connections: deliveries.length, messages, unbatchedMessages, shards: 0 };
+
+    if (deps.queue && deliveries.length > deps.fanout.shardThreshold) {
+      report.shards = await deps.queue.enqueue(deliveries, deps.fanout.shardSize);
+      deps.logger.info('fanout sharded', { connections: deliveries.length, shards: report.shards, eventIds: changes.map((c) => c.eventId) });
+      return report;
     }
-
-    const places = [before, after].filter((p): p is Partner => p !== undefined).map(placeOf);
-    const notification =
-      event.action === 'created'
-        ? partnerCreated(event.partner, timestamp)
-        : event.action === 'updated'
-          ? partnerUpdated(event.after, event.changes, timestamp)
-          : partnerDeleted(event.partner.id, timestamp);
-
-    const [partnerReport, cacheReport] = await Promise.all([
-      fanout(partnerTargets(places), places, notification).catch((error: unknown) => {
-        deps.logger.error('partner_updated fanout failed', { error: error as Error });
-        return empty;
-      }),
-      fanout([cacheTarget()], undefined, cacheInvalidated(keys, timestamp)).catch((error: unknown) => {
-        deps.logger.error('cache_invalidated fanout failed', { error: error as Error });
-        return empty;
-      }),
-    ]);
-    report.partnerUpdated = partnerReport;
-    report.cacheInvalidated = cacheReport;
+    report.sent = await deliver(deliveries, shouldStop);
     deps.logger.info('notifications sent', {
-      action: event.action,
-      partnerId: (after ?? before)!.id,
-      partnerUpdated: { delivered: partnerReport.delivered.length, gone: partnerReport.gone.length, failed: partnerReport.failed.length },
-      cacheInvalidated: { delivered: cacheReport.delivered.length, gone: cacheReport.gone.length, failed: cacheReport.failed.length },
+      eventIds: changes.map((c) => c.eventId),
+      connections: deliveries.length,
+      messages,
+      unbatchedMessages,
+      posts: report.sent.posts,
+      delivered: report.sent.delivered.length,
+      gone: report.sent.gone.length,
+      failed: report.sent.failed.length,
+      handedOver: report.sent.undelivered.length,
     });
     return report;
   }
 
-  return { partnerChanged };
+  /** Posts deliveries; what failed with a retryable error or was not reached in time goes to the queue. */
+  async function deliver(deliveries: readonly Delivery[], shouldStop?: () => boolean): Promise<DeliveryReport> {
+    const sent = await sendDeliveries(deps.managementClient(), deliveries, deps.sendOptions, {
+      onGone: (connectionId) => deps.connections.remove(connectionId),
+      logger: deps.logger,
+      ...(shouldStop ? { shouldStop } : {}),
+    });
+    const again: Delivery[] = [...sent.undelivered, ...sent.failed.filter((f) => f.retryable).map((f) => ({ connectionId: f.connectionId, payloads: f.remaining }))];
+    if (again.length) {
+      if (!deps.queue) deps.logger.error('notifications not delivered and no fanout queue to retry them', { connections: again.length });
+      else await deps.queue.enqueue(again, deps.fanout.shardSize, { retry: true });
+    }
+    return sent;
+  }
+
+  return { notifyChanges, deliver };
 }
 
 export type Notifier = ReturnType<typeof createNotifier>;

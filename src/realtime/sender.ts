@@ -38,24 +38,43 @@ function isRetryable(error: SdkError): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * Posts one payload to many connections through the management API with bounded concurrency. A 410 deletes the
- * connection's records (via `onGone`) and is never retried; 429/5xx are retried with exponential backoff and jitter;
- * every failure is logged. Never throws: a failed notification must not fail the mutation that caused it.
- */
-export async function sendToConnections(
-  client: ApiGatewayManagementApiClient,
-  connectionIds: readonly string[],
-  payload: string,
-  options: SendOptions,
-  deps: { onGone: (connectionId: string) => Promise<unknown>; logger: Logger },
-): Promise<SendReport> {
-  const data = Buffer.from(payload);
-  const report: SendReport = { delivered: [], gone: [], failed: [] };
+/** What one connection is to receive, in order. */
+export interface Delivery {
+  connectionId: string;
+  payloads: string[];
+}
 
-  async function deliver(connectionId: string): Promise<Outcome> {
+export interface DeliveryReport {
+  /** Connections that received every payload. */
+  delivered: string[];
+  /** Answered 410: the connection is gone and its records were deleted. */
+  gone: string[];
+  /** Failed after retries; `retryable` failures (429, 5xx, timeouts) keep the payloads not yet delivered. */
+  failed: Array<{ connectionId: string; error: string; statusCode: number | undefined; retryable: boolean; remaining: string[] }>;
+  /** Never started because the caller's time ran out (`shouldStop`): hand them to another invocation. */
+  undelivered: Delivery[];
+  /** postToConnection calls made (attempts included). */
+  posts: number;
+}
+
+/**
+ * Posts each connection its payloads, in order, through the management API with bounded concurrency. A 410
+ * deletes the connection's records (via `onGone`) and is never retried; 429/5xx/timeouts are retried with
+ * exponential backoff and jitter; every failure is logged. `shouldStop` is asked before each connection is started,
+ * so an invocation near its timeout stops taking new work and reports the rest as `undelivered`. Never throws.
+ */
+export async function sendDeliveries(
+  client: ApiGatewayManagementApiClient,
+  deliveries: readonly Delivery[],
+  options: SendOptions,
+  deps: { onGone: (connectionId: string) => Promise<unknown>; logger: Logger; shouldStop?: () => boolean },
+): Promise<DeliveryReport> {
+  const report: DeliveryReport = { delivered: [], gone: [], failed: [], undelivered: [], posts: 0 };
+
+  async function post(connectionId: string, data: Uint8Array): Promise<Outcome> {
     for (let attempt = 1; ; attempt++) {
       try {
+        report.posts++;
         await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
         return 'delivered';
       } catch (caught) {
@@ -70,23 +89,57 @@ export async function sendToConnections(
     }
   }
 
+  const encoded = new Map<string, Uint8Array>();
+  const bytes = (payload: string): Uint8Array => {
+    let data = encoded.get(payload);
+    if (!data) encoded.set(payload, (data = Buffer.from(payload)));
+    return data;
+  };
+
+  async function deliver(delivery: Delivery): Promise<void> {
+    for (let i = 0; i < delivery.payloads.length; i++) {
+      const outcome = await post(delivery.connectionId, bytes(delivery.payloads[i]));
+      if (outcome === 'delivered') continue;
+      if (outcome === 'gone') {
+        report.gone.push(delivery.connectionId);
+        deps.logger.info('connection gone (410), deleting its records', { connectionId: delivery.connectionId });
+        try {
+          await deps.onGone(delivery.connectionId);
+        } catch (error) {
+          deps.logger.error('could not delete a gone connection', { connectionId: delivery.connectionId, error: error as Error });
+        }
+        return;
+      }
+      const retryable = outcome.statusCode === undefined || outcome.statusCode === 429 || outcome.statusCode >= 500;
+      report.failed.push({ connectionId: delivery.connectionId, ...outcome, retryable, remaining: delivery.payloads.slice(i) });
+      return;
+    }
+    report.delivered.push(delivery.connectionId);
+  }
+
   let next = 0;
   async function worker(): Promise<void> {
-    while (next < connectionIds.length) {
-      const connectionId = connectionIds[next++];
-      const outcome = await deliver(connectionId);
-      if (outcome === 'delivered') report.delivered.push(connectionId);
-      else if (outcome === 'gone') {
-        report.gone.push(connectionId);
-        deps.logger.info('connection gone (410), deleting its records', { connectionId });
-        try {
-          await deps.onGone(connectionId);
-        } catch (error) {
-          deps.logger.error('could not delete a gone connection', { connectionId, error: error as Error });
-        }
-      } else report.failed.push({ connectionId, ...outcome });
+    while (next < deliveries.length) {
+      if (deps.shouldStop?.()) {
+        report.undelivered.push(...deliveries.slice(next));
+        next = deliveries.length;
+        return;
+      }
+      await deliver(deliveries[next++]);
     }
   }
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, connectionIds.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, deliveries.length) }, worker));
   return report;
+}
+
+/** One payload to many connections (acknowledgements, single messages): `sendDeliveries` with one payload each. */
+export async function sendToConnections(
+  client: ApiGatewayManagementApiClient,
+  connectionIds: readonly string[],
+  payload: string,
+  options: SendOptions,
+  deps: { onGone: (connectionId: string) => Promise<unknown>; logger: Logger },
+): Promise<SendReport> {
+  const report = await sendDeliveries(client, connectionIds.map((connectionId) => ({ connectionId, payloads: [payload] })), options, deps);
+  return { delivered: report.delivered, gone: report.gone, failed: report.failed.map(({ connectionId, error, statusCode }) => ({ connectionId, error, statusCode })) };
 }

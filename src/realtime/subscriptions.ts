@@ -22,6 +22,8 @@ export interface Subscription {
   city?: string;
   categories?: string[];
   near?: Near;
+  /** One `notifications` frame per stream batch instead of one frame per notification. */
+  batch?: boolean;
 }
 
 /** One stored row: the filter is in the key, so finding subscribers is an exact key lookup. */
@@ -30,6 +32,7 @@ export interface SubscriptionRow {
   city: string; // placeKey or ANY
   category: string; // placeKey or ANY
   near?: Near;
+  batch?: boolean;
 }
 
 export const targetOf = (row: Pick<SubscriptionRow, 'topic' | 'city' | 'category'>): string => `${row.topic}#${row.city}#${row.category}`;
@@ -42,12 +45,12 @@ export function subscriptionRows(subscription: Subscription): SubscriptionRow[] 
   const rows: SubscriptionRow[] = [];
   for (const topic of new Set(subscription.topics)) {
     if (topic === CACHE_TOPIC) {
-      rows.push({ topic, city: ANY, category: ANY });
+      rows.push({ topic, city: ANY, category: ANY, ...(subscription.batch ? { batch: true } : {}) });
       continue;
     }
     const city = subscription.city ? placeKey(subscription.city) : ANY;
     const categories = subscription.categories?.length ? [...new Set(subscription.categories.map(placeKey))] : [ANY];
-    for (const category of categories) rows.push({ topic, city, category, ...(subscription.near ? { near: subscription.near } : {}) });
+    for (const category of categories) rows.push({ topic, city, category, ...(subscription.near ? { near: subscription.near } : {}), ...(subscription.batch ? { batch: true } : {}) });
   }
   return rows;
 }

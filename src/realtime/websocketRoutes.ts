@@ -88,8 +88,8 @@ export function createWebSocketRoutes(deps: {
         const connection = await deps.connections.get(connectionId);
         if (!connection) return { type: 'error', code: 'UNKNOWN_CONNECTION', message: 'This connection is not registered; reconnect with a valid token', timestamp };
         await deps.connections.subscribe(connection, subscriptionRows(message.subscription));
-        const { topics, city, categories, near } = message.subscription;
-        return { type: 'subscribed', topics: [...new Set(topics)], city: city ?? null, categories: categories ?? [], ...(near ? { near } : {}), timestamp };
+        const { topics, city, categories, near, batch } = message.subscription;
+        return { type: 'subscribed', topics: [...new Set(topics)], city: city ?? null, categories: categories ?? [], ...(near ? { near } : {}), ...(batch ? { batch } : {}), timestamp };
       }
       case 'unsubscribe': {
         const removed = await deps.connections.unsubscribe(connectionId, message.topics);

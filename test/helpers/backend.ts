@@ -23,7 +23,7 @@ export const API_ID = 'abc123defg';
 export const STAGE = 'test';
 export const REGION = 'eu-west-3';
 export const MANAGEMENT_HOST = `${API_ID}.execute-api.${REGION}.amazonaws.com`;
-export const TABLES = { partners: 'perkup-test-partners', connections: 'perkup-test-connections', cache: 'perkup-test-cache' };
+export const TABLES = { partners: 'perkup-test-partners', connections: 'perkup-test-connections', cache: 'perkup-test-cache', idempotency: 'perkup-test-idempotency' };
 
 const serverlessFile = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
 
@@ -50,6 +50,7 @@ export async function startBackend() {
     PARTNERS_TABLE: TABLES.partners,
     WEBSOCKET_CONNECTIONS_TABLE: TABLES.connections,
     CACHE_TABLE: TABLES.cache,
+    IDEMPOTENCY_TABLE: TABLES.idempotency,
     DYNAMODB_ENDPOINT: endpoint,
     WEBSOCKET_API_ENDPOINT: `https://${MANAGEMENT_HOST}/${STAGE}`,
     JWT_SECRET,
@@ -99,6 +100,26 @@ export async function startBackend() {
   // Import after the environment is set: the handlers read their configuration once, at cold start.
   const graphqlModule = await import('../../src/handlers/graphql.js');
   const websocketModule = await import('../../src/handlers/websocket.js');
+  const notifierModule = await import('../../src/handlers/notifier.js');
+
+  /**
+   * Mutations answer after their write; notifications come from the partners table's stream. After each GraphQL
+   * request the records the write captured are handed to the notifier handler in batches, as the event source
+   * mapping does (its retry and bisect semantics are the emulator's, tested in f18), so a test then reads what
+   * clients received.
+   */
+  const partnersStream = dynamodb.streams.streams.get(TABLES.partners)!;
+  let streamNext = 0;
+  let streamPaused = false;
+  const notifierContext = () => ({ awsRequestId: `req-${++requestCounter}`, functionName: 'perkup-test-notifier', getRemainingTimeInMillis: () => 60_000 });
+  async function drainStream(): Promise<void> {
+    while (streamNext < partnersStream.records.length) {
+      const batch = partnersStream.records.slice(streamNext, streamNext + 100);
+      streamNext += batch.length;
+      const response = await notifierModule.handler({ Records: batch } as never, notifierContext() as never);
+      if (response.batchItemFailures.length) throw new Error(`the notifier reported failures: ${JSON.stringify(response.batchItemFailures)}`);
+    }
+  }
 
   let requestCounter = 0;
   const lambdaContext = () => ({ awsRequestId: `req-${++requestCounter}`, functionName: 'perkup-test-graphql', getRemainingTimeInMillis: () => 10_000 });
@@ -108,6 +129,7 @@ export async function startBackend() {
     const event = httpEvent(body, token ? { authorization: `Bearer ${token}` } : {});
     // The integration's handler type includes a callback parameter AWS's async runtime never passes.
     const result = (await (graphqlModule.handler as (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }>)(event, lambdaContext()));
+    if (!streamPaused) await drainStream();
     return { statusCode: result.statusCode, body: JSON.parse(result.body) as { data?: Record<string, any>; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
   }
 
@@ -144,6 +166,11 @@ export async function startBackend() {
     doc,
     ws,
     graphql,
+    drainStream,
+    /** While paused, records accumulate; the next drainStream hands them over in batches of up to 100 (one stream batch). */
+    pauseStream: (paused: boolean) => (streamPaused = paused),
+    notifierHandler: notifierModule.handler,
+    streamRecords: () => partnersStream.records,
     dbOps,
     managementCalls,
     messages: (connectionId: string) => (posted.get(connectionId) ?? []) as Array<Record<string, any>>,

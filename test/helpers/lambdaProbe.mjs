@@ -4,6 +4,8 @@
 import { pathToFileURL } from 'node:url';
 
 const [file, exportName, functionName] = process.argv.slice(2);
+// The function's own timeout (the template's Timeout), as its context counts it down; 10 s when not given.
+const timeoutMs = Number(process.argv[5] ?? 10_000);
 let handler;
 try {
   const module = await import(pathToFileURL(file).href);
@@ -28,7 +30,7 @@ process.on('message', async (event) => {
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'probe',
     callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, 10_000 - (Date.now() - started)),
+    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - started)),
   };
   try {
     process.send({ type: 'result', result: await handler(event, context) });

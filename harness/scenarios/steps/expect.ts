@@ -8,6 +8,7 @@ import { StepFailure, type StepContext, type StepKind } from './context.js';
 import { expectCacheInvalidated } from './expectCacheInvalidated.js';
 import { expectClosed } from './expectClosed.js';
 import { expectConnection } from './expectConnection.js';
+import { expectEvent } from './expectEvent.js';
 import { expectMessage } from './expectMessage.js';
 import { expectNoMessage } from './expectNoMessage.js';
 
@@ -15,13 +16,14 @@ function runExpectation(e: Expectation, ctx: StepContext): Promise<void> {
   if ('message' in e) return expectMessage(e.message, ctx);
   if ('noMessage' in e) return expectNoMessage(e.noMessage, ctx);
   if ('cacheInvalidated' in e) return expectCacheInvalidated(e.cacheInvalidated, ctx);
+  if ('event' in e) return expectEvent(e.event, ctx);
   if ('connection' in e) return expectConnection(e.connection, ctx);
   return expectClosed(e.closed, ctx);
 }
 
 export const expectStep: StepKind<'expect'> = {
   action: 'expect',
-  needsInsides: (step: Step) => (step.expect ?? []).some((e) => 'cacheInvalidated' in e || 'connection' in e),
+  needsInsides: (step: Step) => (step.expect ?? []).some((e) => 'cacheInvalidated' in e || 'connection' in e || 'event' in e),
   changesState: false,
   async run(expectations, ctx) {
     const settled = await Promise.allSettled(expectations.map((e) => runExpectation(e, ctx)));

@@ -1,6 +1,7 @@
 /** `expectMessage`: every member of a client group receives a frame matching the pattern within the window. */
 import { toMs, type MessageExpectation } from '../format.js';
 import { describeFailure } from '../failures.js';
+import { capture } from '../interpolate.js';
 import { never, StepFailure, type StepContext, type StepKind } from './context.js';
 
 export async function expectMessage(e: MessageExpectation, ctx: StepContext): Promise<void> {
@@ -9,6 +10,12 @@ export async function expectMessage(e: MessageExpectation, ctx: StepContext): Pr
     members.map(async (client) => {
       const frame = await client.waitFor(e.match, toMs(e.within, ctx.defaultWithinMs));
       ctx.messageLatenciesMs.push(Math.max(0, frame.receivedAt - ctx.lastActionAt));
+      // Values from the frame for later steps (e.g. an eventId to expect again after a retried batch).
+      for (const [name, path] of Object.entries(e.capture ?? {})) {
+        const value = capture(path, frame.json);
+        if (value === undefined) throw new StepFailure(`capture ${name}: ${path} matched nothing in ${frame.text.slice(0, 300)}`);
+        ctx.captures[name] = value;
+      }
     }),
   );
   const missed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));

@@ -1,5 +1,6 @@
 /** `fault`: injects one of the emulator's faults (management API statuses, dead sockets, throttling, timeouts, cold starts). */
 import { toMs } from '../format.js';
+import { matches } from '../matchers.js';
 import { always, type StepKind } from './context.js';
 
 export const faultStep: StepKind<'fault'> = {
@@ -15,9 +16,17 @@ export const faultStep: StepKind<'fault'> = {
       for (const c of ctx.clientsOf(fault.socketDies.client)) faults.socketDies(ctx.connectionIdOf(c), fault.socketDies.disconnectFails ?? false);
     } else if ('dynamodbThrottle' in fault) faults.dynamodbThrottle(fault.dynamodbThrottle.count, fault.dynamodbThrottle.operation);
     else if ('lambdaTimeout' in fault) {
-      const { function: fn, count, afterMs, afterCalls } = fault.lambdaTimeout;
-      faults.lambdaTimeout(fn, count ?? 1, { ...(afterMs !== undefined ? { afterMs: toMs(afterMs, 0) } : {}), ...(afterCalls !== undefined ? { afterCalls } : {}) });
+      const { function: fn, count, afterMs, afterCalls, service } = fault.lambdaTimeout;
+      faults.lambdaTimeout(fn, count ?? 1, {
+        ...(afterMs !== undefined ? { afterMs: toMs(afterMs, 0) } : {}),
+        ...(afterCalls !== undefined ? { afterCalls } : {}),
+        ...(service !== undefined ? { service } : {}),
+      });
     } else if ('dynamodbIndexLag' in fault) await faults.indexLag(toMs(fault.dynamodbIndexLag.ms, 0));
+    else if ('streamRecordFails' in fault) {
+      const pattern = fault.streamRecordFails.match;
+      faults.streamRecordFails((record) => matches(pattern, record), fault.streamRecordFails.description ?? `a record matching ${JSON.stringify(pattern)}`);
+    }
     else faults.coldStart(fault.coldStart.function);
   },
 };
