@@ -14,6 +14,7 @@ import { createWebSocketApi } from './apiGateway/websocket/api.js';
 import { createHttpApi } from './apiGateway/http/api.js';
 import type { Invoke } from './lambda/types.js';
 import { createQueues } from './sqs/queues.js';
+import type { StreamRecord } from './dynamodb/streams.js';
 import { createSqsMapping, createStreamMapping, type RecordFault } from './lambda/eventSourceMapping.js';
 
 export interface EmulatorOptions {
@@ -172,7 +173,7 @@ export async function startEmulator(options: EmulatorOptions) {
     mappingsIdle,
     streamFaults: {
       /** Batches holding a matching record fail as if the handler threw on it (until `clear`). */
-      failRecords(matches: (record: import('./dynamodb/streams.js').StreamRecord) => boolean, description: string): void {
+      failRecords(matches: (record: StreamRecord) => boolean, description: string): void {
         recordFaults.push({ matches, description });
         eventLog.record({ kind: 'fault', description: `stream batches holding ${description} fail` });
       },
