@@ -16,6 +16,7 @@ import { corsConfiguration } from './apiGateway/http/cors.js';
 import type { HttpLikeResponse, Invoke } from './lambda/types.js';
 import { latencyProfile, type LatencyProfile } from './latency.js';
 import { createQueues } from './sqs/queues.js';
+import type { StreamRecord } from './dynamodb/streams.js';
 import { createSqsMapping, createStreamMapping, type RecordFault } from './lambda/eventSourceMapping.js';
 import type { StreamRecord } from './dynamodb/streams.js';
 import { createInvokeApi, isInvokeRequest } from './lambda/invokeApi.js';

@@ -59,6 +59,7 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
     const stale = (await rowsOf(connection.connectionId)).filter((row) => row.sk !== META && topics.has(row.topic as Topic));
     const keep = new Set(rows.map((row) => subSk(targetOf(row))));
     const deletes = stale.filter((row) => !keep.has(row.sk as string)).map((row) => ({ DeleteRequest: { Key: { pk: row.pk, sk: row.sk } } }));
+    const subscribedAt = nowMs();
     const puts = rows.map((row) => ({
       PutRequest: {
         Item: {
@@ -72,6 +73,7 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
           category: row.category,
           ...(row.near ? { near: row.near } : {}),
           ...(row.batch ? { batch: true } : {}),
+          subscribedAt,
           ttl: connection.ttl,
         },
       },
@@ -118,6 +120,7 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
             category: row.category as string,
             ...(row.near ? { near: row.near as Near } : {}),
             ...(row.batch === true ? { batch: true } : {}),
+            ...(typeof row.subscribedAt === 'number' ? { subscribedAt: row.subscribedAt } : {}),
           });
         }
       }),

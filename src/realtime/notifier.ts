@@ -72,14 +72,17 @@ export function planDeliveries(prepared: readonly PreparedChange[], subscribers:
   for (const subscriber of subscribers) {
     const messages: Notification[] = [];
     const payloads: string[] = [];
+    // A subscription hears of changes committed after it (a client reads the state when it subscribes; the stream
+    // lags the write, so without this it would hear of older changes too).
+    const after = (row: Subscriber['rows'][number], p: PreparedChange): boolean => row.subscribedAt === undefined || row.subscribedAt <= p.change.committedBy;
     for (const p of prepared) {
-      const matches = subscriber.rows.some((row) => PARTNER_TOPICS.includes(row.topic) && p.targets.has(targetOf(row)) && withinNear(row.near, p.places));
+      const matches = subscriber.rows.some((row) => PARTNER_TOPICS.includes(row.topic) && p.targets.has(targetOf(row)) && withinNear(row.near, p.places) && after(row, p));
       if (matches) {
         messages.push(p.notification);
         payloads.push(texts.get(p)!);
       }
     }
-    const cacheSubscriber = subscriber.rows.some((row) => row.topic === CACHE_TOPIC);
+    const cacheSubscriber = subscriber.rows.some((row) => row.topic === CACHE_TOPIC && prepared.some((p) => after(row, p)));
     if (cacheSubscriber) {
       messages.push(cacheMessage);
       payloads.push(cacheText);

@@ -10,6 +10,11 @@ export interface PartnerChange {
   eventId: string;
   sequenceNumber: string;
   event: PartnerEvent;
+  /**
+   * When the change was committed, in epoch ms, at the latest: the partner's updatedAt for a create or update; for a
+   * delete the end of the record's ApproximateCreationDateTime second (whole seconds only, so rounded up).
+   */
+  committedBy: number;
 }
 
 export class StreamRecordError extends Error {
@@ -37,16 +42,20 @@ export function partnerChangeOf(record: DynamoDBRecord): PartnerChange | undefin
   const sequenceNumber = record.dynamodb?.SequenceNumber;
   if (!eventId || !sequenceNumber) throw new StreamRecordError('a stream record needs an eventID and a dynamodb.SequenceNumber');
   const images = record.dynamodb!;
+  const approximate = ((images.ApproximateCreationDateTime ?? Date.now() / 1000) + 1) * 1000;
+  const committedBy = (partner: Partner): number => Date.parse(partner.updatedAt) || approximate;
   switch (record.eventName) {
-    case 'INSERT':
-      return { eventId, sequenceNumber, event: { action: 'created', partner: partnerOf(images.NewImage, 'NewImage') } };
+    case 'INSERT': {
+      const partner = partnerOf(images.NewImage, 'NewImage');
+      return { eventId, sequenceNumber, committedBy: committedBy(partner), event: { action: 'created', partner } };
+    }
     case 'REMOVE':
-      return { eventId, sequenceNumber, event: { action: 'deleted', partner: partnerOf(images.OldImage, 'OldImage') } };
+      return { eventId, sequenceNumber, committedBy: approximate, event: { action: 'deleted', partner: partnerOf(images.OldImage, 'OldImage') } };
     case 'MODIFY': {
       const before = partnerOf(images.OldImage, 'OldImage');
       const after = partnerOf(images.NewImage, 'NewImage');
       const changes = changedFields(before, after);
-      return changes.length ? { eventId, sequenceNumber, event: { action: 'updated', before, after, changes } } : undefined;
+      return changes.length ? { eventId, sequenceNumber, committedBy: committedBy(after), event: { action: 'updated', before, after, changes } } : undefined;
     }
     default:
       throw new StreamRecordError(`unknown eventName ${JSON.stringify(record.eventName)}`);

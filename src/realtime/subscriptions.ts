@@ -33,6 +33,8 @@ export interface SubscriptionRow {
   category: string; // placeKey or ANY
   near?: Near;
   batch?: boolean;
+  /** Epoch ms of the subscribe that wrote the row: changes committed before it are not notified to it. */
+  subscribedAt?: number;
 }
 
 export const targetOf = (row: Pick<SubscriptionRow, 'topic' | 'city' | 'category'>): string => `${row.topic}#${row.city}#${row.category}`;
