@@ -18,7 +18,6 @@ import { latencyProfile, type LatencyProfile } from './latency.js';
 import { createQueues } from './sqs/queues.js';
 import type { StreamRecord } from './dynamodb/streams.js';
 import { createSqsMapping, createStreamMapping, type RecordFault } from './lambda/eventSourceMapping.js';
-import type { StreamRecord } from './dynamodb/streams.js';
 import { createInvokeApi, isInvokeRequest } from './lambda/invokeApi.js';
 import type { LogEventRule } from './config/emulatorSettings.js';
 
