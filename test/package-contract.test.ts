@@ -274,8 +274,8 @@ describe('package contract (npm run package, offline)', () => {
           for (const action of actions) expect(streamActions, what).toContain(action);
         } else if (service === 'dynamodb') {
           for (const resource of resources) expect([...tableArns, ...indexArns], what).toContain(resource);
-          actions.forEach((a) => granted.dynamodbActions.add(a));
-          resources.forEach((r) => granted.dynamodbResources.add(r.replace(/\/index\/[^*]+$/, '/index/*')));
+          for (const a of actions) granted.dynamodbActions.add(a);
+          for (const r of resources) granted.dynamodbResources.add(r.replace(/\/index\/[^*]+$/, '/index/*'));
         } else if (service === 'sqs') {
           for (const resource of resources) expect(queueArns, what).toContain(resource);
           expect(actions.every((a) => ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'].includes(a)), what).toBe(true);

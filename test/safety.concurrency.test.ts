@@ -27,7 +27,7 @@ describe('concurrent updates of one partner', () => {
     const failures = results.filter((r, i) => r.body.errors || !answers[i]?.success).map((r) => JSON.stringify(r.body).slice(0, 200));
     expect(failures).toEqual([]);
     expect(answers.map((a) => a!.partner.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
-    answers.forEach((a, i) => expect(a!.partner.description).toBe(`update ${i}`));
+    for (const [i, a] of answers.entries()) expect(a!.partner.description).toBe(`update ${i}`);
     const stored = await row(id);
     expect(stored.version).toBe(101);
     // The last writer's value is the stored one: the update that answered version 101.

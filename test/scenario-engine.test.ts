@@ -303,7 +303,7 @@ function mutate(text: string): { text: string; change: string } | undefined {
         visit(pair.value, k, `${path}.${k}`, positive);
       }
     } else if (isSeq(node)) {
-      node.items.forEach((item, i) => visit(item, key, `${path}[${i}]`, inPositive));
+      for (const [i, item] of node.items.entries()) visit(item, key, `${path}[${i}]`, inPositive);
     } else if (isScalar(node) && inPositive && !path.includes('.connect') && !path.includes('.graphql.expect.errors')) {
       candidates.push({ node, key, path });
     }

@@ -56,33 +56,33 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+const OPTIONS = {
+    config: { type: 'string', default: 'serverless.yml' },
+    'http-port': { type: 'string' },
+    httpPort: { type: 'string' },
+    'ws-port': { type: 'string' },
+    websocketPort: { type: 'string' },
+    host: { type: 'string' },
+    stage: { type: 'string' },
+    data: { type: 'string', default: '.emulator/dynamodb' },
+    memory: { type: 'boolean', default: false },
+    dynamodb: { type: 'string' },
+    'dynamodb-endpoint': { type: 'string' },
+    latency: { type: 'string', default: 'aws' },
+    'max-containers': { type: 'string', default: '4' },
+    'no-watch': { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+    check: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  } as const;
+
+const parse = (args: string[]) => parseArgs({ args, options: OPTIONS, strict: true });
+
 export function parseFlags(args: string[]): CliFlags {
-  let values;
+  let values: ReturnType<typeof parse>['values'];
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', default: 'serverless.yml' },
-        'http-port': { type: 'string' },
-        httpPort: { type: 'string' },
-        'ws-port': { type: 'string' },
-        websocketPort: { type: 'string' },
-        host: { type: 'string' },
-        stage: { type: 'string' },
-        data: { type: 'string', default: '.emulator/dynamodb' },
-        memory: { type: 'boolean', default: false },
-        dynamodb: { type: 'string' },
-        'dynamodb-endpoint': { type: 'string' },
-        latency: { type: 'string', default: 'aws' },
-        'max-containers': { type: 'string', default: '4' },
-        'no-watch': { type: 'boolean', default: false },
-        quiet: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        check: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
+    ({ values } = parse(args));
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -16,7 +16,7 @@ export async function listen(server: Server, port: number, host = '127.0.0.1'): 
 
 /** Stops accepting, drops keep-alive connections, and resolves once the server is closed. */
 export async function closeServer(server: Server | undefined): Promise<void> {
-  if (!server || !server.listening) return;
+  if (!server?.listening) return;
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 }

@@ -111,7 +111,10 @@ export async function startDynamoDB(options: DynamoDBOptions) {
    * pointed at the lagging copy of its table.
    */
   function observe(req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => void): void {
-    if (req.headers[INTERNAL_HEADER] === '1') return next(req, res);
+    if (req.headers[INTERNAL_HEADER] === '1') {
+      next(req, res);
+      return;
+    }
     const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'Unknown';
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));

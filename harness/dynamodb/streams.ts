@@ -170,7 +170,10 @@ export function createStreams(options: { tables: TableDefinition[]; region: stri
     captureWrites(client: DynamoDBClient, handler: (req: IncomingMessage, res: ServerResponse) => void) {
       return (req: IncomingMessage, res: ServerResponse): void => {
         const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-        if (streams.size === 0 || !WRITE_OPERATIONS.has(operation)) return handler(req, res);
+        if (streams.size === 0 || !WRITE_OPERATIONS.has(operation)) {
+          handler(req, res);
+          return;
+        }
         const chunks: Buffer[] = [];
         req.on('data', (chunk: Buffer) => chunks.push(chunk));
         req.on('end', () => {
@@ -203,7 +206,7 @@ export function createStreams(options: { tables: TableDefinition[]; region: stri
                   const finish = async (): Promise<void> => {
                     if (res.statusCode === 200) {
                       const after = await Promise.all(items.map((i) => read(i.table, i.key)));
-                      items.forEach((i, n) => append(i.table, i.key, before[n], after[n]));
+                      for (const [n, i] of items.entries()) append(i.table, i.key, before[n], after[n]);
                     }
                   };
                   void finish()

@@ -100,7 +100,7 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
       }
       // Every client a step names must be declared.
       const walk = (value: unknown, path: Array<string | number>): void => {
-        if (Array.isArray(value)) value.forEach((v, j) => walk(v, [...path, j]));
+        if (Array.isArray(value)) for (const [j, v] of value.entries()) walk(v, [...path, j]);
         else if (value && typeof value === 'object') {
           for (const [key, v] of Object.entries(value)) {
             if ((key === 'client' || key === 'as') && typeof v === 'string' && !(v in clients)) {

@@ -106,13 +106,16 @@ function matchOperator(pattern: Record<string, unknown>, actual: unknown, path: 
 }
 
 function collect(pattern: unknown, actual: unknown, path: string, out: Mismatch[]): void {
-  if (isOperator(pattern)) return matchOperator(pattern, actual, path, out);
+  if (isOperator(pattern)) {
+    matchOperator(pattern, actual, path, out);
+    return;
+  }
   if (Array.isArray(pattern)) {
     if (!Array.isArray(actual) || actual.length !== pattern.length) {
       out.push({ path, expected: `an array of ${pattern.length} matching ${describe(pattern)}`, actual });
       return;
     }
-    pattern.forEach((p, i) => collect(p, actual[i], `${path}[${i}]`, out));
+    for (const [i, p] of pattern.entries()) collect(p, actual[i], `${path}[${i}]`, out);
     return;
   }
   if (isRecord(pattern)) {

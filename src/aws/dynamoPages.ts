@@ -34,7 +34,7 @@ export async function batchWriteAll(db: DynamoDBDocumentClient, table: string, r
   const { baseDelayMs = 50, maxDelayMs = 2000, maxRounds = 8, sleep = sleepFor } = options;
   for (let i = 0; i < requests.length; i += 25) {
     let pending: Item[] | undefined = requests.slice(i, i + 25);
-    for (let attempt = 0; pending && pending.length; attempt++) {
+    for (let attempt = 0; pending?.length; attempt++) {
       if (attempt >= maxRounds) throw new Error(`BatchWrite on ${table}: ${pending.length} requests still unprocessed after ${maxRounds} rounds`);
       if (attempt > 0) {
         const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));

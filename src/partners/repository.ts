@@ -290,7 +290,8 @@ export function createPartnerRepository(
 
   async function listFrom(query: ListQuery, start: Record<string, unknown> | undefined): Promise<PartnerPage> {
     const common = { TableName: table, Limit: query.limit, ExclusiveStartKey: start };
-    let result;
+    // A Query (by city or category) or a Scan: both answer Items and LastEvaluatedKey.
+    let result: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> };
     if (query.city !== undefined) {
       const byCategory = query.category !== undefined;
       result = await db.send(

@@ -107,7 +107,7 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
       if (error instanceof ValidationError) return refused(error.message, error.errors);
       throw error;
     }
-    let change;
+    let change: Awaited<ReturnType<PartnerRepository['update']>>;
     try {
       change = await repository.update(id, valid, expectedVersion ?? undefined);
     } catch (error) {

@@ -240,7 +240,7 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
 
   function mustGet(connectionId: string): Connection {
     const connection = registry.get(connectionId);
-    if (!connection || connection.state !== 'open') throw new Error(`No open connection ${connectionId}`);
+    if (connection?.state !== 'open') throw new Error(`No open connection ${connectionId}`);
     return connection;
   }
 
