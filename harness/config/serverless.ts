@@ -9,6 +9,10 @@ import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ACCOUNT_ID, serverlessDefaults } from '../common/awsDefaults.js';
 import { localSsmParameters } from './ssmParameters.js';
+import { ServerlessConfigError } from './errors.js';
+import { createVariableResolver, get, type Json } from './variables.js';
+import { createIntrinsics } from './intrinsics.js';
+import { functionEvents } from './events.js';
 import { emulatorSettings, type EmulatorSettings } from './emulatorSettings.js';
 
 export interface WebSocketEventDefinition {
@@ -104,9 +108,7 @@ export interface ServerlessApp {
   serverlessOffline: Record<string, unknown>;
 }
 
-export class ServerlessConfigError extends Error {
-  override name = 'ServerlessConfigError';
-}
+export { ServerlessConfigError };
 
 export interface LoadOptions {
   stage?: string;
@@ -116,28 +118,7 @@ export interface LoadOptions {
   refs?: (logicalId: string) => string | undefined;
 }
 
-/** A stream ARN ends with the stream's label, its creation time; the emulator's streams are created with the tables. */
-export const STREAM_LABEL = '1970-01-01T00:00:00.000';
-
-type Json = unknown;
-
-function get(root: Json, path: string): Json {
-  let value: Json = root;
-  for (const part of path.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, Json>)[part];
-  }
-  return value;
-}
-
-/** Parses a default such as `'dev'`, `"dev"` or `10`. */
-function literal(text: string): string | undefined {
-  const trimmed = text.trim();
-  const quoted = /^'(.*)'$|^"(.*)"$/s.exec(trimmed);
-  if (quoted) return quoted[1] ?? quoted[2];
-  if (/^-?\d+(\.\d+)?$/.test(trimmed) || trimmed === 'true' || trimmed === 'false') return trimmed;
-  return undefined;
-}
+export { STREAM_LABEL } from './intrinsics.js';
 
 export function loadServerlessConfig(file: string, options: LoadOptions = {}): ServerlessApp {
   if (!existsSync(file)) throw new ServerlessConfigError(`${file} not found`);
@@ -152,69 +133,7 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
   const opt: Record<string, string | undefined> = { stage: options.stage, region: options.region };
   const ssm = localSsmParameters(root, get(doc, 'custom.emulator.ssmParameters'));
 
-  // Resolves one `${…}` expression's content (already free of nested `${…}`).
-  function lookup(expression: string, depth: number): Json {
-    const [reference, ...fallbackParts] = splitTopLevel(expression);
-    const fallback = fallbackParts.length ? literal(fallbackParts.join(',')) : undefined;
-    const match = /^(\w+):(.*)$/.exec(reference.trim());
-    let value: Json;
-    if (!match) value = undefined;
-    else {
-      const [, source, path] = match;
-      switch (source) {
-        case 'self':
-          value = resolveValue(get(doc, path), depth + 1);
-          break;
-        case 'opt':
-          value = opt[path];
-          break;
-        case 'env':
-          value = env[path];
-          break;
-        case 'sls':
-          value = path === 'stage' ? stage() : path === 'instanceId' ? 'emulator' : undefined;
-          break;
-        case 'ssm':
-          value = ssm.get(path, fallback !== undefined);
-          break;
-        case 'aws':
-          value = path === 'region' ? region() : path === 'accountId' ? ACCOUNT_ID : undefined;
-          break;
-        default:
-          throw new ServerlessConfigError(`${file}: unsupported variable source "${source}" in \${${expression}}`);
-      }
-    }
-    if (value === undefined || value === null || value === '') {
-      if (fallback !== undefined) return fallback;
-      throw new ServerlessConfigError(`${file}: cannot resolve \${${expression}} (no value and no default)`);
-    }
-    return value;
-  }
-
-  function resolveString(text: string, depth: number): Json {
-    if (depth > 20) throw new ServerlessConfigError(`${file}: variables nest too deeply (a cycle?) near "${text}"`);
-    let current = text;
-    // Innermost first, so defaults may themselves be variables.
-    for (;;) {
-      const inner = /\$\{([^${}]*)\}/.exec(current);
-      if (!inner) return current;
-      const value = lookup(inner[1], depth);
-      if (inner[0] === current) return value; // the whole string was one variable: keep its type
-      current = current.slice(0, inner.index) + String(value) + current.slice(inner.index + inner[0].length);
-    }
-  }
-
-  function resolveValue(value: Json, depth = 0): Json {
-    if (typeof value === 'string') return resolveString(value, depth);
-    if (Array.isArray(value)) return value.map((v) => resolveValue(v, depth));
-    if (value && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveValue(v, depth)]));
-    }
-    return value;
-  }
-
-  const stage = (): string => opt.stage ?? String(resolveValue(get(doc, 'provider.stage') ?? serverlessDefaults.stage));
-  const region = (): string => opt.region ?? String(resolveValue(get(doc, 'provider.region') ?? serverlessDefaults.region));
+  const { resolveValue, stage, region } = createVariableResolver({ file, doc, env, opt, ssm });
   opt.stage = stage();
   opt.region = region();
 
@@ -223,52 +142,8 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
   const tables: TableDefinition[] = Object.entries(resources)
     .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, r]) => ({ logicalId, ...(r.Properties as object) }) as TableDefinition);
-  const queueArn = (name: string): string => `arn:aws:sqs:${opt.region}:${ACCOUNT_ID}:${name}`;
   const queueEntries = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
-  const queueNameOf = (logicalId: string, props: Record<string, Json>): string => String(props.QueueName ?? `${service}-${opt.stage}-${logicalId}`);
-
-  // CloudFormation intrinsics, as far as environment values use them.
-  function intrinsic(value: Json, where: string): string {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      const [key, arg] = Object.entries(value)[0] ?? [];
-      if (key === 'Ref') return ref(String(arg), where);
-      if (key === 'Fn::Join') {
-        const [separator, parts] = arg as [string, Json[]];
-        return parts.map((p) => intrinsic(p, where)).join(separator);
-      }
-      if (key === 'Fn::Sub') {
-        const template = Array.isArray(arg) ? String(arg[0]) : String(arg);
-        const vars = (Array.isArray(arg) ? arg[1] : {}) as Record<string, Json>;
-        return template.replace(/\$\{([^}]+)\}/g, (_m, name: string) =>
-          name in vars ? intrinsic(vars[name], where) : name.includes('.') ? getAtt(name.split('.'), where) : ref(name, where),
-        );
-      }
-      if (key === 'Fn::GetAtt') return getAtt(Array.isArray(arg) ? (arg as string[]) : String(arg).split('.'), where);
-    }
-    throw new ServerlessConfigError(`${file}: ${where}: unsupported value ${JSON.stringify(value)}`);
-  }
-  function ref(logicalId: string, where: string): string {
-    if (logicalId === 'AWS::Region') return opt.region!;
-    if (logicalId === 'AWS::AccountId') return ACCOUNT_ID;
-    if (logicalId === 'AWS::StackName') return `${service}-${opt.stage}`;
-    const table = tables.find((t) => t.logicalId === logicalId);
-    if (table) return table.TableName;
-    const queue = queueEntries.find(([id]) => id === logicalId);
-    if (queue) return `https://sqs.${opt.region}.amazonaws.com/${ACCOUNT_ID}/${queueNameOf(logicalId, queue[1].Properties ?? {})}`;
-    const provided = options.refs?.(logicalId);
-    if (provided !== undefined) return provided;
-    throw new ServerlessConfigError(`${file}: ${where}: cannot resolve Ref ${logicalId}`);
-  }
-  function getAtt([logicalId, attribute]: string[], where: string): string {
-    const table = tables.find((t) => t.logicalId === logicalId);
-    if (table && attribute === 'Arn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}`;
-    if (table && attribute === 'StreamArn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}/stream/${STREAM_LABEL}`;
-    const queue = queueEntries.find(([id]) => id === logicalId);
-    if (queue && attribute === 'Arn') return queueArn(queueNameOf(logicalId, queue[1].Properties ?? {}));
-    if (queue && attribute === 'QueueName') return queueNameOf(logicalId, queue[1].Properties ?? {});
-    throw new ServerlessConfigError(`${file}: ${where}: cannot resolve Fn::GetAtt ${logicalId}.${attribute}`);
-  }
+  const { intrinsic, ref, queueArn, queueNameOf } = createIntrinsics({ file, service, opt, tables, queueEntries, refs: options.refs });
 
   const provider = (resolveValue(doc.provider ?? {}) ?? {}) as Record<string, Json>;
   const providerEnv = (provider.environment ?? {}) as Record<string, Json>;
@@ -283,69 +158,7 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     const merged = { ...providerEnv, ...((fn.environment ?? {}) as Record<string, Json>) };
     const environment = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, intrinsic(v, `functions.${name}.environment.${k}`)]));
     const events = (fn.events ?? []) as Array<Record<string, Json>>;
-    const httpApiEvents = events
-      .filter((e) => e.httpApi)
-      .map((e) => {
-        const h = e.httpApi;
-        if (typeof h === 'string') {
-          const [method, path] = h === '*' ? ['*', '/{proxy+}'] : h.split(/\s+/);
-          return { method: method.toUpperCase(), path };
-        }
-        const o = h as Record<string, Json>;
-        return { method: String(o.method ?? '*').toUpperCase(), path: String(o.path ?? '/') };
-      });
-    const websocketEvents = events
-      .filter((e) => e.websocket)
-      .map((e) => {
-        const w = e.websocket;
-        if (typeof w === 'string') return { route: w };
-        const o = w as Record<string, Json>;
-        const def: WebSocketEventDefinition = { route: String(o.route) };
-        if (o.routeResponseSelectionExpression) def.routeResponseSelectionExpression = String(o.routeResponseSelectionExpression);
-        if (o.authorizer) {
-          const a = o.authorizer as string | Record<string, Json>;
-          const authName = typeof a === 'string' ? a : String(a.name);
-          const identitySource = typeof a === 'string' ? ['route.request.header.Auth'] : ((a.identitySource as string[] | undefined) ?? ['route.request.header.Auth']);
-          def.authorizer = { name: authName, identitySource: [identitySource].flat() };
-        }
-        return def;
-      });
-    const numberOr = (value: Json, fallback: number): number => (value === undefined || value === null ? fallback : Number(value));
-    const streamEvents = events
-      .filter((e) => e.stream)
-      .map((e): StreamEventDefinition => {
-        const o = (typeof e.stream === 'string' ? { arn: e.stream } : e.stream) as Record<string, Json>;
-        const where = `functions.${name}.events.stream`;
-        if (o.type !== undefined && o.type !== 'dynamodb') throw new ServerlessConfigError(`${file}: ${where}: only type: dynamodb is emulated, got ${JSON.stringify(o.type)}`);
-        const onFailure = (o.destinations as Record<string, Json> | undefined)?.onFailure;
-        const onFailureArn = onFailure === undefined ? undefined : intrinsic(typeof onFailure === 'object' && onFailure && 'arn' in onFailure ? (onFailure as Record<string, Json>).arn : onFailure, `${where}.destinations.onFailure`);
-        // The Serverless Framework names a stream's batching window `batchWindow` (`maximumBatchingWindow` is the sqs
-        // event's); the deploy refuses the other spelling, so the emulator does too.
-        if (o.maximumBatchingWindow !== undefined) throw new ServerlessConfigError(`${file}: ${where}: unknown property maximumBatchingWindow (a stream event's batching window is batchWindow)`);
-        return {
-          arn: intrinsic(o.arn, `${where}.arn`),
-          batchSize: numberOr(o.batchSize, 100),
-          maximumBatchingWindowSeconds: numberOr(o.batchWindow, 0),
-          bisectBatchOnFunctionError: o.bisectBatchOnFunctionError === true,
-          reportBatchItemFailures: o.functionResponseType === 'ReportBatchItemFailures',
-          maximumRetryAttempts: numberOr(o.maximumRetryAttempts, -1),
-          startingPosition: String(o.startingPosition ?? 'TRIM_HORIZON'),
-          ...(onFailureArn ? { onFailureArn } : {}),
-          enabled: o.enabled !== false,
-        };
-      });
-    const sqsEvents = events
-      .filter((e) => e.sqs)
-      .map((e): SqsEventDefinition => {
-        const o = (typeof e.sqs === 'string' ? { arn: e.sqs } : e.sqs) as Record<string, Json>;
-        return {
-          arn: intrinsic(o.arn, `functions.${name}.events.sqs.arn`),
-          batchSize: numberOr(o.batchSize, 10),
-          maximumBatchingWindowSeconds: numberOr(o.maximumBatchingWindow, 0),
-          reportBatchItemFailures: o.functionResponseType === 'ReportBatchItemFailures',
-          enabled: o.enabled !== false,
-        };
-      });
+    const { httpApiEvents, websocketEvents, streamEvents, sqsEvents } = functionEvents(events, name, file, intrinsic);
     return {
       name,
       deployedName: `${service}-${opt.stage}-${name}`,
@@ -396,22 +209,3 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
   };
 }
 
-/** Splits `a, 'b, c'` on top-level commas (not inside quotes). */
-function splitTopLevel(text: string): string[] {
-  const parts: string[] = [];
-  let quote: string | undefined;
-  let current = '';
-  for (const char of text) {
-    if (quote) {
-      if (char === quote) quote = undefined;
-    } else if (char === "'" || char === '"') quote = char;
-    else if (char === ',') {
-      parts.push(current);
-      current = '';
-      continue;
-    }
-    current += char;
-  }
-  parts.push(current);
-  return parts;
-}
