@@ -1,100 +1,97 @@
 /**
- * Fanout: one createPartner through the emulator to N subscribed WebSocket clients, until the last one has its
- * partner_updated — against the floor, a raw `ws` broadcast of one message to N loopback clients, in the same run.
+ * Fanout: one createPartner to N subscribed WebSocket clients, until the last one has its partner_updated — against
+ * the floor, a raw `ws` broadcast of one message to N loopback clients, in the same run. The clients live in a
+ * separate process (bench/fleet.ts); "done" is when the last of them received, never the mutation's answer (the
+ * fanout may leave the mutation's path).
  */
 import { fileURLToPath } from 'node:url';
-import WebSocket, { WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { startEmulator } from '../harness/emulator.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
+import type { Fleet, OpenResult } from './fleet.js';
 
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 2000);
-const SECRET = 'bench-secret';
+export const BENCH_SECRET = 'bench-secret';
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
-async function openAll(url: (i: number) => Promise<string>, count: number): Promise<WebSocket[]> {
-  const sockets: WebSocket[] = [];
-  for (let i = 0; i < count; i += 100) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(100, count - i) }, async (_, j) => {
-        const socket = new WebSocket(await url(i + j));
-        await new Promise((resolve, reject) => {
-          socket.once('open', resolve);
-          socket.once('error', reject);
-        });
-        return socket;
-      }),
-    );
-    sockets.push(...batch);
-  }
-  return sockets;
-}
+const notification = JSON.stringify({ type: 'partner_updated', action: 'created', partnerId: 'x', data: { id: 'x', name: 'Measured', category: 'Restaurant', city: 'Paris', discount: 10 }, timestamp: new Date().toISOString() });
 
-function allReceive(sockets: WebSocket[], predicate: (text: string) => boolean): Promise<void> {
-  let remaining = sockets.length;
-  return new Promise((resolve) => {
-    for (const socket of sockets) {
-      const onMessage = (data: WebSocket.RawData): void => {
-        if (!predicate(data.toString())) return;
-        socket.off('message', onMessage);
-        if (--remaining === 0) resolve();
-      };
-      socket.on('message', onMessage);
-    }
-  });
-}
-
-export async function benchRawBroadcast(): Promise<number> {
+/** Milliseconds from the broadcast's start until the last of `count` loopback clients has the message. */
+export async function rawBroadcast(fleet: Fleet, count: number): Promise<number> {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => server.once('listening', resolve));
   const port = (server.address() as { port: number }).port;
-  const sockets = await openAll(async () => `ws://127.0.0.1:${port}`, CLIENTS);
-  const done = allReceive(sockets, (t) => t.includes('partner_updated'));
-  const started = performance.now();
-  const message = JSON.stringify({ type: 'partner_updated', action: 'created', partnerId: 'x', data: { id: 'x', name: 'n', category: 'c', city: 'Paris', discount: 1 }, timestamp: new Date().toISOString() });
-  for (const client of server.clients) client.send(message);
-  await done;
-  const ms = performance.now() - started;
-  for (const s of sockets) s.terminate();
-  await new Promise((resolve) => server.close(resolve));
-  return ms;
+  try {
+    const opened = await fleet.open(Array.from({ length: count }, () => `ws://127.0.0.1:${port}`));
+    if (opened.opened !== count) throw new Error(`raw broadcast: ${count - opened.opened} of ${count} clients could not connect (${JSON.stringify(opened.refused)})`);
+    const { startedAt, lastAt } = await fleet.timeUntilAll('Measured', async () => {
+      for (const client of server.clients) client.send(notification);
+    });
+    return lastAt - startedAt;
+  } finally {
+    await fleet.closeAll();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
-export async function benchEmulatorFanout(): Promise<{ ms: number; mutationMs: number }> {
-  const emulator = await startEmulator({ projectRoot: fileURLToPath(new URL('..', import.meta.url)), environment: { JWT_SECRET: SECRET, LOG_LEVEL: 'WARN' } });
-  // AWS allows 500 new connections/s; a benchmark setting up thousands at once is not what that quota is about.
+export function createPartnerRequest(graphqlUrl: string, adminToken: string, name: string): Promise<Response> {
+  return fetch(graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({
+      query: 'mutation ($input: PartnerInput!) { createPartner(input: $input) { success } }',
+      variables: { input: { name, category: 'Restaurant', address: '1 rue de Rivoli', city: 'Paris', zipCode: '75001', phone: '0142424242', discount: 10, latitude: 48.86, longitude: 2.34 } },
+    }),
+  });
+}
+
+export interface FanoutRun {
+  /** Mutation sent → last client received. */
+  ms: number;
+  /** When the mutation's answer came, for context (it may come before or after the last delivery). */
+  mutationMs: number;
+  connect: OpenResult;
+  /** Seconds for every client's subscribe to be acknowledged, all sent at once. */
+  subscribeSeconds: number;
+}
+
+/**
+ * Connects `count` clients of the PerkUp app to a running emulator, subscribes them to Paris, warms the GraphQL
+ * container with one mutation (the figure is the fanout, not a cold start), then times one more.
+ */
+export async function fanoutThrough(fleet: Fleet, urls: { wsUrl: string; graphqlUrl: string }, count: number, secret: string): Promise<FanoutRun> {
+  // One user per client: the app caps connections per user (MAX_CONNECTIONS_PER_USER).
+  const tokens = await Promise.all(Array.from({ length: count }, (_, i) => signDevelopmentToken({ sub: `fan-${i}`, role: 'user' }, secret)));
+  const connect = await fleet.open(tokens.map((token) => `${urls.wsUrl}?token=${token}`));
+  if (connect.opened !== count) throw new Error(`${count - connect.opened} of ${count} clients could not connect (${JSON.stringify(connect.refused)})`);
+  const { seconds: subscribeSeconds } = await fleet.sendAll(JSON.stringify({ type: 'subscribe', data: { topics: ['partners'], city: 'Paris' } }), '"subscribed"');
+  const admin = await signDevelopmentToken({ sub: 'admin', role: 'admin' }, secret);
+  await fleet.timeUntilAll('Warm-up', () => createPartnerRequest(urls.graphqlUrl, admin, 'Warm-up'));
+  let mutationMs = 0;
+  let status = 0;
+  const { startedAt, lastAt } = await fleet.timeUntilAll('Measured', async () => {
+    const sent = performance.now();
+    const response = await createPartnerRequest(urls.graphqlUrl, admin, 'Measured');
+    mutationMs = performance.now() - sent;
+    status = response.status;
+    await response.arrayBuffer();
+  });
+  if (status !== 200) throw new Error(`createPartner answered ${status}`);
+  return { ms: lastAt - startedAt, mutationMs, connect, subscribeSeconds };
+}
+
+/** Figure 1: the emulator in this process (latency `none`: its own cost), N clients in the fleet. */
+export async function inProcessFanout(fleet: Fleet, count: number): Promise<FanoutRun> {
+  const emulator = await startEmulator({
+    projectRoot,
+    environment: { JWT_SECRET: BENCH_SECRET, LOG_LEVEL: 'WARN' },
+    latency: 'none',
+    // AWS's 500 new connections/s is about production traffic; a benchmark's set-up is not what it limits.
+    maxConnectionsPerSecond: 1_000_000,
+  });
   try {
-    const token = await signDevelopmentToken({ sub: 'fan', role: 'user' }, SECRET);
-    const sockets: WebSocket[] = [];
-    for (let i = 0; i < CLIENTS; i += 400) {
-      sockets.push(...(await openAll(async () => `${emulator.wsUrl}?token=${token}`, Math.min(400, CLIENTS - i))));
-      emulator.clock.advance(1000);
-    }
-    const subscribed = allReceive(sockets, (t) => t.includes('"subscribed"'));
-    for (const s of sockets) s.send(JSON.stringify({ type: 'subscribe', data: { topics: ['partners'], city: 'Paris' } }));
-    await subscribed;
-    const admin = await signDevelopmentToken({ sub: 'admin', role: 'admin' }, SECRET);
-    const createPartner = (name: string) =>
-      fetch(emulator.graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-        body: JSON.stringify({
-          query: 'mutation ($input: PartnerInput!) { createPartner(input: $input) { success } }',
-          variables: { input: { name, category: 'Restaurant', address: '1 rue de Rivoli', city: 'Paris', zipCode: '75001', phone: '0142424242', discount: 10, latitude: 48.86, longitude: 2.34 } },
-        }),
-      });
-    // Warm the GraphQL container first: the figure is the fanout, not a cold start.
-    const warm = allReceive(sockets, (t) => t.includes('Warm-up'));
-    await createPartner('Warm-up');
-    await warm;
-    const done = allReceive(sockets, (t) => t.includes('Measured'));
-    const started = performance.now();
-    const response = await createPartner('Measured');
-    const mutationMs = performance.now() - started;
-    await done;
-    const ms = performance.now() - started;
-    if (!response.ok) throw new Error(`createPartner answered ${response.status}`);
-    for (const s of sockets) s.terminate();
-    return { ms, mutationMs };
+    return await fanoutThrough(fleet, emulator, count, BENCH_SECRET);
   } finally {
+    await fleet.closeAll();
     await emulator.close();
   }
 }

@@ -42,6 +42,8 @@ export interface EmulatorOptions {
   variableEnvironment?: NodeJS.ProcessEnv;
   clock?: Clock;
   maxContainersPerFunction?: number;
+  /** New WebSocket connections accepted per second (and burst). Default AWS's quota, 500; load runs raise it. */
+  maxConnectionsPerSecond?: number;
   /**
    * Network time of handlers' AWS calls and GSI lag: a profile or its name ('none', 'aws'). Default 'none' (tests,
    * scenarios); `npm run emulate` defaults to 'aws'.
@@ -119,6 +121,7 @@ export async function startEmulator(options: EmulatorOptions) {
     region: app.region,
     clock,
     eventLog,
+    ...(options.maxConnectionsPerSecond ? { maxConnectionsPerSecond: options.maxConnectionsPerSecond } : {}),
   });
 
   invoker = createLambdaInvoker({

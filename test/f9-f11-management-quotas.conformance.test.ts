@@ -2,11 +2,14 @@
  * F9 management API, F10 its errors, F11 quotas — through the real @aws-sdk/client-apigatewaymanagementapi over
  * HTTP against the emulator's port, with and without the stage in the path (custom domain).
  */
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteConnectionCommand, GetConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { createWebSocketApi } from '../harness/apiGateway/websocket/api.js';
 import type { Clock } from '../harness/clock.js';
 import { ScenarioClient } from '../harness/scenarios/client.js';
+import { startEmulator } from '../harness/emulator.js';
+import { parseFlags, UsageError } from '../harness/cli/options.js';
 import { startWsApp, type WsApp } from './helpers/wsFixture.js';
 
 let app: WsApp;
@@ -147,5 +150,30 @@ describe('F11 quotas', () => {
     expect(await late.connect(`ws://127.0.0.1:${port}`)).toEqual({ ok: true });
     await Promise.all([...clients, late].map((c) => c.disconnect({ abrupt: true })));
     await api.close();
+  }, 60_000);
+
+  it('emulate --max-connections-per-second relaxes the quota for a load run, and still bounds it', async () => {
+    // The flag as emulate parses it: a whole number, default AWS's 500; nonsense is refused, not silently clamped.
+    expect(parseFlags([]).maxConnectionsPerSecond).toBe(500);
+    const { maxConnectionsPerSecond } = parseFlags(['--max-connections-per-second', '700']);
+    expect(maxConnectionsPerSecond).toBe(700);
+    for (const bad of ['0', '-5', '1.5', 'lots']) {
+      expect(() => parseFlags(['--max-connections-per-second', bad])).toThrow(UsageError);
+    }
+    // …then handed to startEmulator as emulate does, on a frozen clock so "within one second" holds however slow
+    // the machine. The fixture app has no $connect route: every handshake is the quota's decision alone.
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const frozen: Clock = { now: () => now, at: () => () => undefined, advance: (ms) => void (now += ms) };
+    const emulator = await startEmulator({ projectRoot: fileURLToPath(new URL('../bench/fixtures/blast-app', import.meta.url)), clock: frozen, maxConnectionsPerSecond });
+    try {
+      const clients = Array.from({ length: 701 }, (_, i) => new ScenarioClient(`q${i}`, undefined));
+      const outcomes = [];
+      for (const client of clients) outcomes.push(await client.connect(emulator.wsUrl));
+      expect(outcomes.slice(0, 700).filter((o) => !o.ok)).toEqual([]);
+      expect(outcomes[700]).toEqual({ ok: false, status: 429 });
+      await Promise.all(clients.map((c) => c.disconnect({ abrupt: true })));
+    } finally {
+      await emulator.close();
+    }
   }, 60_000);
 });

@@ -21,6 +21,8 @@ export const HELP = `Usage: npm run emulate -- [options]
                     Default aws (in-region figures); none = every call answers at once
   --max-containers <n>  Lambda containers per function (AWS's concurrency, bounded for a laptop). Default 4;
                     raise it for load runs with thousands of clients
+  --max-connections-per-second <n>  New WebSocket connections accepted per second (the handshake answers 429
+                    beyond it). Default 500, AWS's quota; raise it for a local load run
   --no-watch        Do not reload handlers when their code changes, nor restart when serverless.yml or .env does
   --quiet           Do not log each invocation and notification
   --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
@@ -45,6 +47,7 @@ export interface CliFlags {
   dynamodbEndpoint: string | undefined;
   latency: string;
   maxContainers: number;
+  maxConnectionsPerSecond: number;
   watch: boolean;
   quiet: boolean;
   verbose: boolean;
@@ -70,6 +73,7 @@ const OPTIONS = {
     'dynamodb-endpoint': { type: 'string' },
     latency: { type: 'string', default: 'aws' },
     'max-containers': { type: 'string', default: '4' },
+    'max-connections-per-second': { type: 'string', default: '500' },
     'no-watch': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
@@ -90,6 +94,10 @@ export function parseFlags(args: string[]): CliFlags {
   if (!Number.isInteger(maxContainers) || maxContainers < 1 || maxContainers > 256) {
     throw new UsageError(`--max-containers must be a whole number 1–256, got "${values['max-containers']}"`);
   }
+  const maxConnectionsPerSecond = Number(values['max-connections-per-second']);
+  if (!Number.isInteger(maxConnectionsPerSecond) || maxConnectionsPerSecond < 1 || maxConnectionsPerSecond > 1_000_000) {
+    throw new UsageError(`--max-connections-per-second must be a whole number 1–1000000, got "${values['max-connections-per-second']}"`);
+  }
   return {
     config: values.config!,
     httpPort: values['http-port'] ?? values.httpPort,
@@ -102,6 +110,7 @@ export function parseFlags(args: string[]): CliFlags {
     dynamodbEndpoint: values['dynamodb-endpoint'],
     latency: values.latency!,
     maxContainers,
+    maxConnectionsPerSecond,
     watch: !values['no-watch'],
     quiet: values.quiet!,
     verbose: values.verbose!,

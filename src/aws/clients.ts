@@ -18,7 +18,10 @@ const managementClients = new Map<string, ApiGatewayManagementApiClient>();
  * One management client per endpoint, reused across warm invocations. Retries are ours (see notifier), so the
  * SDK's own are off: a 410 must never be retried and a 429 gets our backoff, not a second layer of it.
  */
-export function managementClient(endpoint: string, cfg: Pick<Config, 'region' | 'notify'>): ApiGatewayManagementApiClient {
+export function managementClient(
+  endpoint: string,
+  cfg: Pick<Config, 'region'> & { notify: Pick<Config['notify'], 'connectTimeoutMs' | 'requestTimeoutMs'> },
+): ApiGatewayManagementApiClient {
   let client = managementClients.get(endpoint);
   if (!client) {
     client = new ApiGatewayManagementApiClient({

@@ -1,0 +1,35 @@
+/**
+ * `npm run bench`'s verdicts: a figure meets its goal only when measured, judged on the ratio to its same-run
+ * baseline or on its value as the goal says; a figure that could not be measured never passes.
+ */
+import { describe, expect, it } from 'vitest';
+import { figure, median, notMeasured, table } from '../bench/figures.js';
+
+describe('bench figures', () => {
+  it('judges a ratio goal on value / baseline, not on the value', () => {
+    const base = { id: '1', title: 'fanout', unit: 'ms', goal: { of: 'ratio' as const, max: 2 } };
+    const within = figure({ ...base, value: 90, baseline: { value: 50, unit: 'ms', what: 'raw' } });
+    expect(within).toMatchObject({ ratio: 1.8, met: true });
+    const beyond = figure({ ...base, value: 110, baseline: { value: 50, unit: 'ms', what: 'raw' } });
+    expect(beyond).toMatchObject({ ratio: 2.2, met: false });
+    // Without a baseline there is no ratio, so a ratio goal cannot be met.
+    expect(figure({ ...base, value: 1 }).met).toBe(false);
+  });
+
+  it('judges a value goal on the value, at least or at most', () => {
+    expect(figure({ id: '3', title: 'posts', unit: 'calls/s', value: 20_000, goal: { of: 'value', min: 20_000 } }).met).toBe(true);
+    expect(figure({ id: '3', title: 'posts', unit: 'calls/s', value: 19_999, goal: { of: 'value', min: 20_000 } }).met).toBe(false);
+    expect(figure({ id: '7', title: 'suite', unit: 's', value: 15.5, goal: { of: 'value', max: 15 } }).met).toBe(false);
+  });
+
+  it('a figure not measured is a miss with its reason, in JSON and in the table', () => {
+    const missing = notMeasured({ id: '6', title: 'heap per connection', unit: 'KB', goal: { of: 'value', max: 10 } }, 'not built yet');
+    expect(JSON.parse(JSON.stringify(missing))).toEqual({ id: '6', title: 'heap per connection', unit: 'KB', goal: { of: 'value', max: 10 }, value: null, met: false, note: 'not built yet' });
+    expect(table([missing])).toContain('MISS  6    heap per connection\n            value     not measured');
+  });
+
+  it('median of an odd and an even count', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+});
