@@ -108,7 +108,7 @@ describe('sendToConnections: bounded concurrency', () => {
       // The client the Lambda builds (SDK retries off: the sender's own handle 429s); cached per endpoint, as warm.
       const client = managementClient(`http://127.0.0.1:${port}/test`, {
         region: 'eu-west-1',
-        notify: { concurrency, requestTimeoutMs: 30_000, connectTimeoutMs: 30_000, maxAttempts: 3, retryBaseDelayMs: 1 },
+        notify: { requestTimeoutMs: 30_000, connectTimeoutMs: 30_000 },
       });
       countSends(client);
       started.max = 0;
