@@ -4,13 +4,13 @@
  * Exit code 0 only when every scenario passed; 2 when a file is malformed (nothing runs then).
  */
 import { parseArgs } from 'node:util';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { expandPaths } from './paths.js';
 import { join, resolve } from 'node:path';
 import { ScenarioFileError } from './loader.js';
 import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
-import { consoleLine, consoleSummary, json, junit, markdown } from './reporters.js';
+import { consoleLine, consoleSummary, githubAnnotations, githubSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
 import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 
@@ -19,7 +19,9 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   (no paths)              every scenario under scenarios/ except scenarios/load/
   --target <url>          run against a running emulator's HTTP API (e.g. http://localhost:3000); needs --ws
   --ws <url>              its WebSocket URL (e.g. ws://localhost:3001)
-  --reporter <list>       console (default), junit, json, markdown — comma-separated
+  --reporter <list>       console (default), junit, json, markdown, github — comma-separated; github prints
+                          ::error/::warning annotations at the failing step's file:line and appends a
+                          Markdown summary to $GITHUB_STEP_SUMMARY when it is set
   --out <dir>             where junit/json/markdown reports go (default reports/)
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
   --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
@@ -49,8 +51,9 @@ async function main(): Promise<number> {
   }
   const root = process.cwd();
   const reporters = values.reporter!.split(',').map((r) => r.trim());
-  const unknown = reporters.filter((r) => !['console', 'junit', 'json', 'markdown'].includes(r));
-  if (unknown.length) throw new Error(`Unknown reporter(s) ${unknown.join(', ')}; use console, junit, json, markdown`);
+  const known = ['console', 'junit', 'json', 'markdown', 'github'];
+  const unknown = reporters.filter((r) => !known.includes(r));
+  if (unknown.length) throw new Error(`Unknown reporter(s) ${unknown.join(', ')}; use ${known.join(', ')}`);
   if (Boolean(values.target) !== Boolean(values.ws)) throw new Error('--target and --ws go together');
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
@@ -84,7 +87,14 @@ async function main(): Promise<number> {
           }
         : {}),
     });
-    if (reporters.includes('console')) console.log(consoleSummary(results, Date.now() - started));
+    const durationMs = Date.now() - started;
+    if (reporters.includes('console')) console.log(consoleSummary(results, durationMs));
+    if (reporters.includes('github')) {
+      for (const line of githubAnnotations(results)) console.log(line);
+      const summaryFile = process.env.GITHUB_STEP_SUMMARY;
+      if (summaryFile) await appendFile(summaryFile, githubSummary(results, durationMs));
+      else console.log('--reporter github: GITHUB_STEP_SUMMARY is not set, no job summary written');
+    }
     const out = resolve(root, values.out!);
     const written: string[] = [];
     for (const [name, render, file] of [

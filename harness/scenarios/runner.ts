@@ -36,6 +36,8 @@ export interface ScenarioResult {
   /** The readable explanation of the failure (step, diff, frames, events). */
   failure?: string;
   sloBreaches: string[];
+  /** The scenario's `slo` block, for reports that show each limit next to what was measured. */
+  slo?: Scenario['slo'];
   /** For each message an expectation matched: ms from the start of the last graphql/send step to its arrival. */
   messageLatenciesMs: number[];
   events: LoggedEvent[];
@@ -141,6 +143,7 @@ export async function runScenario(
     steps: results,
     ...(failure || sloBreaches.length ? { failure: [failure, ...sloBreaches.map((b) => `SLO breached: ${b}`)].filter(Boolean).join('\n') } : {}),
     sloBreaches,
+    ...(scenario.slo ? { slo: scenario.slo } : {}),
     messageLatenciesMs: ctx.messageLatenciesMs,
     events,
   };
