@@ -1,6 +1,6 @@
 /**
  * `npm run scenarios -- [files, folders or globs] [--target http://localhost:3000 --ws ws://localhost:3001]
- *   [--reporter console,junit,json,markdown] [--out reports] [--concurrency 2]`
+ *   [--reporter console,junit,json,markdown,github] [--out reports] [--concurrency 2] [--tag t] [--grep re] [--bail]`
  * Exit code 0 only when every scenario passed; 2 when a file is malformed (nothing runs then).
  */
 import { parseArgs } from 'node:util';
@@ -12,6 +12,7 @@ import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
 import { consoleLine, consoleSummary, githubAnnotations, githubSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
+import { describeSelection, parseGrep, parseTags, selects, type Selection } from './select.js';
 import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 
 const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
@@ -23,12 +24,18 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
                           ::error/::warning annotations at the failing step's file:line and appends a
                           Markdown summary to $GITHUB_STEP_SUMMARY when it is set
   --out <dir>             where junit/json/markdown reports go (default reports/)
+  --tag <tag>             only scenarios whose tags: include it (repeat or comma-separate for any of several)
+  --grep <regex>          only scenarios whose name matches (case-insensitive)
+  --bail                  start no scenario after the first failure (the rest are listed as not run)
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
   --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
                           (default: strict when CI is set, else a skip is reported but exits 0)
   --dynamodb <where>      the in-process emulators' DynamoDB: dynalite (default), localstack, floci or a URL
                           (docker-compose.localstack.yml; DYNAMODB_ENDPOINT also works)
   -h, --help`;
+
+/** `{ key: value }` when the value is defined, else `{}` (exactOptionalPropertyTypes). */
+const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }));
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -42,6 +49,9 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '2' },
       strict: { type: 'boolean', default: Boolean(process.env.CI) },
       dynamodb: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      grep: { type: 'string' },
+      bail: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -58,6 +68,8 @@ async function main(): Promise<number> {
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
 
+  const selection: Selection = { ...optional('tags', parseTags(values.tag)), ...optional('grep', parseGrep(values.grep)) };
+
   const endpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb });
   const dynamodb = endpoint ? { dynamodbEndpoint: endpoint } : {};
   const files = await expandPaths(positionals, root);
@@ -70,9 +82,11 @@ async function main(): Promise<number> {
   const bar = process.stderr.isTTY ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }) : undefined;
   let barStep = '';
   try {
-    const { failed, skipped, results } = await runScenarios(files, {
+    const { failed, skipped, results, notRun } = await runScenarios(files, {
       targets,
       concurrency,
+      bail: values.bail!,
+      ...(selection.tags || selection.grep ? { select: selects(selection) } : {}),
       onResult: (result) => reporters.includes('console') && console.log(consoleLine(result)),
       ...(bar
         ? {
@@ -87,6 +101,8 @@ async function main(): Promise<number> {
           }
         : {}),
     });
+    if (!results.length && !notRun.length) throw new Error(`No scenario matches ${describeSelection(selection)} (in ${files.length} file(s))`);
+    if (notRun.length) console.log(`--bail: ${notRun.length} scenario(s) not run after the first failure:\n${notRun.map((s) => `  - ${s.name}`).join('\n')}`);
     const durationMs = Date.now() - started;
     if (reporters.includes('console')) console.log(consoleSummary(results, durationMs));
     if (reporters.includes('github')) {
