@@ -1,6 +1,6 @@
 /** Which scenario files and scenarios a run picks: paths and globs (tinyglobby), then --tag, --grep and --bail. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -138,4 +138,75 @@ describe('npm run scenarios (the CLI)', () => {
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--grep "\(" is not a regular expression/);
   }, 60_000);
+});
+
+describe('--watch', () => {
+  const repo = fileURLToPath(new URL('..', import.meta.url));
+
+  it('reruns a saved file on the warm emulator, survives a malformed save, and stops on Ctrl-C', async () => {
+    const dir = mkdtempSync(join(root, 'watch-'));
+    const file = join(dir, 'ping.yaml');
+    const other = join(dir, 'not-selected.yaml');
+    const scenario = (name: string): string => `name: ${name}\nclients:\n  m: { claims: { sub: m, role: user } }\nsteps:\n  - connect: m\n  - send: { client: m, json: { type: ping } }\n  - expectMessage: { client: m, match: { type: pong } }\n`;
+    writeFileSync(file, scenario('first version'));
+    writeFileSync(other, scenario('other file'));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'harness/scenarios/cli.ts'), file, '--watch', '--concurrency', '1'], { cwd: repo, env: { ...process.env, CI: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const waiters: Array<() => void> = [];
+    const onData = (c: Buffer): void => {
+      out += c.toString();
+      for (const w of waiters.splice(0)) w();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let exitedEarly = false;
+    void exited.then(() => {
+      exitedEarly = true;
+      for (const w of waiters.splice(0)) w();
+    });
+    /**
+     * Resolves once the output (from `from` on) matches; fails with the output if the CLI exits first, or after a
+     * minute (a bound for a hung run to be reported with what it printed, not a measure of speed).
+     */
+    const until = (pattern: RegExp, from = 0): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const giveUp = setTimeout(() => reject(new Error(`no ${pattern} within a minute`)), 60_000);
+        const check = (): void => {
+          const match = pattern.exec(out.slice(from));
+          if (match) {
+            clearTimeout(giveUp);
+            resolve(from + match.index + match[0].length);
+          } else if (exitedEarly) reject(new Error(`the CLI exited before printing ${pattern}`));
+          else waiters.push(check);
+        };
+        check();
+      });
+    /** As editors save: a new file renamed over the old one, so the CLI never reads a half-written file. */
+    const save = (path: string, text: string): void => {
+      writeFileSync(`${path}.saving`, text);
+      renameSync(`${path}.saving`, path);
+    };
+    try {
+      let at = await until(/watching 1 scenario file\(s\)/);
+      expect(out).toMatch(/✓ first version/);
+      save(file, scenario('second version'));
+      at = await until(/reran \S*ping\.yaml in \d+ ms from the save, on the warm emulator: 1 passed, 0 failed, 0 skipped\n/, at);
+      expect(out.slice(0, at)).toMatch(/✓ second version/);
+      // A save of a file the command line did not select runs nothing; a malformed save is reported, the watch goes on.
+      save(other, scenario('other file, saved'));
+      save(file, 'name: broken\nclients: {}\nsteps:\n  - connect: nobody\n  - fly: away\n');
+      at = await until(/Malformed scenario file; not run:\n.*ping\.yaml:\d+:\d+/, at);
+      save(file, scenario('third version'));
+      at = await until(/reran \S*ping\.yaml in \d+ ms from the save/, at);
+      expect(out).toMatch(/✓ third version/);
+      expect(out).not.toMatch(/other file/);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- CLI output ---\n${out}`);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 180_000);
 });

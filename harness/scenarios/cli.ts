@@ -6,12 +6,13 @@
 import { parseArgs } from 'node:util';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { expandPaths } from './paths.js';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { ScenarioFileError } from './loader.js';
 import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
 import { consoleLine, consoleSummary, githubAnnotations, githubSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
+import { watchScenarioFiles } from './watch.js';
 import { describeSelection, parseGrep, parseTags, selects, type Selection } from './select.js';
 import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 
@@ -27,6 +28,8 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --tag <tag>             only scenarios whose tags: include it (repeat or comma-separate for any of several)
   --grep <regex>          only scenarios whose name matches (case-insensitive)
   --bail                  start no scenario after the first failure (the rest are listed as not run)
+  --watch                 after the run, keep the emulators warm and rerun each scenario file when it is saved
+                          (Ctrl-C stops)
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
   --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
                           (default: strict when CI is set, else a skip is reported but exits 0)
@@ -52,6 +55,7 @@ async function main(): Promise<number> {
       tag: { type: 'string', multiple: true },
       grep: { type: 'string' },
       bail: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -125,10 +129,46 @@ async function main(): Promise<number> {
     }
     if (written.length) console.log(`reports: ${written.join(', ')}`);
     if (skipped && values.strict) console.log(`--strict: ${skipped} skipped scenario(s) fail the run`);
-    return failed || (skipped && values.strict) ? 1 : 0;
+    const code = failed || (skipped && values.strict) ? 1 : 0;
+    if (!values.watch) return code;
+    await watchUntilInterrupted(files, async (changed, savedAt) => {
+      // Only files the command line still selects: a save elsewhere in a watched folder is not a request to run it.
+      const wanted = new Set(await expandPaths(positionals, root).catch(() => []));
+      const toRun = changed.filter((f) => wanted.has(f));
+      if (!toRun.length) return;
+      let lastResultAt = savedAt;
+      const rerun = await runScenarios(toRun, {
+        targets,
+        concurrency,
+        ...(selection.tags || selection.grep ? { select: selects(selection) } : {}),
+        onResult: (result) => {
+          lastResultAt = Date.now();
+          console.log(consoleLine(result));
+        },
+      });
+      const names = toRun.map((f) => relative(root, f)).join(', ');
+      // From the save to the last result on screen (the emulator's reset for the next run comes after).
+      if (!rerun.results.length) console.log(`${names}: not selected by ${describeSelection(selection)}`);
+      else console.log(`reran ${names} in ${lastResultAt - savedAt} ms from the save, on the warm emulator: ${rerun.passed} passed, ${rerun.failed} failed, ${rerun.skipped} skipped`);
+    });
+    return 0;
   } finally {
     await targets.close();
   }
+}
+
+/** Reruns saved files until Ctrl-C; a malformed save is reported and the watch goes on. */
+async function watchUntilInterrupted(files: string[], rerun: (changed: string[], savedAt: number) => Promise<void>): Promise<void> {
+  console.log(`watching ${files.length} scenario file(s): save one to rerun it; Ctrl-C to stop`);
+  await new Promise<void>((stop) => {
+    const watcher = watchScenarioFiles(files, (changed, savedAt) =>
+      rerun(changed, savedAt).catch((error: Error) => console.log(error instanceof ScenarioFileError ? `Malformed scenario file; not run:\n${error.message}` : `rerun failed: ${error.message}`)),
+    );
+    process.once('SIGINT', () => {
+      watcher.close();
+      stop();
+    });
+  });
 }
 
 main().then(
