@@ -159,7 +159,6 @@ async function main(): Promise<number> {
 
 /** Reruns saved files until Ctrl-C; a malformed save is reported and the watch goes on. */
 async function watchUntilInterrupted(files: string[], rerun: (changed: string[], savedAt: number) => Promise<void>): Promise<void> {
-  console.log(`watching ${files.length} scenario file(s): save one to rerun it; Ctrl-C to stop`);
   await new Promise<void>((stop) => {
     const watcher = watchScenarioFiles(files, (changed, savedAt) =>
       rerun(changed, savedAt).catch((error: Error) => console.log(error instanceof ScenarioFileError ? `Malformed scenario file; not run:\n${error.message}` : `rerun failed: ${error.message}`)),
@@ -168,6 +167,8 @@ async function watchUntilInterrupted(files: string[], rerun: (changed: string[],
       watcher.close();
       stop();
     });
+    // Said once the folders are watched and Ctrl-C is handled: a save made as soon as this line shows is seen.
+    console.log(`watching ${files.length} scenario file(s): save one to rerun it; Ctrl-C to stop`);
   });
 }
 
