@@ -179,7 +179,8 @@ steps:
       expect(sequenceDiagram(result.events)).toMatch(/API->>L: websocket \$connect/);
       const xml = junit([result]);
       expect(xml).toMatch(/<testsuite name="scenarios" tests="1" failures="1"/);
-      expect(xml).toContain('<failure message="step 3 (expectMessage &quot;the answer&quot;) at inline.yaml:7">');
+      expect(xml).toContain('file="inline.yaml" line="7"');
+      expect(xml).toContain('<failure message="step 3 (expectMessage &quot;the answer&quot;) at inline.yaml:7" type="step">');
     } finally {
       await target.release();
     }
@@ -222,7 +223,7 @@ steps:
         expect(result.skipReason).toMatch(/1 step\(s\) skipped: step 3 \(expectConnection\): needs the emulator's insides/);
         expect(consoleLine(result)).toMatch(/^↷ needs the insides .* SKIPPED, not passed/);
         expect(consoleSummary([result], 1)).toMatch(/0 passed, 0 failed, 1 skipped/);
-        expect(junit([result])).toMatch(/<testsuite name="scenarios" tests="1" failures="0" skipped="1"[^>]*>[\s\S]*<skipped message="1 step\(s\) skipped/);
+        expect(junit([result])).toMatch(/<testsuite name="scenarios" tests="1" failures="0" errors="0" skipped="1"[^>]*>[\s\S]*<skipped message="1 step\(s\) skipped/);
         expect(JSON.parse(json([result]))).toMatchObject({ passed: 0, failed: 0, skipped: 1 });
       } finally {
         await target.release();

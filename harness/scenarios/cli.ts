@@ -1,17 +1,19 @@
 /**
  * `npm run scenarios -- [files, folders or globs] [--target http://localhost:3000 --ws ws://localhost:3001]
- *   [--reporter console,junit,json,markdown] [--out reports] [--concurrency 2]`
+ *   [--reporter console,junit,json,markdown,github] [--out reports] [--concurrency 2] [--tag t] [--grep re] [--bail]`
  * Exit code 0 only when every scenario passed; 2 when a file is malformed (nothing runs then).
  */
 import { parseArgs } from 'node:util';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { expandPaths } from './paths.js';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { ScenarioFileError } from './loader.js';
 import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
-import { consoleLine, consoleSummary, json, junit, markdown } from './reporters.js';
+import { consoleLine, consoleSummary, githubAnnotations, githubSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
+import { watchScenarioFiles } from './watch.js';
+import { describeSelection, parseGrep, parseTags, selects, type Selection } from './select.js';
 import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 
 const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
@@ -19,14 +21,24 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   (no paths)              every scenario under scenarios/ except scenarios/load/
   --target <url>          run against a running emulator's HTTP API (e.g. http://localhost:3000); needs --ws
   --ws <url>              its WebSocket URL (e.g. ws://localhost:3001)
-  --reporter <list>       console (default), junit, json, markdown — comma-separated
+  --reporter <list>       console (default), junit, json, markdown, github — comma-separated; github prints
+                          ::error/::warning annotations at the failing step's file:line and appends a
+                          Markdown summary to $GITHUB_STEP_SUMMARY when it is set
   --out <dir>             where junit/json/markdown reports go (default reports/)
+  --tag <tag>             only scenarios whose tags: include it (repeat or comma-separate for any of several)
+  --grep <regex>          only scenarios whose name matches (case-insensitive)
+  --bail                  start no scenario after the first failure (the rest are listed as not run)
+  --watch                 after the run, keep the emulators warm and rerun each scenario file when it is saved
+                          (Ctrl-C stops)
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
   --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
                           (default: strict when CI is set, else a skip is reported but exits 0)
   --dynamodb <where>      the in-process emulators' DynamoDB: dynalite (default), localstack, floci or a URL
                           (docker-compose.localstack.yml; DYNAMODB_ENDPOINT also works)
   -h, --help`;
+
+/** `{ key: value }` when the value is defined, else `{}` (exactOptionalPropertyTypes). */
+const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }));
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -40,6 +52,10 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '2' },
       strict: { type: 'boolean', default: Boolean(process.env.CI) },
       dynamodb: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      grep: { type: 'string' },
+      bail: { type: 'boolean', default: false },
+      watch: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -49,11 +65,14 @@ async function main(): Promise<number> {
   }
   const root = process.cwd();
   const reporters = values.reporter!.split(',').map((r) => r.trim());
-  const unknown = reporters.filter((r) => !['console', 'junit', 'json', 'markdown'].includes(r));
-  if (unknown.length) throw new Error(`Unknown reporter(s) ${unknown.join(', ')}; use console, junit, json, markdown`);
+  const known = ['console', 'junit', 'json', 'markdown', 'github'];
+  const unknown = reporters.filter((r) => !known.includes(r));
+  if (unknown.length) throw new Error(`Unknown reporter(s) ${unknown.join(', ')}; use ${known.join(', ')}`);
   if (Boolean(values.target) !== Boolean(values.ws)) throw new Error('--target and --ws go together');
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
+
+  const selection: Selection = { ...optional('tags', parseTags(values.tag)), ...optional('grep', parseGrep(values.grep)) };
 
   const endpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb });
   const dynamodb = endpoint ? { dynamodbEndpoint: endpoint } : {};
@@ -67,9 +86,11 @@ async function main(): Promise<number> {
   const bar = process.stderr.isTTY ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }) : undefined;
   let barStep = '';
   try {
-    const { failed, skipped, results } = await runScenarios(files, {
+    const { failed, skipped, results, notRun } = await runScenarios(files, {
       targets,
       concurrency,
+      bail: values.bail!,
+      ...(selection.tags || selection.grep ? { select: selects(selection) } : {}),
       onResult: (result) => reporters.includes('console') && console.log(consoleLine(result)),
       ...(bar
         ? {
@@ -84,7 +105,16 @@ async function main(): Promise<number> {
           }
         : {}),
     });
-    if (reporters.includes('console')) console.log(consoleSummary(results, Date.now() - started));
+    if (!results.length && !notRun.length) throw new Error(`No scenario matches ${describeSelection(selection)} (in ${files.length} file(s))`);
+    if (notRun.length) console.log(`--bail: ${notRun.length} scenario(s) not run after the first failure:\n${notRun.map((s) => `  - ${s.name}`).join('\n')}`);
+    const durationMs = Date.now() - started;
+    if (reporters.includes('console')) console.log(consoleSummary(results, durationMs));
+    if (reporters.includes('github')) {
+      for (const line of githubAnnotations(results)) console.log(line);
+      const summaryFile = process.env.GITHUB_STEP_SUMMARY;
+      if (summaryFile) await appendFile(summaryFile, githubSummary(results, durationMs));
+      else console.log('--reporter github: GITHUB_STEP_SUMMARY is not set, no job summary written');
+    }
     const out = resolve(root, values.out!);
     const written: string[] = [];
     for (const [name, render, file] of [
@@ -99,10 +129,47 @@ async function main(): Promise<number> {
     }
     if (written.length) console.log(`reports: ${written.join(', ')}`);
     if (skipped && values.strict) console.log(`--strict: ${skipped} skipped scenario(s) fail the run`);
-    return failed || (skipped && values.strict) ? 1 : 0;
+    const code = failed || (skipped && values.strict) ? 1 : 0;
+    if (!values.watch) return code;
+    await watchUntilInterrupted(files, async (changed, savedAt) => {
+      // Only files the command line still selects: a save elsewhere in a watched folder is not a request to run it.
+      const wanted = new Set(await expandPaths(positionals, root).catch(() => []));
+      const toRun = changed.filter((f) => wanted.has(f));
+      if (!toRun.length) return;
+      let lastResultAt = savedAt;
+      const rerun = await runScenarios(toRun, {
+        targets,
+        concurrency,
+        ...(selection.tags || selection.grep ? { select: selects(selection) } : {}),
+        onResult: (result) => {
+          lastResultAt = Date.now();
+          console.log(consoleLine(result));
+        },
+      });
+      const names = toRun.map((f) => relative(root, f)).join(', ');
+      // From the save to the last result on screen (the emulator's reset for the next run comes after).
+      if (!rerun.results.length) console.log(`${names}: not selected by ${describeSelection(selection)}`);
+      else console.log(`reran ${names} in ${lastResultAt - savedAt} ms from the save, on the warm emulator: ${rerun.passed} passed, ${rerun.failed} failed, ${rerun.skipped} skipped`);
+    });
+    return 0;
   } finally {
     await targets.close();
   }
+}
+
+/** Reruns saved files until Ctrl-C; a malformed save is reported and the watch goes on. */
+async function watchUntilInterrupted(files: string[], rerun: (changed: string[], savedAt: number) => Promise<void>): Promise<void> {
+  await new Promise<void>((stop) => {
+    const watcher = watchScenarioFiles(files, (changed, savedAt) =>
+      rerun(changed, savedAt).catch((error: Error) => console.log(error instanceof ScenarioFileError ? `Malformed scenario file; not run:\n${error.message}` : `rerun failed: ${error.message}`)),
+    );
+    process.once('SIGINT', () => {
+      watcher.close();
+      stop();
+    });
+    // Said once the folders are watched and Ctrl-C is handled: a save made as soon as this line shows is seen.
+    console.log(`watching ${files.length} scenario file(s): save one to rerun it; Ctrl-C to stop`);
+  });
 }
 
 main().then(

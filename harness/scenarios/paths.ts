@@ -1,31 +1,28 @@
-import { glob, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { glob } from 'tinyglobby';
+
+/** What a folder expands to, and what no pattern at all means. */
+const SCENARIO_FILES = '**/*.{yml,yaml}';
 
 /**
  * Files, folders or globs → scenario files. With no pattern: every scenario under scenarios/ except
  * scenarios/load/ and scenarios/known-failures/ (what AWS requires and the backend does not do yet), which run on
- * purpose only.
+ * purpose only. Globs (braces included) are tinyglobby's.
  */
 export async function expandPaths(patterns: string[], root: string): Promise<string[]> {
+  if (!patterns.length) {
+    // Load scenarios and known failures are run on purpose, not by default.
+    const all = await glob(`scenarios/${SCENARIO_FILES}`, { cwd: root, absolute: true, ignore: ['scenarios/load/**', 'scenarios/known-failures/**'] });
+    return [...new Set(all.map((f) => resolve(f)))].sort();
+  }
   const files = new Set<string>();
-  const wanted = patterns.length ? patterns : ['scenarios/**/*.{yml,yaml}'];
-  for (const pattern of wanted) {
-    const full = resolve(root, pattern);
-    const isDir = await stat(full).then((s) => s.isDirectory()).catch(() => false);
-    const expanded = isDir ? `${pattern.replace(/\/$/, '')}/**/*.{yml,yaml}` : pattern;
-    const braces = /\{([^}]+)\}/.exec(expanded);
-    const variants = braces ? braces[1].split(',').map((b) => expanded.replace(braces[0], b)) : [expanded];
-    let matched = 0;
-    for (const variant of variants) {
-      for await (const file of glob(variant, { cwd: root })) {
-        const path = resolve(root, file);
-        // Load scenarios and known failures are run on purpose, not by default.
-        if (!patterns.length && /\/scenarios\/(load|known-failures)\//.test(path)) continue;
-        files.add(path);
-        matched++;
-      }
-    }
-    if (!matched && patterns.length) throw new Error(`No scenario file matches "${pattern}"`);
+  for (const pattern of patterns) {
+    const isDir = await stat(resolve(root, pattern)).then((s) => s.isDirectory()).catch(() => false);
+    const expanded = isDir ? `${pattern.replace(/\/$/, '')}/${SCENARIO_FILES}` : pattern;
+    const matched = await glob(expanded, { cwd: root, absolute: true });
+    if (!matched.length) throw new Error(`No scenario file matches "${pattern}"`);
+    for (const file of matched) files.add(resolve(file));
   }
   return [...files].sort();
 }

@@ -1,8 +1,14 @@
-/** Scenario reports: console (default), JUnit XML (CI), JSON, and Markdown with a sequence diagram per scenario. */
+/**
+ * Scenario reports: console (default), JSON, and Markdown with a sequence diagram per scenario. The CI formats
+ * (JUnit XML; GitHub's annotations and job summary) live in ci/ and are re-exported here.
+ */
 import { relative } from 'node:path';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import type { LoggedEvent } from '../eventLog.js';
 import type { ScenarioResult } from './runner.js';
+
+export { junit } from './ci/junit.js';
+export { githubAnnotations, githubSummary } from './ci/github.js';
 
 const rel = (file: string): string => relative(process.cwd(), file) || file;
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
@@ -35,24 +41,6 @@ const countOf = (results: ScenarioResult[], status: ScenarioResult['status']): n
 export function consoleSummary(results: ScenarioResult[], durationMs: number): string {
   const skippedSteps = results.reduce((n, r) => n + r.steps.filter((s) => s.status === 'skipped' && s.reason !== 'an earlier step failed').length, 0);
   return `\n${countOf(results, 'passed')} passed, ${countOf(results, 'failed')} failed, ${countOf(results, 'skipped')} skipped (${results.length} scenarios in ${seconds(durationMs)}${skippedSteps ? `, ${skippedSteps} steps skipped` : ''})`;
-}
-
-const xml = (text: string): string => text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
-
-export function junit(results: ScenarioResult[]): string {
-  const failures = countOf(results, 'failed');
-  const skippedCount = countOf(results, 'skipped');
-  const total = results.reduce((s, r) => s + r.durationMs, 0);
-  const cases = results.map((r) => {
-    const skipped = r.steps.filter((s) => s.status === 'skipped' && s.reason !== 'an earlier step failed');
-    const body = [
-      r.failure ? `      <failure message="${xml(r.failure.split('\n')[0])}">${xml(r.failure)}</failure>` : '',
-      r.status === 'skipped' ? `      <skipped message="${xml(r.skipReason ?? 'skipped')}"/>` : '',
-      skipped.length ? `      <system-out>${xml(skipped.map((s) => `${s.label} skipped: ${s.reason}`).join('\n'))}</system-out>` : '',
-    ].filter(Boolean);
-    return `    <testcase classname="${xml(rel(r.file))}" name="${xml(r.name)}" time="${(r.durationMs / 1000).toFixed(3)}">${body.length ? `\n${body.join('\n')}\n    ` : ''}</testcase>`;
-  });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="${results.length}" failures="${failures}" skipped="${skippedCount}" time="${(total / 1000).toFixed(3)}">\n  <testsuite name="scenarios" tests="${results.length}" failures="${failures}" skipped="${skippedCount}" time="${(total / 1000).toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
 }
 
 export function json(results: ScenarioResult[]): string {

@@ -36,6 +36,8 @@ export interface ScenarioResult {
   /** The readable explanation of the failure (step, diff, frames, events). */
   failure?: string;
   sloBreaches: string[];
+  /** The scenario's `slo` block, for reports that show each limit next to what was measured. */
+  slo?: Scenario['slo'];
   /** For each message an expectation matched: ms from the start of the last graphql/send step to its arrival. */
   messageLatenciesMs: number[];
   events: LoggedEvent[];
@@ -141,6 +143,7 @@ export async function runScenario(
     steps: results,
     ...(failure || sloBreaches.length ? { failure: [failure, ...sloBreaches.map((b) => `SLO breached: ${b}`)].filter(Boolean).join('\n') } : {}),
     sloBreaches,
+    ...(scenario.slo ? { slo: scenario.slo } : {}),
     messageLatenciesMs: ctx.messageLatenciesMs,
     events,
   };
@@ -169,18 +172,32 @@ export interface RunOptions {
   defaultWithinMs?: number;
   onProgress?: (progress: Progress) => void;
   onResult?: (result: ScenarioResult) => void;
+  /** Keep only the scenarios this accepts (--tag, --grep); the files are all loaded and validated first anyway. */
+  select?: (scenario: Scenario) => boolean;
+  /** Start no scenario after the first failure (those already running finish); the rest are reported as not run. */
+  bail?: boolean;
+}
+
+export interface RunSummary {
+  passed: number;
+  failed: number;
+  skipped: number;
+  results: ScenarioResult[];
+  /** Scenarios selected but never started, because of --bail. */
+  notRun: Array<{ file: string; name: string }>;
 }
 
 /**
- * Loads every file first (a malformed file stops everything before anything runs), then runs the scenarios, up to
- * `concurrency` at a time, each on a target of its own.
+ * Loads every file first (a malformed file stops everything before anything runs), keeps the selected scenarios,
+ * then runs them, up to `concurrency` at a time, each on a target of its own.
  */
-export async function runScenarios(files: string[], options: RunOptions): Promise<{ passed: number; failed: number; skipped: number; results: ScenarioResult[] }> {
-  const scenarios = files.map((file) => loadScenario(file));
+export async function runScenarios(files: string[], options: RunOptions): Promise<RunSummary> {
+  const scenarios = files.map((file) => loadScenario(file)).filter(options.select ?? (() => true));
   const results: ScenarioResult[] = [];
   let next = 0;
+  let bailed = false;
   async function worker(): Promise<void> {
-    while (next < scenarios.length) {
+    while (next < scenarios.length && !bailed) {
       const scenario = scenarios[next++];
       const target = await options.targets.acquire();
       try {
@@ -189,6 +206,7 @@ export async function runScenarios(files: string[], options: RunOptions): Promis
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         });
         results.push(result);
+        if (options.bail && result.status === 'failed') bailed = true;
         options.onResult?.(result);
       } finally {
         await target.release();
@@ -198,5 +216,6 @@ export async function runScenarios(files: string[], options: RunOptions): Promis
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, scenarios.length)) }, worker));
   results.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file));
   const count = (status: ScenarioResult['status']): number => results.filter((r) => r.status === status).length;
-  return { passed: count('passed'), failed: count('failed'), skipped: count('skipped'), results };
+  const notRun = scenarios.slice(next).map(({ file, name }) => ({ file, name }));
+  return { passed: count('passed'), failed: count('failed'), skipped: count('skipped'), results, notRun };
 }
