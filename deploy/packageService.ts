@@ -6,6 +6,7 @@
  * else, so a command that tried to reach AWS fails loudly instead of quietly using someone's account.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -63,13 +64,16 @@ interface ServerlessState {
 export async function packageService(options: { root: string; stage: string; outDir: string; region?: string }): Promise<PackageResult> {
   const outDir = resolve(options.root, options.outDir);
   rmSync(outDir, { recursive: true, force: true });
+  // serverless-esbuild's work folder, this run's own (serverless.yml reads ESBUILD_WORK_FOLDER).
+  const workFolder = `.esbuild-${process.pid}-${randomBytes(4).toString('hex')}`;
   const args = [oslsBin(options.root), 'package', '--stage', options.stage, '--package', outDir, ...(options.region ? ['--region', options.region] : [])];
   const aws = await startOfflineAws(options.root);
   let log: string;
   try {
     log = await new Promise<string>((done, fail) => {
       // process.execPath: the Node that runs this (22 under npm scripts), the nodejs22.x runtime's version.
-      const child = spawn(process.execPath, args, { cwd: options.root, env: offlineEnvironment(aws.endpoint), stdio: ['ignore', 'pipe', 'pipe'] });
+      const env = { ...offlineEnvironment(aws.endpoint), ESBUILD_WORK_FOLDER: workFolder };
+      const child = spawn(process.execPath, args, { cwd: options.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -81,6 +85,7 @@ export async function packageService(options: { root: string; stage: string; out
     });
   } finally {
     await aws.close();
+    rmSync(join(options.root, workFolder), { recursive: true, force: true });
   }
   // osls may tolerate a failed call (and fall back to a default): packaging offline must not have made one at all.
   if (aws.refused.length) throw new PackageError(`osls package called AWS, which offline packaging does not allow: ${aws.refused.join(', ')}\n${log.trim()}`);

@@ -60,7 +60,7 @@ beforeAll(async () => {
     const handlerFile = ['.js', '.mjs', '.cjs'].map((ext) => base + ext).find((f) => existsSync(join(dir, f))) ?? `${base}.{js,mjs,cjs}`;
     bundles.push({ name: packaged.name, resource, dir, handlerFile, exportName: handler.slice(handler.lastIndexOf('.') + 1), files, zipBytes: packaged.zipBytes });
   }
-}, 120_000);
+}, 300_000); // packaging takes seconds alone, minutes beside other suites on two cores
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
