@@ -13,7 +13,7 @@ import { loadScenario } from '../harness/scenarios/loader.js';
 import { runScenario, type ScenarioResult } from '../harness/scenarios/runner.js';
 import { inProcessTargets } from '../harness/scenarios/target.js';
 import { htmlReport } from '../harness/scenarios/html/report.js';
-import { timelineDiagram } from '../harness/scenarios/html/timeline.js';
+import { timelineDiagram } from '../harness/scenarios/timeline.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outDir = join(root, 'reports', 'html-report-test');

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { relative } from 'node:path';
 import type { ScenarioResult } from '../runner.js';
-import { timelineDiagram } from './timeline.js';
+import { timelineDiagram } from '../timeline.js';
 
 const require = createRequire(import.meta.url);
 let mermaidSource: string | undefined;

@@ -8,8 +8,8 @@
  *   right after that POST;
  * - one lane per named scenario client (a group is one lane) and per AWS piece; a note per step where it began.
  */
-import type { LoggedEvent } from '../../eventLog.js';
-import type { ScenarioResult } from '../runner.js';
+import type { LoggedEvent } from '../eventLog.js';
+import type { ScenarioResult } from './runner.js';
 
 const text = (s: string, max = 80): string => {
   const clean = s.replace(/[;#\n\r]/g, ' ').replace(/"/g, "'").replace(/[<>]/g, (c) => (c === '<' ? '‹' : '›'));
