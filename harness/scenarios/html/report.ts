@@ -1,6 +1,7 @@
 /**
  * One self-contained HTML file: a summary table, then per scenario its steps, its failure (step, diff, frames,
- * events) and its sequence diagram (timeline.ts). Mermaid is inlined from the installed package, so the file opens
+ * events), for load runs a latency histogram and deliveries per second (charts.ts), and its sequence diagram
+ * (timeline.ts). Mermaid is inlined from the installed package, so the file opens
  * offline, from a CI artifact or a mail, with no CDN.
  */
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { createRequire } from 'node:module';
 import { relative } from 'node:path';
 import type { ScenarioResult } from '../runner.js';
 import { timelineDiagram } from '../timeline.js';
+import { deliveriesPerSecond, latencyHistogram } from './charts.js';
 
 const require = createRequire(import.meta.url);
 let mermaidSource: string | undefined;
@@ -38,6 +40,9 @@ export function htmlReport(results: ScenarioResult[], options: { title?: string 
       `<p><code>${html(rel(r.file))}</code> on ${html(r.target)}, ${(r.durationMs / 1000).toFixed(2)} s</p>`,
       `<ol class="steps">${steps.join('')}</ol>`,
       r.failure ? `<pre class="failure">${html(r.failure)}</pre>` : '',
+      // Load runs: the latency distribution and the delivery rate, before a diagram that shows only their start.
+      latencyHistogram(r),
+      deliveriesPerSecond(r),
       // Mermaid reads the element's text: HTML-escaped here, decoded by the browser.
       r.events.length ? `<div class="diagram"><pre class="mermaid">${html(timelineDiagram(r))}</pre></div>` : '',
       '</section>',
