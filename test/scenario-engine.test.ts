@@ -14,7 +14,7 @@ import { ScenarioClient } from '../harness/scenarios/client.js';
 import { runScenario } from '../harness/scenarios/runner.js';
 import { inProcessTargets } from '../harness/scenarios/target.js';
 import { expandPaths } from '../harness/scenarios/paths.js';
-import { consoleLine, consoleSummary, json, junit, markdown, sequenceDiagram } from '../harness/scenarios/reporters.js';
+import { consoleLine, consoleSummary, json, junit, markdown, timelineDiagram } from '../harness/scenarios/reporters.js';
 import { renderMismatch } from '../harness/scenarios/diff.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -176,7 +176,7 @@ steps:
       expect(result.steps.map((s) => s.status)).toEqual(['passed', 'passed', 'failed', 'skipped']);
       const report = markdown([result]);
       expect(report).toContain('```mermaid\nsequenceDiagram');
-      expect(sequenceDiagram(result.events)).toMatch(/API->>L: websocket \$connect/);
+      expect(timelineDiagram(result)).toMatch(/API->>\+L: websocket \$connect/);
       const xml = junit([result]);
       expect(xml).toMatch(/<testsuite name="scenarios" tests="1" failures="1"/);
       expect(xml).toContain('file="inline.yaml" line="7"');

@@ -10,7 +10,7 @@ import type { ScenarioResult, StepResult } from '../harness/scenarios/runner.js'
 
 const file = join(process.cwd(), 'scenarios/faults/x.yaml');
 const step = (index: number, line: number, status: StepResult['status'], extra: Partial<StepResult> = {}): StepResult => ({ index, line, label: `step ${index + 1} (connect)`, action: 'connect', status, durationMs: 5, ...extra });
-const base = { file, target: 'in-process', durationMs: 1234, sloBreaches: [], messageLatenciesMs: [], events: [] };
+const base = { file, target: 'in-process', durationMs: 1234, sloBreaches: [], messageLatenciesMs: [], events: [], connections: {} };
 
 const passed: ScenarioResult = { ...base, name: 'ok', status: 'passed', steps: [step(0, 5, 'passed'), step(1, 7, 'passed', { action: 'graphql', durationMs: 80 })], slo: { maxDurationMs: 5000, maxGraphqlMs: 100, p95MessageLatencyMs: 50 } };
 const failed: ScenarioResult = {

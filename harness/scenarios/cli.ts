@@ -1,6 +1,6 @@
 /**
  * `npm run scenarios -- [files, folders or globs] [--target http://localhost:3000 --ws ws://localhost:3001]
- *   [--reporter console,junit,json,markdown,github] [--out reports] [--concurrency 2] [--tag t] [--grep re] [--bail]`
+ *   [--reporter console,junit,json,markdown,github,html] [--out reports] [--concurrency 2] [--tag t] [--grep re] [--bail]`
  * Exit code 0 only when every scenario passed; 2 when a file is malformed (nothing runs then).
  */
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js'
 import { consoleLine, consoleSummary, githubAnnotations, githubSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
 import { watchScenarioFiles } from './watch.js';
+import { htmlReport } from './html/report.js';
 import { describeSelection, parseGrep, parseTags, selects, type Selection } from './select.js';
 import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 
@@ -21,7 +22,8 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   (no paths)              every scenario under scenarios/ except scenarios/load/
   --target <url>          run against a running emulator's HTTP API (e.g. http://localhost:3000); needs --ws
   --ws <url>              its WebSocket URL (e.g. ws://localhost:3001)
-  --reporter <list>       console (default), junit, json, markdown, github — comma-separated; github prints
+  --reporter <list>       console (default), junit, json, markdown, github, html — comma-separated; html is one
+                          self-contained file with a sequence diagram per scenario; github prints
                           ::error/::warning annotations at the failing step's file:line and appends a
                           Markdown summary to $GITHUB_STEP_SUMMARY when it is set
   --out <dir>             where junit/json/markdown reports go (default reports/)
@@ -65,7 +67,7 @@ async function main(): Promise<number> {
   }
   const root = process.cwd();
   const reporters = values.reporter!.split(',').map((r) => r.trim());
-  const known = ['console', 'junit', 'json', 'markdown', 'github'];
+  const known = ['console', 'junit', 'json', 'markdown', 'github', 'html'];
   const unknown = reporters.filter((r) => !known.includes(r));
   if (unknown.length) throw new Error(`Unknown reporter(s) ${unknown.join(', ')}; use ${known.join(', ')}`);
   if (Boolean(values.target) !== Boolean(values.ws)) throw new Error('--target and --ws go together');
@@ -121,6 +123,7 @@ async function main(): Promise<number> {
       ['junit', junit, 'scenarios.junit.xml'],
       ['json', json, 'scenarios.json'],
       ['markdown', markdown, 'scenarios.md'],
+      ['html', htmlReport, 'scenarios.html'],
     ] as const) {
       if (!reporters.includes(name)) continue;
       await mkdir(out, { recursive: true });

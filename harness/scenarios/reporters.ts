@@ -4,11 +4,12 @@
  */
 import { relative } from 'node:path';
 import { build as buildHistogram } from 'hdr-histogram-js';
-import type { LoggedEvent } from '../eventLog.js';
 import type { ScenarioResult } from './runner.js';
+import { timelineDiagram } from './timeline.js';
 
 export { junit } from './ci/junit.js';
 export { githubAnnotations, githubSummary } from './ci/github.js';
+export { timelineDiagram } from './timeline.js';
 
 const rel = (file: string): string => relative(process.cwd(), file) || file;
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)}s`;
@@ -56,64 +57,6 @@ export function json(results: ScenarioResult[]): string {
   );
 }
 
-const label = (text: string): string => text.replace(/[;#\n]/g, ' ').replace(/"/g, "'").slice(0, 90);
-
-/**
- * A Mermaid sequence diagram from the event log: client → API Gateway → Lambda → DynamoDB → management API → client.
- * Events are logged as they complete, so an invocation appears after the calls it made.
- */
-export function sequenceDiagram(events: readonly LoggedEvent[], maxLines = 150): string {
-  const lines = [
-    'sequenceDiagram',
-    '  participant C as Clients',
-    '  participant API as API Gateway',
-    '  participant L as Lambda',
-    '  participant D as DynamoDB',
-    '  participant M as Management API',
-  ];
-  let body = 0;
-  for (const e of events) {
-    if (body >= maxLines) {
-      lines.push(`  Note over C,M: … ${events.length - maxLines} more events`);
-      break;
-    }
-    let line: string | undefined;
-    switch (e.kind) {
-      case 'connection':
-        line = e.state === 'open' ? `  C->>API: connect ${e.connectionId}` : e.state === 'refused' ? `  API--xC: refuse ${e.connectionId} (${e.statusCode})` : `  C-->>API: closed ${e.connectionId} ${e.statusCode ?? ''}`;
-        break;
-      case 'http':
-        line = `  C->>API: ${e.method} ${e.path} → ${e.statusCode}`;
-        break;
-      case 'invoke':
-        line = `  API->>L: ${e.functionName} ${e.trigger}${e.coldStart ? ' (cold)' : ''} → ${e.outcome} ${e.durationMs} ms`;
-        break;
-      case 'dynamodb':
-        line = `  L->>D: ${e.operation} ${e.table ?? ''} → ${e.statusCode}`;
-        break;
-      case 'management':
-        line = `  L->>M: ${e.method} @connections/${e.connectionId} → ${e.statusCode}${e.errorType ? ` ${e.errorType}` : ''}`;
-        break;
-      case 'delivered':
-        line = `  M-->>C: ${e.connectionId} ${label(e.data)}`;
-        break;
-      case 'cacheInvalidated':
-        line = `  Note over L: cache invalidated ${label(e.keys.join(', '))}`;
-        break;
-      case 'fault':
-        line = `  Note over API,M: fault — ${label(e.description)}`;
-        break;
-      case 'log':
-        break;
-    }
-    if (line) {
-      lines.push(line);
-      body++;
-    }
-  }
-  return lines.join('\n');
-}
-
 export function markdown(results: ScenarioResult[]): string {
   const passed = results.filter((r) => r.status === 'passed').length;
   const out = [`# Scenario report`, '', `${passed} passed, ${results.length - passed} failed.`, '', '| | scenario | file | time |', '|---|---|---|---|'];
@@ -122,7 +65,7 @@ export function markdown(results: ScenarioResult[]): string {
     out.push('', `## ${r.status === 'passed' ? '✅' : '❌'} ${r.name}`, '', `\`${rel(r.file)}\` on ${r.target}`, '');
     for (const s of r.steps) out.push(`- ${s.status === 'passed' ? '✓' : s.status === 'failed' ? '✗' : '↷'} ${s.label}${s.reason ? ` — ${s.reason}` : ''}`);
     if (r.failure) out.push('', '```text', r.failure, '```');
-    if (r.events.length) out.push('', '```mermaid', sequenceDiagram(r.events), '```');
+    if (r.events.length) out.push('', '```mermaid', timelineDiagram(r), '```');
   }
   return `${out.join('\n')}\n`;
 }

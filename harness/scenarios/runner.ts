@@ -21,6 +21,8 @@ export interface StepResult {
   action: string;
   status: 'passed' | 'failed' | 'skipped';
   durationMs: number;
+  /** The seq of the last emulator event before the step started: reports place step notes among the events. */
+  afterEventSeq?: number;
   reason?: string;
 }
 
@@ -41,6 +43,8 @@ export interface ScenarioResult {
   /** For each message an expectation matched: ms from the start of the last graphql/send step to its arrival. */
   messageLatenciesMs: number[];
   events: LoggedEvent[];
+  /** Which scenario client (a group's name for its members) each connection id belonged to, for diagrams' lanes. */
+  connections: Record<string, string>;
 }
 
 /**
@@ -93,6 +97,12 @@ export async function runScenario(
     },
   };
 
+  const connections: Record<string, string> = {};
+  /** Connection ids change on reconnect: every id a client had after any step is kept. */
+  const noteConnections = (): void => {
+    for (const [name, members] of groups) for (const m of members) if (m.connectionId) connections[m.connectionId] = name;
+  };
+
   if (scenario.latency) await target.insides?.setLatency(scenario.latency);
   for (const [index, rawStep] of scenario.steps.entries()) {
     const label = stepLabel(rawStep, index);
@@ -113,17 +123,20 @@ export async function runScenario(
       continue;
     }
     const t0 = Date.now();
+    // The event log's times follow the emulator's clock (advanceClock moves it), so steps are placed by sequence.
+    const afterEventSeq = target.insides?.events().at(-1)?.seq ?? 0;
     try {
       const step = interpolate(rawStep, ctx.captures);
       if (step.graphql || step.send) ctx.lastActionAt = t0;
       await kind.run(step[kind.action] as never, ctx);
-      results.push({ ...base, status: 'passed', durationMs: Date.now() - t0 });
+      results.push({ ...base, status: 'passed', durationMs: Date.now() - t0, afterEventSeq });
     } catch (error) {
-      results.push({ ...base, status: 'failed', durationMs: Date.now() - t0 });
+      results.push({ ...base, status: 'failed', durationMs: Date.now() - t0, afterEventSeq });
       failure = `${label} at ${scenario.file}:${base.line}\n${indent(describeFailure(error as Error))}`;
       const tail = target.insides?.events().slice(-15) ?? [];
       if (tail.length) failure += `\n  last events:\n${tail.map((e) => `    ${formatEvent(e)}`).join('\n')}`;
     }
+    noteConnections();
   }
 
   await Promise.all([...groups.values()].flat().map((c) => c.disconnect().catch(() => undefined)));
@@ -146,6 +159,7 @@ export async function runScenario(
     ...(scenario.slo ? { slo: scenario.slo } : {}),
     messageLatenciesMs: ctx.messageLatenciesMs,
     events,
+    connections,
   };
 }
 
