@@ -22,7 +22,11 @@ export interface EmulateProcess {
 }
 
 /** Spawns a node process and resolves once its stdout matches `ready` (with the match). */
-function spawnUntil(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpExecArray; spawnedAt: number; output: () => string }> {
+function spawnUntil(
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; match: RegExpExecArray; spawnedAt: number; output: () => string }> {
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -53,7 +57,21 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 export async function startEmulate(extra: string[] = []): Promise<EmulateProcess> {
-  const args = ['--import', 'tsx', 'harness/cli/emulate.ts', '--memory', '--no-watch', '--quiet', '--http-port', '0', '--ws-port', '0', '--latency', 'none', ...extra];
+  const args = [
+    '--import',
+    'tsx',
+    'harness/cli/emulate.ts',
+    '--memory',
+    '--no-watch',
+    '--quiet',
+    '--http-port',
+    '0',
+    '--ws-port',
+    '0',
+    '--latency',
+    'none',
+    ...extra,
+  ];
   const { child, spawnedAt, output } = await spawnUntil(args, /Ctrl-C to stop/, { JWT_SECRET: BENCH_SECRET });
   const out = output();
   return {
@@ -91,9 +109,15 @@ export async function emulateStartToFirstAnswer(): Promise<number> {
 
 /** The baseline: a minimal ws + node:http server (bench/fixtures/minimal-server.mjs), spawn to first answer. */
 export async function minimalServerStartToFirstAnswer(): Promise<number> {
-  const { child, match, spawnedAt } = await spawnUntil([fileURLToPath(new URL('./fixtures/minimal-server.mjs', import.meta.url))], /listening on (\d+)/);
+  const { child, match, spawnedAt } = await spawnUntil(
+    [fileURLToPath(new URL('./fixtures/minimal-server.mjs', import.meta.url))],
+    /listening on (\d+)/,
+  );
   try {
-    const response = await fetch(`http://127.0.0.1:${match[1]}/graphql`, { method: 'POST', body: '{"query":"{ partners { __typename } }"}' });
+    const response = await fetch(`http://127.0.0.1:${match[1]}/graphql`, {
+      method: 'POST',
+      body: '{"query":"{ partners { __typename } }"}',
+    });
     await response.text();
     if (response.status !== 200) throw new Error(`minimal server answered ${response.status}`);
     return performance.now() - spawnedAt;

@@ -13,7 +13,13 @@ import type { Fleet, OpenResult } from './fleet.js';
 export const BENCH_SECRET = 'bench-secret';
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
-const notification = JSON.stringify({ type: 'partner_updated', action: 'created', partnerId: 'x', data: { id: 'x', name: 'Measured', category: 'Restaurant', city: 'Paris', discount: 10 }, timestamp: new Date().toISOString() });
+const notification = JSON.stringify({
+  type: 'partner_updated',
+  action: 'created',
+  partnerId: 'x',
+  data: { id: 'x', name: 'Measured', category: 'Restaurant', city: 'Paris', discount: 10 },
+  timestamp: new Date().toISOString(),
+});
 
 /** Milliseconds from the broadcast's start until the last of `count` loopback clients has the message. */
 export async function rawBroadcast(fleet: Fleet, count: number): Promise<number> {
@@ -22,7 +28,8 @@ export async function rawBroadcast(fleet: Fleet, count: number): Promise<number>
   const port = (server.address() as { port: number }).port;
   try {
     const opened = await fleet.open(Array.from({ length: count }, () => `ws://127.0.0.1:${port}`));
-    if (opened.opened !== count) throw new Error(`raw broadcast: ${count - opened.opened} of ${count} clients could not connect (${JSON.stringify(opened.refused)})`);
+    if (opened.opened !== count)
+      throw new Error(`raw broadcast: ${count - opened.opened} of ${count} clients could not connect (${JSON.stringify(opened.refused)})`);
     const { startedAt, lastAt } = await fleet.timeUntilAll('Measured', async () => {
       for (const client of server.clients) client.send(notification);
     });
@@ -39,7 +46,19 @@ export function createPartnerRequest(graphqlUrl: string, adminToken: string, nam
     headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
     body: JSON.stringify({
       query: 'mutation ($input: PartnerInput!) { createPartner(input: $input) { success } }',
-      variables: { input: { name, category: 'Restaurant', address: '1 rue de Rivoli', city: 'Paris', zipCode: '75001', phone: '0142424242', discount: 10, latitude: 48.86, longitude: 2.34 } },
+      variables: {
+        input: {
+          name,
+          category: 'Restaurant',
+          address: '1 rue de Rivoli',
+          city: 'Paris',
+          zipCode: '75001',
+          phone: '0142424242',
+          discount: 10,
+          latitude: 48.86,
+          longitude: 2.34,
+        },
+      },
     }),
   });
 }
@@ -58,12 +77,23 @@ export interface FanoutRun {
  * Connects `count` clients of the PerkUp app to a running emulator, subscribes them to Paris, warms the GraphQL
  * container with one mutation (the figure is the fanout, not a cold start), then times one more.
  */
-export async function fanoutThrough(fleet: Fleet, urls: { wsUrl: string; graphqlUrl: string }, count: number, secret: string): Promise<FanoutRun> {
+export async function fanoutThrough(
+  fleet: Fleet,
+  urls: { wsUrl: string; graphqlUrl: string },
+  count: number,
+  secret: string,
+): Promise<FanoutRun> {
   // One user per client: the app caps connections per user (MAX_CONNECTIONS_PER_USER).
-  const tokens = await Promise.all(Array.from({ length: count }, (_, i) => signDevelopmentToken({ sub: `fan-${i}`, role: 'user' }, secret)));
+  const tokens = await Promise.all(
+    Array.from({ length: count }, (_, i) => signDevelopmentToken({ sub: `fan-${i}`, role: 'user' }, secret)),
+  );
   const connect = await fleet.open(tokens.map((token) => `${urls.wsUrl}?token=${token}`));
-  if (connect.opened !== count) throw new Error(`${count - connect.opened} of ${count} clients could not connect (${JSON.stringify(connect.refused)})`);
-  const { seconds: subscribeSeconds } = await fleet.sendAll(JSON.stringify({ type: 'subscribe', data: { topics: ['partners'], city: 'Paris' } }), '"subscribed"');
+  if (connect.opened !== count)
+    throw new Error(`${count - connect.opened} of ${count} clients could not connect (${JSON.stringify(connect.refused)})`);
+  const { seconds: subscribeSeconds } = await fleet.sendAll(
+    JSON.stringify({ type: 'subscribe', data: { topics: ['partners'], city: 'Paris' } }),
+    '"subscribed"',
+  );
   const admin = await signDevelopmentToken({ sub: 'admin', role: 'admin' }, secret);
   await fleet.timeUntilAll('Warm-up', () => createPartnerRequest(urls.graphqlUrl, admin, 'Warm-up'));
   let mutationMs = 0;

@@ -25,7 +25,11 @@ export interface Figure {
 export function figure(input: Omit<Figure, 'met' | 'ratio'>): Figure {
   const ratio = input.baseline && input.value !== null && input.baseline.value > 0 ? input.value / input.baseline.value : undefined;
   const judged = input.goal.of === 'ratio' ? ratio : (input.value ?? undefined);
-  const met = judged !== undefined && Number.isFinite(judged) && (input.goal.max === undefined || judged <= input.goal.max) && (input.goal.min === undefined || judged >= input.goal.min);
+  const met =
+    judged !== undefined &&
+    Number.isFinite(judged) &&
+    (input.goal.max === undefined || judged <= input.goal.max) &&
+    (input.goal.min === undefined || judged >= input.goal.min);
   return { ...input, ...(ratio !== undefined ? { ratio } : {}), met };
 }
 
@@ -40,7 +44,8 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-const number = (n: number): string => (Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 2 }));
+const number = (n: number): string =>
+  Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 
 function goalText(goal: Goal, unit: string): string {
   const suffix = goal.of === 'ratio' ? '×' : ` ${unit}`;

@@ -127,7 +127,10 @@ export interface Fleet {
 }
 
 export async function startFleet(): Promise<Fleet> {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--fleet-child'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--fleet-child'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   let nextId = 0;
   const pending = new Map<number, (value: unknown) => void>();
   let onReceived: ((at: number) => void) | undefined;

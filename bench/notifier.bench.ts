@@ -21,7 +21,12 @@ async function start(environment: Record<string, string> = {}): Promise<Emulator
 }
 
 /** Opens `count` subscribed sockets, at most 400 per emulated second (API Gateway's connect rate is 500/s). */
-async function subscribers(emulator: Emulator, count: number, data: Record<string, unknown>, onMessage?: (index: number, text: string) => void): Promise<WebSocket[]> {
+async function subscribers(
+  emulator: Emulator,
+  count: number,
+  data: Record<string, unknown>,
+  onMessage?: (index: number, text: string) => void,
+): Promise<WebSocket[]> {
   const token = await signDevelopmentToken({ sub: 'fan', role: 'user' }, SECRET);
   const sockets: WebSocket[] = [];
   for (let i = 0; i < count; i += 400) {
@@ -63,7 +68,19 @@ async function createPartner(emulator: Emulator, name: string): Promise<{ ms: nu
     headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
     body: JSON.stringify({
       query: 'mutation ($input: PartnerInput!) { createPartner(input: $input) { success partner { id } } }',
-      variables: { input: { name, category: 'Restaurant', address: '1 rue de Rivoli', city: 'Paris', zipCode: '75001', phone: '0142424242', discount: 10, latitude: 48.86, longitude: 2.34 } },
+      variables: {
+        input: {
+          name,
+          category: 'Restaurant',
+          address: '1 rue de Rivoli',
+          city: 'Paris',
+          zipCode: '75001',
+          phone: '0142424242',
+          discount: 10,
+          latitude: 48.86,
+          longitude: 2.34,
+        },
+      },
     }),
   });
   const ms = performance.now() - started;
@@ -73,7 +90,8 @@ async function createPartner(emulator: Emulator, name: string): Promise<{ ms: nu
   return { ms, id };
 }
 
-const p95 = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.95) - 1)];
+const p95 = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(values.length * 0.95) - 1)];
 
 async function until(probe: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -82,7 +100,10 @@ async function until(probe: () => boolean, ms: number): Promise<boolean> {
 }
 
 /** createPartner's answer p95 over `mutations` sequential calls, with `audience` subscribers of the partners topic. */
-export async function benchMutationLatency(audience: number, mutations = 30): Promise<{ p95Ms: number; backToBackP95Ms: number; audience: number }> {
+export async function benchMutationLatency(
+  audience: number,
+  mutations = 30,
+): Promise<{ p95Ms: number; backToBackP95Ms: number; audience: number }> {
   const emulator = await start();
   try {
     const sockets = audience ? await subscribers(emulator, audience, { topics: ['partners'], city: 'Paris' }) : [];
@@ -122,9 +143,19 @@ export async function benchBurst(audience: number, mutations = 100): Promise<{ p
     const ids = await Promise.all(Array.from({ length: mutations }, (_, i) => createPartner(emulator, `Burst ${i}`)));
     // Every subscriber has every key once the stream is drained.
     await emulator.mappingsIdle();
-    await until(() => emulator.eventLog.all().slice(before).filter((e) => e.kind === 'streamRecord').length >= ids.length, 60_000);
+    await until(
+      () =>
+        emulator.eventLog
+          .all()
+          .slice(before)
+          .filter((e) => e.kind === 'streamRecord').length >= ids.length,
+      60_000,
+    );
     await emulator.mappingsIdle();
-    const posts = emulator.eventLog.all().slice(before).filter((e) => e.kind === 'management' && e.method === 'POST').length;
+    const posts = emulator.eventLog
+      .all()
+      .slice(before)
+      .filter((e) => e.kind === 'management' && e.method === 'POST').length;
     for (const s of sockets) s.terminate();
     return { posts, unbatched: mutations * audience, received: received - baseline };
   } finally {
@@ -136,7 +167,10 @@ export async function benchBurst(audience: number, mutations = 100): Promise<{ p
  * `connections` partners subscribers, `mutations` creates; 10% of posts answer 429 or 500, the notifier is killed
  * mid-batch once, one record fails its first two deliveries. Counts (connection, partner) pairs never received.
  */
-export async function benchLoss(connections: number, mutations: number): Promise<{ expected: number; lost: number; duplicates: number; failedPosts: number }> {
+export async function benchLoss(
+  connections: number,
+  mutations: number,
+): Promise<{ expected: number; lost: number; duplicates: number; failedPosts: number }> {
   const emulator = await start({ NOTIFY_RETRY_BASE_DELAY_MS: '5' });
   const seen: Array<Set<string>> = Array.from({ length: connections }, () => new Set());
   let duplicates = 0;
@@ -155,12 +189,19 @@ export async function benchLoss(connections: number, mutations: number): Promise
       if (request.method === 'POST' && Math.random() < 0.1) {
         failedPosts++;
         const status = Math.random() < 0.5 ? 429 : 500;
-        return { statusCode: status, headers: { 'x-amzn-errortype': status === 429 ? 'LimitExceededException' : 'InternalServerErrorException' }, body: Buffer.from('{"message":"injected"}') };
+        return {
+          statusCode: status,
+          headers: { 'x-amzn-errortype': status === 429 ? 'LimitExceededException' : 'InternalServerErrorException' },
+          body: Buffer.from('{"message":"injected"}'),
+        };
       }
       return real(request);
     };
     let poisonedDeliveries = 0;
-    emulator.streamFaults.failRecords((record) => record.dynamodb.NewImage?.name?.S === 'Loss 7' && ++poisonedDeliveries <= 2, 'the insert of "Loss 7" (its first two deliveries)');
+    emulator.streamFaults.failRecords(
+      (record) => record.dynamodb.NewImage?.name?.S === 'Loss 7' && ++poisonedDeliveries <= 2,
+      'the insert of "Loss 7" (its first two deliveries)',
+    );
     emulator.invoker.faults.timeoutNext('notifier', 1, { afterCalls: Math.max(1, Math.floor(connections / 2)), service: 'execute-api' });
     const ids: string[] = [];
     for (let i = 0; i < mutations; i++) ids.push((await createPartner(emulator, `Loss ${i}`)).id);

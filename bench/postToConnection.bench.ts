@@ -26,7 +26,15 @@ async function drive(client: ApiGatewayManagementApiClient, connectionId: string
 }
 
 export async function benchPostToConnection(): Promise<{ fast: number; wire: number; http: number }> {
-  const api = createWebSocketApi({ invoke: async () => ({ ok: true, value: null, requestId: 'r', coldStart: false, durationMs: 0 }), routes: {}, routeSelectionExpression: '$request.body.action', stage: 'bench', apiId: 'bench12345', region: 'eu-west-1', clock: createClock() });
+  const api = createWebSocketApi({
+    invoke: async () => ({ ok: true, value: null, requestId: 'r', coldStart: false, durationMs: 0 }),
+    routes: {},
+    routeSelectionExpression: '$request.body.action',
+    stage: 'bench',
+    apiId: 'bench12345',
+    region: 'eu-west-1',
+    clock: createClock(),
+  });
   const { port } = await api.listen(0);
   const socket = new WebSocket(`ws://127.0.0.1:${port}`);
   await new Promise((resolve) => socket.once('open', resolve));
@@ -36,7 +44,12 @@ export async function benchPostToConnection(): Promise<{ fast: number; wire: num
   const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
 
   const host = 'bench12345.execute-api.eu-west-1.amazonaws.com';
-  const inProcessClient = new ApiGatewayManagementApiClient({ endpoint: `https://${host}/bench`, region: 'eu-west-1', credentials, maxAttempts: 1 });
+  const inProcessClient = new ApiGatewayManagementApiClient({
+    endpoint: `https://${host}/bench`,
+    region: 'eu-west-1',
+    credentials,
+    maxAttempts: 1,
+  });
   const uninstallFast = installManagementApiFastPath((h) => h === host, api.management.handle);
   await drive(inProcessClient, connectionId, 2000); // warm-up
   const fast = await drive(inProcessClient, connectionId, CALLS);
@@ -46,7 +59,12 @@ export async function benchPostToConnection(): Promise<{ fast: number; wire: num
   const wire = await drive(inProcessClient, connectionId, Math.min(CALLS, 10_000));
   uninstallWire();
 
-  const httpClient = new ApiGatewayManagementApiClient({ endpoint: `http://127.0.0.1:${port}/bench`, region: 'eu-west-1', credentials, maxAttempts: 1 });
+  const httpClient = new ApiGatewayManagementApiClient({
+    endpoint: `http://127.0.0.1:${port}/bench`,
+    region: 'eu-west-1',
+    credentials,
+    maxAttempts: 1,
+  });
   await drive(httpClient, connectionId, 1000);
   const http = await drive(httpClient, connectionId, Math.min(CALLS, 10_000));
 

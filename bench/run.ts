@@ -19,7 +19,13 @@ const USAGE = `Usage: npm run bench -- [--json] [--scale <f>]
   --json       One JSON object on stdout (figures with value, unit, baseline, ratio, goal, met); progress on stderr
   --scale <f>  Multiply the client counts (10,000 in-process, 5,000 against emulate). Default 1; e.g. 0.2`;
 
-const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, scale: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h', default: false } } });
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    scale: { type: 'string', default: '1' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
@@ -55,7 +61,12 @@ async function part(name: string, run: () => Promise<void>, fallback: (why: stri
 }
 
 // 3. postToConnection through the real SDK client.
-const fig3 = { id: '3', title: 'postToConnection/s from a handler in a Lambda container, real SDK client, in-process management API', unit: 'calls/s', goal: { of: 'value' as const, min: 20_000 } };
+const fig3 = {
+  id: '3',
+  title: 'postToConnection/s from a handler in a Lambda container, real SDK client, in-process management API',
+  unit: 'calls/s',
+  goal: { of: 'value' as const, min: 20_000 },
+};
 await part(
   'postToConnection throughput',
   async () => {
@@ -74,7 +85,12 @@ await part(
 );
 
 // 1. Fanout, emulator in this process, vs a raw ws broadcast to as many loopback clients.
-const fig1 = { id: '1', title: `fanout: one createPartner → ${inProcessClients.toLocaleString('en-US')} subscribed clients, emulator in-process (latency none)`, unit: 'ms', goal: { of: 'ratio' as const, max: 2 } };
+const fig1 = {
+  id: '1',
+  title: `fanout: one createPartner → ${inProcessClients.toLocaleString('en-US')} subscribed clients, emulator in-process (latency none)`,
+  unit: 'ms',
+  goal: { of: 'ratio' as const, max: 2 },
+};
 await part(
   'fanout in-process',
   async () => {
@@ -84,7 +100,11 @@ await part(
       figure({
         ...fig1,
         value: run.ms,
-        baseline: { value: raw, unit: 'ms', what: `raw ws broadcast of one message to ${inProcessClients.toLocaleString('en-US')} loopback clients` },
+        baseline: {
+          value: raw,
+          unit: 'ms',
+          what: `raw ws broadcast of one message to ${inProcessClients.toLocaleString('en-US')} loopback clients`,
+        },
         note: `mutation answered after ${Math.round(run.mutationMs)} ms; set-up: ${Math.round(run.connect.opened / run.connect.seconds)} handshakes/s, ${Math.round(inProcessClients / run.subscribeSeconds)} subscribes/s`,
       }),
     );
@@ -93,7 +113,12 @@ await part(
 );
 
 // 4a. emulate start → first answered GraphQL request, against a minimal server started the same way (alternating).
-const fig4a = { id: '4a', title: '`emulate` start → first answered GraphQL request (median of 5; the graphql function starts cold)', unit: 'ms', goal: { of: 'value' as const, max: 500 } };
+const fig4a = {
+  id: '4a',
+  title: '`emulate` start → first answered GraphQL request (median of 5; the graphql function starts cold)',
+  unit: 'ms',
+  goal: { of: 'value' as const, max: 500 },
+};
 await part(
   'emulate start-up',
   async () => {
@@ -116,12 +141,42 @@ await part(
 );
 
 // 2, 4b, 4c, 4d, 8a, 8b: `emulate` as a separate process with N real subscribed sockets.
-const fig2 = { id: '2', title: `fanout on \`emulate\` (separate process, latency none): one createPartner → ${emulateClients.toLocaleString('en-US')} real ws clients`, unit: 'ms', goal: { of: 'ratio' as const, max: 2 } };
-const fig4b = { id: '4b', title: `emulate's RSS (process tree) holding ${emulateClients.toLocaleString('en-US')} subscribed sockets`, unit: 'MB', goal: { of: 'value' as const, max: 300 } };
-const fig4c = { id: '4c', title: `emulate's peak RSS while all ${emulateClients.toLocaleString('en-US')} sockets drop at once`, unit: 'MB', goal: { of: 'value' as const, max: 500 } };
-const fig4d = { id: '4d', title: 'a GraphQL request sent right as they drop: answered after', unit: 'ms', goal: { of: 'value' as const, max: 1000 } };
-const fig8a = { id: '8a', title: 'handshakes/s `emulate` completes ($connect with token verification and its DynamoDB write; 64 in flight)', unit: '/s', goal: { of: 'value' as const, min: 500 } };
-const fig8b = { id: '8b', title: 'subscribe messages/s `emulate` acknowledges ($default invocation with its writes; all sent at once)', unit: '/s', goal: { of: 'value' as const, min: 500 } };
+const fig2 = {
+  id: '2',
+  title: `fanout on \`emulate\` (separate process, latency none): one createPartner → ${emulateClients.toLocaleString('en-US')} real ws clients`,
+  unit: 'ms',
+  goal: { of: 'ratio' as const, max: 2 },
+};
+const fig4b = {
+  id: '4b',
+  title: `emulate's RSS (process tree) holding ${emulateClients.toLocaleString('en-US')} subscribed sockets`,
+  unit: 'MB',
+  goal: { of: 'value' as const, max: 300 },
+};
+const fig4c = {
+  id: '4c',
+  title: `emulate's peak RSS while all ${emulateClients.toLocaleString('en-US')} sockets drop at once`,
+  unit: 'MB',
+  goal: { of: 'value' as const, max: 500 },
+};
+const fig4d = {
+  id: '4d',
+  title: 'a GraphQL request sent right as they drop: answered after',
+  unit: 'ms',
+  goal: { of: 'value' as const, max: 1000 },
+};
+const fig8a = {
+  id: '8a',
+  title: 'handshakes/s `emulate` completes ($connect with token verification and its DynamoDB write; 64 in flight)',
+  unit: '/s',
+  goal: { of: 'value' as const, min: 500 },
+};
+const fig8b = {
+  id: '8b',
+  title: 'subscribe messages/s `emulate` acknowledges ($default invocation with its writes; all sent at once)',
+  unit: '/s',
+  goal: { of: 'value' as const, min: 500 },
+};
 await part(
   `emulate with ${emulateClients} clients`,
   async () => {
@@ -130,7 +185,11 @@ await part(
       const run = await fanoutThrough(fleet, emulate, emulateClients, BENCH_SECRET);
       const holding = treeRssMb(emulate.child.pid!);
       figures.push(
-        figure({ ...fig8a, value: run.connect.opened / run.connect.seconds, note: 'default 4 containers per function; --max-connections-per-second 1000000 so the quota is not what is measured' }),
+        figure({
+          ...fig8a,
+          value: run.connect.opened / run.connect.seconds,
+          note: 'default 4 containers per function; --max-connections-per-second 1000000 so the quota is not what is measured',
+        }),
         figure({ ...fig8b, value: emulateClients / run.subscribeSeconds }),
         figure({ ...fig4b, value: holding }),
       );
@@ -166,17 +225,34 @@ await part(
       await emulate.stop();
     }
   },
-  (why) => [fig2, fig4b, fig4c, fig4d, fig8a, fig8b].filter((f) => !figures.some((done) => done.id === f.id)).map((f) => notMeasured(f, why)),
+  (why) =>
+    [fig2, fig4b, fig4c, fig4d, fig8a, fig8b].filter((f) => !figures.some((done) => done.id === f.id)).map((f) => notMeasured(f, why)),
 );
 
 // 5, 6: not built yet; listed so that nobody reads their absence as a pass.
 figures.push(
-  notMeasured({ id: '5', title: 'DynamoDB read capacity per targeted notification, 20,000 connections over 100 cities, vs matching items', unit: '×', goal: { of: 'value', max: 1.2 } }, 'not measured yet (needs simulated in-process connections)'),
-  notMeasured({ id: '6', title: 'heap per simulated connection at 50,000 connections', unit: 'KB', goal: { of: 'value', max: 10 } }, 'not measured yet (needs simulated in-process connections)'),
+  notMeasured(
+    {
+      id: '5',
+      title: 'DynamoDB read capacity per targeted notification, 20,000 connections over 100 cities, vs matching items',
+      unit: '×',
+      goal: { of: 'value', max: 1.2 },
+    },
+    'not measured yet (needs simulated in-process connections)',
+  ),
+  notMeasured(
+    { id: '6', title: 'heap per simulated connection at 50,000 connections', unit: 'KB', goal: { of: 'value', max: 10 } },
+    'not measured yet (needs simulated in-process connections)',
+  ),
 );
 
 // 7. The functional scenario suite.
-const fig7 = { id: '7', title: 'functional scenario suite (scenarios/functional), wall time as a whole process', unit: 's', goal: { of: 'value' as const, max: 15 } };
+const fig7 = {
+  id: '7',
+  title: 'functional scenario suite (scenarios/functional), wall time as a whole process',
+  unit: 's',
+  goal: { of: 'value' as const, max: 15 },
+};
 await part(
   'functional scenario suite',
   async () => {
@@ -189,33 +265,62 @@ await part(
 
 // Issue 10's goals for the stream-fed notifier (bench/notifier.bench.ts), in the same table.
 const notifierAudience = Math.max(10, Math.round(Number(process.env.BENCH_SUBSCRIBERS ?? 2_000) * scale));
-const fig10a = { id: '10a', title: `createPartner answer p95 with ${notifierAudience.toLocaleString('en-US')} subscribers vs with none (latency none)`, unit: 'ms', goal: { of: 'ratio' as const, max: 1.2 } };
+const fig10a = {
+  id: '10a',
+  title: `createPartner answer p95 with ${notifierAudience.toLocaleString('en-US')} subscribers vs with none (latency none)`,
+  unit: 'ms',
+  goal: { of: 'ratio' as const, max: 1.2 },
+};
 await part(
   'notifier: mutation latency',
   async () => {
     const none = await benchMutationLatency(0);
     const many = await benchMutationLatency(notifierAudience);
-    figures.push(figure({ ...fig10a, value: many.p95Ms, baseline: { value: none.p95Ms, unit: 'ms', what: 'the same mutation with no subscriber' } }));
+    figures.push(
+      figure({ ...fig10a, value: many.p95Ms, baseline: { value: none.p95Ms, unit: 'ms', what: 'the same mutation with no subscriber' } }),
+    );
   },
   (why) => [notMeasured(fig10a, why)],
 );
 const burstAudience = Math.max(10, Math.round(1_000 * scale));
-const fig10b = { id: '10b', title: `postToConnection calls of a burst of 100 mutations to ${burstAudience.toLocaleString('en-US')} cache_invalidation subscribers vs one message per mutation`, unit: 'calls', goal: { of: 'ratio' as const, max: 0.1 } };
+const fig10b = {
+  id: '10b',
+  title: `postToConnection calls of a burst of 100 mutations to ${burstAudience.toLocaleString('en-US')} cache_invalidation subscribers vs one message per mutation`,
+  unit: 'calls',
+  goal: { of: 'ratio' as const, max: 0.1 },
+};
 await part(
   'notifier: burst batching',
   async () => {
     const burst = await benchBurst(burstAudience, 100);
-    figures.push(figure({ ...fig10b, value: burst.posts, baseline: { value: burst.unbatched, unit: 'calls', what: 'one message per mutation per subscriber' } }));
+    figures.push(
+      figure({
+        ...fig10b,
+        value: burst.posts,
+        baseline: { value: burst.unbatched, unit: 'calls', what: 'one message per mutation per subscriber' },
+      }),
+    );
   },
   (why) => [notMeasured(fig10b, why)],
 );
 const lossConnections = Math.max(10, Math.round(1_000 * scale));
-const fig10c = { id: '10c', title: `notifications lost: ${lossConnections.toLocaleString('en-US')} connections × 50 mutations, 10% of posts 429/500, notifier killed mid-batch, a record failing twice`, unit: 'lost', goal: { of: 'value' as const, max: 0 } };
+const fig10c = {
+  id: '10c',
+  title: `notifications lost: ${lossConnections.toLocaleString('en-US')} connections × 50 mutations, 10% of posts 429/500, notifier killed mid-batch, a record failing twice`,
+  unit: 'lost',
+  goal: { of: 'value' as const, max: 0 },
+};
 await part(
   'notifier: no loss under faults',
   async () => {
     const loss = await benchLoss(lossConnections, 50);
-    figures.push(figure({ ...fig10c, value: loss.lost, note: `${loss.expected} expected; ${loss.duplicates} duplicates (same eventId); ${loss.failedPosts} posts answered 429/500` }));
+    figures.push(
+      figure({
+        ...fig10c,
+        value: loss.lost,
+        note: `${loss.expected} expected; ${loss.duplicates} duplicates (same eventId); ${loss.failedPosts} posts answered 429/500`,
+      }),
+    );
   },
   (why) => [notMeasured(fig10c, why)],
 );
@@ -227,7 +332,9 @@ const machine = { cpus: cpus().length, loadAverage1m: Number(loadavg()[0].toFixe
 if (values.json) {
   writeStdout(`${JSON.stringify({ scale, clients: { inProcess: inProcessClients, emulate: emulateClients }, machine, figures })}\n`);
 } else {
-  console.log(`npm run bench — scale ${scale} (${inProcessClients.toLocaleString('en-US')} in-process clients, ${emulateClients.toLocaleString('en-US')} against emulate); ${machine.cpus} CPUs, load ${machine.loadAverage1m}, Node ${machine.node}\n`);
+  console.log(
+    `npm run bench — scale ${scale} (${inProcessClients.toLocaleString('en-US')} in-process clients, ${emulateClients.toLocaleString('en-US')} against emulate); ${machine.cpus} CPUs, load ${machine.loadAverage1m}, Node ${machine.node}\n`,
+  );
   console.log(table(figures));
   console.log(`\n${figures.filter((f) => f.met).length} of ${figures.length} goals met`);
 }

@@ -9,7 +9,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 export async function functionalSuiteWallSeconds(): Promise<{ seconds: number; exitCode: number | null; tail: string }> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=ExperimentalWarning', 'harness/scenarios/cli.ts', 'scenarios/functional'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--disable-warning=ExperimentalWarning', 'harness/scenarios/cli.ts', 'scenarios/functional'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));

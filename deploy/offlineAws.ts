@@ -35,14 +35,25 @@ export async function startOfflineAws(root: string): Promise<OfflineAws> {
     req.on('end', () => {
       const target = String(req.headers['x-amz-target'] ?? '');
       const json = (status: number, body: unknown): void => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'offline-packaging' }).end(JSON.stringify(body));
+        res
+          .writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'offline-packaging' })
+          .end(JSON.stringify(body));
       };
       if (target === 'AmazonSSM.GetParameter') {
         const { Name } = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { Name?: string };
         const value = Name ? parameters.get(Name, true) : undefined;
         ssm.push({ name: String(Name), found: value !== undefined });
         if (value === undefined) return json(400, { __type: 'ParameterNotFound', message: '' });
-        return json(200, { Parameter: { Name, Type: 'SecureString', Value: value, Version: 1, DataType: 'text', ARN: `arn:aws:ssm:offline:000000000000:parameter${Name}` } });
+        return json(200, {
+          Parameter: {
+            Name,
+            Type: 'SecureString',
+            Value: value,
+            Version: 1,
+            DataType: 'text',
+            ARN: `arn:aws:ssm:offline:000000000000:parameter${Name}`,
+          },
+        });
       }
       const call = target || `${req.method} ${req.headers.host ?? ''}${req.url ?? ''}`;
       refused.push(call);

@@ -27,12 +27,21 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(HELP);
   const root = process.cwd();
   const started = Date.now();
-  const result = await packageService({ root, stage: values.stage!, outDir: values.out!, ...(values.region ? { region: values.region } : {}) });
+  const result = await packageService({
+    root,
+    stage: values.stage!,
+    outDir: values.out!,
+    ...(values.region ? { region: values.region } : {}),
+  });
   console.log(`packaged stage ${values.stage} offline in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  for (const fn of result.functions) console.log(`  ${fn.name.padEnd(12)} ${relative(root, fn.zip)}  ${(fn.zipBytes / 1024).toFixed(0)} KiB  (${fn.handler})`);
+  for (const fn of result.functions)
+    console.log(`  ${fn.name.padEnd(12)} ${relative(root, fn.zip)}  ${(fn.zipBytes / 1024).toFixed(0)} KiB  (${fn.handler})`);
   console.log(`  template     ${relative(root, result.templateFile)}`);
   // Offline, ${ssm:…} comes from the emulator's parameter files; `serverless deploy` reads Parameter Store.
-  for (const p of result.ssmParameters) console.log(`  ssm          ${p.name} ${p.found ? 'from the local parameter files (a deploy reads Parameter Store)' : 'not in the local parameter files: the variable\'s default applies'}`);
+  for (const p of result.ssmParameters)
+    console.log(
+      `  ssm          ${p.name} ${p.found ? 'from the local parameter files (a deploy reads Parameter Store)' : "not in the local parameter files: the variable's default applies"}`,
+    );
 }
 
 main().catch((error: Error) => {

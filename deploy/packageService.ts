@@ -38,7 +38,15 @@ export class PackageError extends Error {
 /** The environment osls runs in: dummy credentials, no profile, no instance metadata, every AWS endpoint `awsEndpoint`. */
 export function offlineEnvironment(awsEndpoint: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']) delete env[name];
+  for (const name of [
+    'AWS_PROFILE',
+    'AWS_SESSION_TOKEN',
+    'AWS_ROLE_ARN',
+    'AWS_WEB_IDENTITY_TOKEN_FILE',
+    'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+    'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+  ])
+    delete env[name];
   return {
     ...env,
     AWS_ACCESS_KEY_ID: 'offline-packaging',
@@ -66,7 +74,15 @@ export async function packageService(options: { root: string; stage: string; out
   rmSync(outDir, { recursive: true, force: true });
   // serverless-esbuild's work folder, this run's own (serverless.yml reads ESBUILD_WORK_FOLDER).
   const workFolder = `.esbuild-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const args = [oslsBin(options.root), 'package', '--stage', options.stage, '--package', outDir, ...(options.region ? ['--region', options.region] : [])];
+  const args = [
+    oslsBin(options.root),
+    'package',
+    '--stage',
+    options.stage,
+    '--package',
+    outDir,
+    ...(options.region ? ['--region', options.region] : []),
+  ];
   const aws = await startOfflineAws(options.root);
   let log: string;
   try {
@@ -88,7 +104,8 @@ export async function packageService(options: { root: string; stage: string; out
     rmSync(join(options.root, workFolder), { recursive: true, force: true });
   }
   // osls may tolerate a failed call (and fall back to a default): packaging offline must not have made one at all.
-  if (aws.refused.length) throw new PackageError(`osls package called AWS, which offline packaging does not allow: ${aws.refused.join(', ')}\n${log.trim()}`);
+  if (aws.refused.length)
+    throw new PackageError(`osls package called AWS, which offline packaging does not allow: ${aws.refused.join(', ')}\n${log.trim()}`);
 
   const templateFile = join(outDir, 'cloudformation-template-update-stack.json');
   const stateFile = join(outDir, 'serverless-state.json');

@@ -79,7 +79,8 @@ export async function startEmulator(options: EmulatorOptions) {
   const websocketApiId = apiIdOf();
   const httpApiId = apiIdOf();
   const host = options.host ?? '127.0.0.1';
-  const initialLatency = typeof options.latency === 'string' ? latencyProfile(options.latency) : (options.latency ?? latencyProfile('none'));
+  const initialLatency =
+    typeof options.latency === 'string' ? latencyProfile(options.latency) : (options.latency ?? latencyProfile('none'));
 
   const app = loadServerlessConfig(options.serverlessFile ?? resolve(projectRoot, 'serverless.yml'), {
     ...(options.stage ? { stage: options.stage } : {}),
@@ -90,7 +91,14 @@ export async function startEmulator(options: EmulatorOptions) {
 
   const sqsHost = `sqs.${app.region}.amazonaws.com`;
   const queues = createQueues({ queues: app.queues, clock, eventLog });
-  const dynamodb = await startDynamoDB({ storage: options.storage ?? 'memory', tables: app.tables, clock, eventLog, region: app.region, indexLag: initialLatency.indexLag });
+  const dynamodb = await startDynamoDB({
+    storage: options.storage ?? 'memory',
+    tables: app.tables,
+    clock,
+    eventLog,
+    region: app.region,
+    indexLag: initialLatency.indexLag,
+  });
 
   // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
   // the API in-process), so the API gets a forwarding invoke and the invoker the API's management handler.
@@ -133,7 +141,8 @@ export async function startEmulator(options: EmulatorOptions) {
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
     interceptHosts: [managementHost, sqsHost],
     // SDK calls carry their host (the fast management path does not: it is the management API).
-    serveIntercepted: (request) => (request.headers.host?.split(':')[0] === sqsHost ? queues.handle(request) : websocketApi.management.handle(request)),
+    serveIntercepted: (request) =>
+      request.headers.host?.split(':')[0] === sqsHost ? queues.handle(request) : websocketApi.management.handle(request),
     latency: initialLatency,
     onLog: logEventMapper(app.emulator.logEvents, eventLog),
   });
@@ -149,7 +158,11 @@ export async function startEmulator(options: EmulatorOptions) {
     ...(options.streamRetryDelayMs !== undefined ? { retryDelayMs: options.streamRetryDelayMs } : {}),
   });
   const streamMappings = app.functions.flatMap((fn) =>
-    fn.streamEvents.filter((e) => e.enabled).map((definition) => createStreamMapping({ ...common(fn), definition, streams: dynamodb.streams, queues, region: app.region, faults: recordFaults })),
+    fn.streamEvents
+      .filter((e) => e.enabled)
+      .map((definition) =>
+        createStreamMapping({ ...common(fn), definition, streams: dynamodb.streams, queues, region: app.region, faults: recordFaults }),
+      ),
   );
   const sqsMappings = app.functions.flatMap((fn) =>
     fn.sqsEvents.filter((e) => e.enabled).map((definition) => createSqsMapping({ ...common(fn), definition, queues, region: app.region })),
@@ -163,9 +176,20 @@ export async function startEmulator(options: EmulatorOptions) {
   const health = (): HttpLikeResponse => ({
     statusCode: 200,
     headers: { 'content-type': 'application/json' },
-    body: Buffer.from(JSON.stringify({ status: 'ok', service: app.service, stage: app.stage, functions: app.functions.map((f) => f.name), connections: websocketApi.connections.count() })),
+    body: Buffer.from(
+      JSON.stringify({
+        status: 'ok',
+        service: app.service,
+        stage: app.stage,
+        functions: app.functions.map((f) => f.name),
+        connections: websocketApi.connections.count(),
+      }),
+    ),
   });
-  const cors = corsConfiguration(app.httpApiCors, httpRoutes.map((r) => r.method));
+  const cors = corsConfiguration(
+    app.httpApiCors,
+    httpRoutes.map((r) => r.method),
+  );
   const httpApi = createHttpApi({
     ...(cors ? { cors } : {}),
     invoke,

@@ -7,7 +7,16 @@ export type EmulatorEvent =
   /** An invocation handed to a container (logged before anything it causes). */
   | { kind: 'invokeStart'; functionName: string; trigger: string; requestId: string; coldStart: boolean }
   /** An invocation's end, with its outcome. */
-  | { kind: 'invoke'; functionName: string; trigger: string; requestId: string; coldStart: boolean; durationMs: number; outcome: 'ok' | 'error' | 'timeout'; error?: string }
+  | {
+      kind: 'invoke';
+      functionName: string;
+      trigger: string;
+      requestId: string;
+      coldStart: boolean;
+      durationMs: number;
+      outcome: 'ok' | 'error' | 'timeout';
+      error?: string;
+    }
   | { kind: 'management'; method: 'POST' | 'GET' | 'DELETE'; connectionId: string; statusCode: number; errorType?: string; bytes?: number }
   | { kind: 'dynamodb'; operation: string; table?: string; statusCode: number; errorType?: string }
   | { kind: 'delivered'; connectionId: string; data: string }
@@ -16,7 +25,15 @@ export type EmulatorEvent =
   | { kind: 'http'; method: string; path: string; statusCode: number }
   | { kind: 'fault'; description: string }
   /** A change captured in a table's stream. */
-  | { kind: 'streamRecord'; table: string; eventName: 'INSERT' | 'MODIFY' | 'REMOVE'; eventID: string; sequenceNumber: string; keys: Record<string, unknown>; ttl?: true }
+  | {
+      kind: 'streamRecord';
+      table: string;
+      eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+      eventID: string;
+      sequenceNumber: string;
+      keys: Record<string, unknown>;
+      ttl?: true;
+    }
   /**
    * What an event source mapping did with a batch: invoked the function, or, after the function failed, split it,
    * retried it, sent it to the on-failure destination (or dropped it when there is none).
@@ -32,7 +49,13 @@ export type EmulatorEvent =
       detail?: string;
     }
   /** An emulated SQS queue's message moved: sent, received, deleted, returned after its visibility timeout, or redriven to its dead-letter queue. */
-  | { kind: 'sqs'; queue: string; action: 'sent' | 'received' | 'deleted' | 'visible' | 'redriven'; messageId: string; receiveCount?: number }
+  | {
+      kind: 'sqs';
+      queue: string;
+      action: 'sent' | 'received' | 'deleted' | 'visible' | 'redriven';
+      messageId: string;
+      receiveCount?: number;
+    }
   /** A line a function wrote to stdout/stderr; structured (JSON) lines keep their fields in `data`. */
   | { kind: 'log'; functionName: string; level: string; message: string; data?: Record<string, unknown>; requestId?: string };
 

@@ -19,9 +19,15 @@ import { logger } from './shared/logger.js';
 export function createApp(cfg: Config = config()) {
   const db = createDocumentClient(cfg);
   const cache = createCacheStore(db, cfg.cacheTable, cfg.cacheTtlSeconds, { logger });
-  const connections = createConnectionStore(db, cfg.connectionsTable, { slots: createUserSlots(db, cfg.connectionsTable, cfg.maxConnectionsPerUser) });
+  const connections = createConnectionStore(db, cfg.connectionsTable, {
+    slots: createUserSlots(db, cfg.connectionsTable, cfg.maxConnectionsPerUser),
+  });
   const repository = createPartnerRepository(db, cfg.partnersTable, { logger });
-  const sendOptions = { concurrency: cfg.notify.concurrency, maxAttempts: cfg.notify.maxAttempts, retryBaseDelayMs: cfg.notify.retryBaseDelayMs };
+  const sendOptions = {
+    concurrency: cfg.notify.concurrency,
+    maxAttempts: cfg.notify.maxAttempts,
+    retryBaseDelayMs: cfg.notify.retryBaseDelayMs,
+  };
   const idempotency = cfg.idempotencyTable ? createIdempotencyStore(db, cfg.idempotencyTable, cfg.idempotencyTtlSeconds) : undefined;
   const partners = createPartnerService({ repository, cache, logger, ...(idempotency ? { idempotency } : {}) });
   // SQS retries are the SDK's (a send is idempotent enough: a duplicate shard is a duplicate the client drops by eventId).

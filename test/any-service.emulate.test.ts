@@ -99,9 +99,15 @@ describe('serverless-offline conventions', () => {
   it('custom.serverless-offline sets the ports unless a flag does; camelCase flags are aliases', () => {
     const offline = { httpPort: 3999, websocketPort: 4001, host: '0.0.0.0' };
     expect(listenSettings(parseFlags([]), offline)).toEqual({ httpPort: 3999, wsPort: 4001, host: '0.0.0.0' });
-    expect(listenSettings(parseFlags(['--httpPort', '4100', '--websocketPort', '4101']), offline)).toEqual({ httpPort: 4100, wsPort: 4101, host: '0.0.0.0' });
+    expect(listenSettings(parseFlags(['--httpPort', '4100', '--websocketPort', '4101']), offline)).toEqual({
+      httpPort: 4100,
+      wsPort: 4101,
+      host: '0.0.0.0',
+    });
     expect(listenSettings(parseFlags(['--http-port', '0']), {})).toEqual({ httpPort: 0, wsPort: 3001, host: '127.0.0.1' });
-    expect(() => listenSettings(parseFlags([]), { httpPort: 'x' })).toThrow('custom.serverless-offline.httpPort must be a port number 0–65535, got "x"');
+    expect(() => listenSettings(parseFlags([]), { httpPort: 'x' })).toThrow(
+      'custom.serverless-offline.httpPort must be a port number 0–65535, got "x"',
+    );
   });
 
   it('a change to serverless.yml restarts the emulator on the same ports, with the new route', async () => {
@@ -109,8 +115,17 @@ describe('serverless-offline conventions', () => {
     const process = await startEmulateProcess(['--config', join(watched, 'serverless.yml')], {}, { cwd: watched, watch: true });
     try {
       const file = join(watched, 'serverless.yml');
-      writeFileSync(file, readFileSync(file, 'utf8').replace('      - httpApi: { method: GET, path: /health }', '      - httpApi: { method: GET, path: /health }\n      - httpApi: { method: GET, path: /ready }'));
-      await vi.waitFor(() => expect(process.output()).toMatch(/restarting[\s\S]*GET\s+http:\/\/127\.0\.0\.1:\d+\/ready\s+→ λ health/), { timeout: 30_000, interval: 100 });
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(
+          '      - httpApi: { method: GET, path: /health }',
+          '      - httpApi: { method: GET, path: /health }\n      - httpApi: { method: GET, path: /ready }',
+        ),
+      );
+      await vi.waitFor(() => expect(process.output()).toMatch(/restarting[\s\S]*GET\s+http:\/\/127\.0\.0\.1:\d+\/ready\s+→ λ health/), {
+        timeout: 30_000,
+        interval: 100,
+      });
       const ready = await fetch(`${process.httpUrl}/ready`);
       expect(ready.status).toBe(200);
     } finally {

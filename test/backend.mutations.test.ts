@@ -22,19 +22,36 @@ describe("the seed's three mutations against dynalite, with notifications", () =
   it('create → update → delete writes DynamoDB and notifies a Paris restaurant subscriber with the seed shapes; a Lyon subscriber gets no partner_updated', async () => {
     expect((await backend.ws.connect('paris=', await backend.token('member-paris'))).statusCode).toBe(200);
     expect((await backend.ws.connect('lyon=', await backend.token('member-lyon'))).statusCode).toBe(200);
-    await backend.ws.send('paris=', { type: 'subscribe', data: { topics: ['partners', 'cache_invalidation'], city: 'Paris', categories: ['Restaurant'] } });
+    await backend.ws.send('paris=', {
+      type: 'subscribe',
+      data: { topics: ['partners', 'cache_invalidation'], city: 'Paris', categories: ['Restaurant'] },
+    });
     await backend.ws.send('lyon=', { type: 'subscribe', data: { topics: ['partners', 'cache_invalidation'], city: 'Lyon' } });
-    expect(backend.messages('paris=')[0]).toMatchObject({ type: 'subscribed', topics: ['partners', 'cache_invalidation'], city: 'Paris', categories: ['Restaurant'] });
+    expect(backend.messages('paris=')[0]).toMatchObject({
+      type: 'subscribed',
+      topics: ['partners', 'cache_invalidation'],
+      city: 'Paris',
+      categories: ['Restaurant'],
+    });
 
     const created = await backend.graphql(CREATE_PARTNER, { input: seedPartnerInput }, admin);
     expect(created.body.errors).toBeUndefined();
     const response = created.body.data!.createPartner;
     expect(response).toMatchObject({ success: true, partner: { name: seedPartnerInput.name, city: 'Paris', discount: 15, version: 1 } });
     const id: string = response.partner.id;
-    expect(await partnerRow(id)).toMatchObject({ id, name: seedPartnerInput.name, zipCode: '75004', cityKey: 'paris', categoryKey: 'restaurant' });
+    expect(await partnerRow(id)).toMatchObject({
+      id,
+      name: seedPartnerInput.name,
+      zipCode: '75004',
+      cityKey: 'paris',
+      categoryKey: 'restaurant',
+    });
 
     const updated = await backend.graphql(UPDATE_PARTNER, { id, input: seedPartnerUpdate }, admin);
-    expect(updated.body.data!.updatePartner).toMatchObject({ success: true, partner: { discount: 20, phone: '+33 1 42 72 13 78', version: 2 } });
+    expect(updated.body.data!.updatePartner).toMatchObject({
+      success: true,
+      partner: { discount: 20, phone: '+33 1 42 72 13 78', version: 2 },
+    });
     expect(await partnerRow(id)).toMatchObject({ discount: 20, version: 2 });
 
     const deleted = await backend.graphql(DELETE_PARTNER, { id }, admin);
@@ -45,14 +62,30 @@ describe("the seed's three mutations against dynalite, with notifications", () =
     const eventIds = backend.streamRecords().map((r) => r.eventID);
     const paris = backend.messages('paris=').filter((m) => m.type === 'partner_updated');
     expect(paris).toEqual([
-      { type: 'partner_updated', action: 'created', partnerId: id, data: { id, name: seedPartnerInput.name, category: 'Restaurant', city: 'Paris', discount: 15 }, timestamp: expect.stringMatching(ISO), eventId: eventIds.at(-3) },
-      { type: 'partner_updated', action: 'updated', partnerId: id, data: { id, changes: ['phone', 'discount'], updatedAt: expect.stringMatching(ISO) }, timestamp: expect.stringMatching(ISO), eventId: eventIds.at(-2) },
+      {
+        type: 'partner_updated',
+        action: 'created',
+        partnerId: id,
+        data: { id, name: seedPartnerInput.name, category: 'Restaurant', city: 'Paris', discount: 15 },
+        timestamp: expect.stringMatching(ISO),
+        eventId: eventIds.at(-3),
+      },
+      {
+        type: 'partner_updated',
+        action: 'updated',
+        partnerId: id,
+        data: { id, changes: ['phone', 'discount'], updatedAt: expect.stringMatching(ISO) },
+        timestamp: expect.stringMatching(ISO),
+        eventId: eventIds.at(-2),
+      },
       { type: 'partner_updated', action: 'deleted', partnerId: id, timestamp: expect.stringMatching(ISO), eventId: eventIds.at(-1) },
     ]);
     // The seed's keys as it writes them (category as stored: category:Restaurant), then the listings' spellings.
     const keys = [`partner:${id}`, 'all_partners', 'category:Restaurant', 'city:Paris', 'category:restaurant', 'city:paris'];
     const invalidations = backend.messages('paris=').filter((m) => m.type === 'cache_invalidated');
-    expect(invalidations).toEqual([-3, -2, -1].map((i) => ({ type: 'cache_invalidated', keys, timestamp: expect.stringMatching(ISO), eventId: eventIds.at(i) })));
+    expect(invalidations).toEqual(
+      [-3, -2, -1].map((i) => ({ type: 'cache_invalidated', keys, timestamp: expect.stringMatching(ISO), eventId: eventIds.at(i) })),
+    );
 
     // Lyon subscribed to cache_invalidation too: it gets those, never a Paris partner_updated.
     expect(backend.messages('lyon=').filter((m) => m.type === 'partner_updated')).toEqual([]);
@@ -62,7 +95,12 @@ describe("the seed's three mutations against dynalite, with notifications", () =
   it('updating or deleting an unknown id answers success: false with a clear message and writes nothing', async () => {
     const before = await partnerCount();
     const update = await backend.graphql(UPDATE_PARTNER, { id: 'no-such-partner', input: { discount: 5 } }, admin);
-    expect(update.body.data!.updatePartner).toEqual({ success: false, message: 'Partner no-such-partner not found', errors: null, partner: null });
+    expect(update.body.data!.updatePartner).toEqual({
+      success: false,
+      message: 'Partner no-such-partner not found',
+      errors: null,
+      partner: null,
+    });
     const del = await backend.graphql(DELETE_PARTNER, { id: 'no-such-partner' }, admin);
     expect(del.body.data!.deletePartner).toEqual({ success: false, message: 'Partner no-such-partner not found', partner: null });
     expect(await partnerCount()).toBe(before);
@@ -83,7 +121,11 @@ describe('withAuth: nothing is written without an admin token', () => {
 
   it('an expired token → UNAUTHENTICATED mentioning expiry', async () => {
     const { signDevelopmentToken } = await import('../src/auth/tokens.js');
-    const expired = await signDevelopmentToken({ sub: 'a', role: 'admin' }, 'test-secret-for-backend-tests', Math.floor(Date.now() / 1000) - 60);
+    const expired = await signDevelopmentToken(
+      { sub: 'a', role: 'admin' },
+      'test-secret-for-backend-tests',
+      Math.floor(Date.now() / 1000) - 60,
+    );
     const result = await backend.graphql(CREATE_PARTNER, { input: seedPartnerInput }, expired);
     expect(result.body.errors?.[0]).toMatchObject({ message: 'The token has expired', extensions: { code: 'UNAUTHENTICATED' } });
   });
@@ -125,16 +167,22 @@ describe('validation: invalid input is refused field by field and writes nothing
     expect(await partnerCount()).toBe(before);
   });
 
-  it.each(['01 42 72 13 77', '0142721377', '+33 1 42 72 13 77', '+33142721377', '01.42.72.13.77', '06-12-34-56-78'])('accepts the French phone format %s', async (phone) => {
-    const result = await backend.graphql(CREATE_PARTNER, { input: { ...seedPartnerInput, phone } }, admin);
-    expect(result.body.data!.createPartner.success).toBe(true);
-  });
+  it.each(['01 42 72 13 77', '0142721377', '+33 1 42 72 13 77', '+33142721377', '01.42.72.13.77', '06-12-34-56-78'])(
+    'accepts the French phone format %s',
+    async (phone) => {
+      const result = await backend.graphql(CREATE_PARTNER, { input: { ...seedPartnerInput, phone } }, admin);
+      expect(result.body.data!.createPartner.success).toBe(true);
+    },
+  );
 
   it('an invalid update writes nothing and keeps the version', async () => {
     const { body } = await backend.graphql(CREATE_PARTNER, { input: seedPartnerInput }, admin);
     const id = body.data!.createPartner.partner.id;
     const result = await backend.graphql(UPDATE_PARTNER, { id, input: { discount: 150 } }, admin);
-    expect(result.body.data!.updatePartner).toMatchObject({ success: false, errors: [{ field: 'discount', message: 'must be between 0 and 100' }] });
+    expect(result.body.data!.updatePartner).toMatchObject({
+      success: false,
+      errors: [{ field: 'discount', message: 'must be between 0 and 100' }],
+    });
     expect(await partnerRow(id)).toMatchObject({ discount: 15, version: 1 });
   });
 });

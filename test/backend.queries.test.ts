@@ -15,7 +15,9 @@ beforeAll(async () => {
 afterAll(() => backend.close());
 
 const create = async (override: Record<string, unknown>) =>
-  (await backend.graphql(CREATE_PARTNER, { input: { ...seedPartnerInput, ...override } }, admin)).body.data!.createPartner.partner as { id: string };
+  (await backend.graphql(CREATE_PARTNER, { input: { ...seedPartnerInput, ...override } }, admin)).body.data!.createPartner.partner as {
+    id: string;
+  };
 
 describe('partner(id) through the cache', () => {
   it('a read fills partner:<id>; a mutation invalidates it and the next read reloads from the table', async () => {
@@ -26,11 +28,21 @@ describe('partner(id) through the cache', () => {
     expect(cached.Item).toBeDefined();
 
     // A write behind the API's back is invisible while the cache entry lives: the read is served from the cache.
-    await backend.doc.send(new UpdateCommand({ TableName: TABLES.partners, Key: { id }, UpdateExpression: 'SET #n = :n', ExpressionAttributeNames: { '#n': 'name' }, ExpressionAttributeValues: { ':n': 'Sneaky' } }));
+    await backend.doc.send(
+      new UpdateCommand({
+        TableName: TABLES.partners,
+        Key: { id },
+        UpdateExpression: 'SET #n = :n',
+        ExpressionAttributeNames: { '#n': 'name' },
+        ExpressionAttributeValues: { ':n': 'Sneaky' },
+      }),
+    );
     expect((await backend.graphql(query, { id }, user)).body.data!.partner.name).toBe('Cached Café');
 
     await backend.graphql(UPDATE_PARTNER, { id, input: { discount: 25 } }, admin);
-    expect((await backend.doc.send(new GetCommand({ TableName: TABLES.cache, Key: { pk: `partner:${id}`, sk: 'item' } }))).Item).toBeUndefined();
+    expect(
+      (await backend.doc.send(new GetCommand({ TableName: TABLES.cache, Key: { pk: `partner:${id}`, sk: 'item' } }))).Item,
+    ).toBeUndefined();
     expect((await backend.graphql(query, { id }, user)).body.data!.partner).toEqual({ id, name: 'Sneaky', discount: 25 });
   });
 
@@ -38,22 +50,35 @@ describe('partner(id) through the cache', () => {
     const { id } = await create({ name: 'Expiring' });
     const query = `query ($id: ID!) { partner(id: $id) { name } }`;
     await backend.graphql(query, { id }, user);
-    await backend.doc.send(new UpdateCommand({ TableName: TABLES.cache, Key: { pk: `partner:${id}`, sk: 'item' }, UpdateExpression: 'SET #v = :v, #t = :t', ExpressionAttributeNames: { '#v': 'value', '#t': 'ttl' }, ExpressionAttributeValues: { ':v': JSON.stringify({ name: 'stale' }), ':t': 1 } }));
+    await backend.doc.send(
+      new UpdateCommand({
+        TableName: TABLES.cache,
+        Key: { pk: `partner:${id}`, sk: 'item' },
+        UpdateExpression: 'SET #v = :v, #t = :t',
+        ExpressionAttributeNames: { '#v': 'value', '#t': 'ttl' },
+        ExpressionAttributeValues: { ':v': JSON.stringify({ name: 'stale' }), ':t': 1 },
+      }),
+    );
     expect((await backend.graphql(query, { id }, user)).body.data!.partner.name).toBe('Expiring');
   });
 });
 
 describe('partners(city, category, limit, nextToken)', () => {
   it('filters by city and category through indexes and paginates', async () => {
-    for (const name of ['Bordeaux A', 'Bordeaux B', 'Bordeaux C']) await create({ name, city: 'Bordeaux', zipCode: '33000', category: 'Bar' });
+    for (const name of ['Bordeaux A', 'Bordeaux B', 'Bordeaux C'])
+      await create({ name, city: 'Bordeaux', zipCode: '33000', category: 'Bar' });
     await create({ name: 'Bordeaux Gym', city: 'Bordeaux', zipCode: '33000', category: 'Gym' });
     const query = `query ($city: String, $category: String, $limit: Int, $next: String) { partners(city: $city, category: $category, limit: $limit, nextToken: $next) { items { name city category } nextToken } }`;
     backend.dbOps.length = 0;
     const first = (await backend.graphql(query, { city: 'bordeaux', category: 'BAR', limit: 2 }, user)).body.data!.partners;
     expect(first.items).toHaveLength(2);
     expect(first.nextToken).toEqual(expect.any(String));
-    expect(backend.dbOps.find((op) => op.body.TableName === TABLES.partners)).toMatchObject({ operation: 'Query', body: { IndexName: 'byCity' } });
-    const second = (await backend.graphql(query, { city: 'bordeaux', category: 'BAR', limit: 2, next: first.nextToken }, user)).body.data!.partners;
+    expect(backend.dbOps.find((op) => op.body.TableName === TABLES.partners)).toMatchObject({
+      operation: 'Query',
+      body: { IndexName: 'byCity' },
+    });
+    const second = (await backend.graphql(query, { city: 'bordeaux', category: 'BAR', limit: 2, next: first.nextToken }, user)).body.data!
+      .partners;
     const names = [...first.items, ...second.items].map((p: { name: string }) => p.name).sort();
     expect(names).toEqual(['Bordeaux A', 'Bordeaux B', 'Bordeaux C']);
     expect(second.nextToken).toBeNull();
@@ -78,7 +103,11 @@ describe('partnersNear', () => {
     await create({ name: 'Near Bastille', latitude: 48.8532, longitude: 2.3692 }); // ~1.3 km
     await create({ name: 'Versailles', latitude: 48.8049, longitude: 2.1204, city: 'Versailles', zipCode: '78000' }); // ~17 km
     backend.dbOps.length = 0;
-    const result = await backend.graphql(`{ partnersNear(latitude: 48.8566, longitude: 2.3522, radiusKm: 3) { partner { name } distanceKm } }`, {}, user);
+    const result = await backend.graphql(
+      `{ partnersNear(latitude: 48.8566, longitude: 2.3522, radiusKm: 3) { partner { name } distanceKm } }`,
+      {},
+      user,
+    );
     const near = result.body.data!.partnersNear as Array<{ partner: { name: string }; distanceKm: number }>;
     const names = near.map((n) => n.partner.name);
     expect(names).toContain('Near Louvre');

@@ -29,7 +29,15 @@ async function connectAndSubscribe(data: Record<string, unknown>): Promise<strin
 }
 
 const rowsOf = async (connectionId: string) =>
-  (await backend.doc.send(new QueryCommand({ TableName: TABLES.connections, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CONN#${connectionId}` } }))).Items ?? [];
+  (
+    await backend.doc.send(
+      new QueryCommand({
+        TableName: TABLES.connections,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `CONN#${connectionId}` },
+      }),
+    )
+  ).Items ?? [];
 
 const createPartner = async (override: Record<string, unknown> = {}) => {
   const result = await backend.graphql(CREATE_PARTNER, { input: { ...seedPartnerInput, ...override } }, admin);
@@ -51,7 +59,11 @@ describe('$connect', () => {
 
   it('refuses a valid token with an unknown role with 403', async () => {
     const { SignJWT } = await import('jose');
-    const token = await new SignJWT({ role: 'superuser' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setExpirationTime('1h').sign(new TextEncoder().encode('test-secret-for-backend-tests'));
+    const token = await new SignJWT({ role: 'superuser' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('x')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('test-secret-for-backend-tests'));
     const id = newId();
     expect((await backend.ws.connect(id, token)).statusCode).toBe(403);
     expect(await rowsOf(id)).toEqual([]);
@@ -127,10 +139,24 @@ describe('targeting', () => {
     const lyon = await connectAndSubscribe({ topics: ['partners'], city: 'Lyon' });
     const partner = await createPartner();
     await backend.graphql(UPDATE_PARTNER, { id: partner.id, input: { city: 'Lyon', zipCode: '69001' } }, admin);
-    expect(partnerUpdates(lyon)).toEqual([expect.objectContaining({ action: 'updated', data: expect.objectContaining({ changes: ['city', 'zipCode'] }) })]);
+    expect(partnerUpdates(lyon)).toEqual([
+      expect.objectContaining({ action: 'updated', data: expect.objectContaining({ changes: ['city', 'zipCode'] }) }),
+    ]);
     expect(partnerUpdates(paris).map((m) => m.action)).toEqual(['created', 'updated']);
-    expect(backend.messages(paris).filter((m) => m.type === 'cache_invalidated').at(-1)!.keys).toEqual([
-      `partner:${partner.id}`, 'all_partners', 'category:Restaurant', 'city:Paris', 'city:Lyon', 'category:restaurant', 'city:paris', 'city:lyon',
+    expect(
+      backend
+        .messages(paris)
+        .filter((m) => m.type === 'cache_invalidated')
+        .at(-1)!.keys,
+    ).toEqual([
+      `partner:${partner.id}`,
+      'all_partners',
+      'category:Restaurant',
+      'city:Paris',
+      'city:Lyon',
+      'category:restaurant',
+      'city:paris',
+      'city:lyon',
     ]);
   });
 

@@ -43,7 +43,8 @@ describe('batching within one stream batch', () => {
 
     backend.pauseStream(true);
     const ids: string[] = [];
-    for (const category of ['Restaurant', 'Bar', 'Gym']) ids.push((await create({ ...seedPartnerInput, category })).body.data!.createPartner.partner.id);
+    for (const category of ['Restaurant', 'Bar', 'Gym'])
+      ids.push((await create({ ...seedPartnerInput, category })).body.data!.createPartner.partner.id);
     backend.pauseStream(false);
     await backend.drainStream();
     const records = backend.streamRecords().slice(-3);
@@ -51,25 +52,49 @@ describe('batching within one stream batch', () => {
     const invalidations = backend.messages(cache).filter((m) => m.type === 'cache_invalidated');
     expect(invalidations).toHaveLength(1);
     expect(invalidations[0].keys).toEqual([
-      `partner:${ids[0]}`, 'all_partners', 'category:Restaurant', 'city:Paris', 'category:restaurant', 'city:paris',
-      `partner:${ids[1]}`, 'category:Bar', 'category:bar', `partner:${ids[2]}`, 'category:Gym', 'category:gym',
+      `partner:${ids[0]}`,
+      'all_partners',
+      'category:Restaurant',
+      'city:Paris',
+      'category:restaurant',
+      'city:paris',
+      `partner:${ids[1]}`,
+      'category:Bar',
+      'category:bar',
+      `partner:${ids[2]}`,
+      'category:Gym',
+      'category:gym',
     ]);
     expect(invalidations[0].eventIds).toEqual(records.map((r) => r.eventID));
     expect(invalidations[0].eventId).toMatch(/^batch-[0-9a-f]{16}$/);
 
-    expect(backend.messages(partners).filter((m) => m.type === 'partner_updated').map((m) => [m.partnerId, m.eventId])).toEqual(ids.map((id, i) => [id, records[i].eventID]));
+    expect(
+      backend
+        .messages(partners)
+        .filter((m) => m.type === 'partner_updated')
+        .map((m) => [m.partnerId, m.eventId]),
+    ).toEqual(ids.map((id, i) => [id, records[i].eventID]));
 
     const frames = backend.messages(batched).filter((m) => m.type !== 'subscribed');
     expect(frames).toHaveLength(1);
     expect(frames[0]).toMatchObject({ type: 'notifications', part: 1, parts: 1 });
-    expect(frames[0].notifications.map((n: Notification) => n.type)).toEqual(['partner_updated', 'partner_updated', 'partner_updated', 'cache_invalidated']);
+    expect(frames[0].notifications.map((n: Notification) => n.type)).toEqual([
+      'partner_updated',
+      'partner_updated',
+      'partner_updated',
+      'cache_invalidated',
+    ]);
 
     // One message per mutation would have been 3 (cache) + 3 (partners) + 6 (batched): 12 posts; batching made 5.
     expect(backend.managementCalls.length - postsBefore).toBe(5);
   });
 
   it('a batch too large for one message is split into frames under 128 KB, in order, numbered', () => {
-    const notifications: Notification[] = Array.from({ length: 400 }, (_, i) => ({ type: 'cache_invalidated', keys: [`partner:${i}`, 'x'.repeat(1000)], timestamp: '2026-01-01T00:00:00.000Z' }));
+    const notifications: Notification[] = Array.from({ length: 400 }, (_, i) => ({
+      type: 'cache_invalidated',
+      keys: [`partner:${i}`, 'x'.repeat(1000)],
+      timestamp: '2026-01-01T00:00:00.000Z',
+    }));
     const frames = packFrames(notifications, '2026-01-01T00:00:00.000Z');
     expect(frames.length).toBeGreaterThan(1);
     for (const frame of frames) expect(Buffer.byteLength(frame)).toBeLessThan(MAX_MESSAGE_BYTES);
@@ -93,13 +118,23 @@ describe('batching within one stream batch', () => {
     const id = (await create({ ...seedPartnerInput, name: 'Avant' })).body.data!.createPartner.partner.id;
     backend.pauseStream(false);
     const [good] = backend.streamRecords().slice(-1);
-    const bad = { ...good, eventID: 'bad-1', eventName: 'INSERT', dynamodb: { ...good.dynamodb, SequenceNumber: '900000000000000000001', NewImage: { name: { S: 'no id' } } } };
+    const bad = {
+      ...good,
+      eventID: 'bad-1',
+      eventName: 'INSERT',
+      dynamodb: { ...good.dynamodb, SequenceNumber: '900000000000000000001', NewImage: { name: { S: 'no id' } } },
+    };
     const after = { ...good, eventID: 'after-1', dynamodb: { ...good.dynamodb, SequenceNumber: '900000000000000000002' } };
     const before = backend.messages(cache).length;
-    const response = await backend.notifierHandler({ Records: [good, bad, after] } as never, { getRemainingTimeInMillis: () => 60_000 } as never);
+    const response = await backend.notifierHandler(
+      { Records: [good, bad, after] } as never,
+      { getRemainingTimeInMillis: () => 60_000 } as never,
+    );
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: '900000000000000000001' }] });
     const received = backend.messages(cache).slice(before);
-    expect(received).toEqual([expect.objectContaining({ type: 'cache_invalidated', eventId: good.eventID, keys: expect.arrayContaining([`partner:${id}`]) })]);
+    expect(received).toEqual([
+      expect.objectContaining({ type: 'cache_invalidated', eventId: good.eventID, keys: expect.arrayContaining([`partner:${id}`]) }),
+    ]);
   });
 });
 
@@ -107,7 +142,10 @@ describe('idempotent createPartner (clientMutationId)', () => {
   it('a retry with the same key answers the first result and writes nothing', async () => {
     const first = await create({ ...seedPartnerInput, name: 'Idem Un' }, 'retry-key-1');
     const count = await partnerCount();
-    const puts = () => backend.dbOps.filter((op) => op.body.TableName === TABLES.partners && op.operation !== 'GetItem' && op.operation !== 'Query' && op.operation !== 'Scan').length;
+    const puts = () =>
+      backend.dbOps.filter(
+        (op) => op.body.TableName === TABLES.partners && op.operation !== 'GetItem' && op.operation !== 'Query' && op.operation !== 'Scan',
+      ).length;
     const writesBefore = puts();
     const again = await create({ ...seedPartnerInput, name: 'Idem Un' }, 'retry-key-1');
     expect(again.body.data!.createPartner).toEqual(first.body.data!.createPartner);
@@ -117,7 +155,9 @@ describe('idempotent createPartner (clientMutationId)', () => {
 
   it('concurrent retries with one key produce one partner', async () => {
     const count = await partnerCount();
-    const answers = await Promise.all(Array.from({ length: 6 }, () => create({ ...seedPartnerInput, name: 'Idem Concurrent' }, 'concurrent-key')));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => create({ ...seedPartnerInput, name: 'Idem Concurrent' }, 'concurrent-key')),
+    );
     const ids = new Set(answers.map((a) => a.body.data!.createPartner.partner.id));
     expect(answers.every((a) => a.body.data!.createPartner.success)).toBe(true);
     expect(ids.size).toBe(1);
@@ -128,7 +168,11 @@ describe('idempotent createPartner (clientMutationId)', () => {
     await create({ ...seedPartnerInput, name: 'Idem Deux' }, 'retry-key-2');
     const count = await partnerCount();
     const other = await create({ ...seedPartnerInput, name: 'Autre chose' }, 'retry-key-2');
-    expect(other.body.data!.createPartner).toMatchObject({ success: false, message: 'clientMutationId retry-key-2 was already used for a different input', partner: null });
+    expect(other.body.data!.createPartner).toMatchObject({
+      success: false,
+      message: 'clientMutationId retry-key-2 was already used for a different input',
+      partner: null,
+    });
     const malformed = await create({ ...seedPartnerInput }, 'has spaces!');
     expect(malformed.body.data!.createPartner).toMatchObject({ success: false, partner: null, errors: [{ field: 'clientMutationId' }] });
     expect(await partnerCount()).toBe(count);

@@ -24,7 +24,15 @@ describe('bench figures', () => {
 
   it('a figure not measured is a miss with its reason, in JSON and in the table', () => {
     const missing = notMeasured({ id: '6', title: 'heap per connection', unit: 'KB', goal: { of: 'value', max: 10 } }, 'not built yet');
-    expect(JSON.parse(JSON.stringify(missing))).toEqual({ id: '6', title: 'heap per connection', unit: 'KB', goal: { of: 'value', max: 10 }, value: null, met: false, note: 'not built yet' });
+    expect(JSON.parse(JSON.stringify(missing))).toEqual({
+      id: '6',
+      title: 'heap per connection',
+      unit: 'KB',
+      goal: { of: 'value', max: 10 },
+      value: null,
+      met: false,
+      note: 'not built yet',
+    });
     expect(table([missing])).toContain('MISS  6    heap per connection\n            value     not measured');
   });
 

@@ -53,7 +53,9 @@ describe('large audiences: shards on the fanout queue', () => {
     await emulator.mappingsIdle();
     const sent = emulator.eventLog.all().filter((e) => e.kind === 'sqs' && e.queue === 'perkup-dev-fanout' && e.action === 'sent');
     expect(sent).toHaveLength(3);
-    const fanoutBatches = emulator.eventLog.all().filter((e) => e.kind === 'batch' && e.source === 'sqs' && e.functionName === 'fanout' && e.action === 'ok');
+    const fanoutBatches = emulator.eventLog
+      .all()
+      .filter((e) => e.kind === 'batch' && e.source === 'sqs' && e.functionName === 'fanout' && e.action === 'ok');
     expect(fanoutBatches).toHaveLength(3);
     for (const m of members) await m.expectNone({ type: 'partner_updated', partnerId: id }, 200);
   });
@@ -65,8 +67,12 @@ describe('large audiences: shards on the fanout queue', () => {
     const id = await createPartner('Le Patient');
     for (const m of members) await m.waitFor({ type: 'partner_updated', action: 'created', partnerId: id }, 15_000);
     // The worker logs the retry shard after its posts, on its container's stdout, which may trail the frame: wait for it.
-    const retryShards = () => emulator.eventLog.all().filter((e) => e.kind === 'log' && e.functionName === 'fanout' && e.message === 'fanout shard sent' && e.data?.retry === true);
-    for (const deadline = Date.now() + 10_000; retryShards().length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    const retryShards = () =>
+      emulator.eventLog
+        .all()
+        .filter((e) => e.kind === 'log' && e.functionName === 'fanout' && e.message === 'fanout shard sent' && e.data?.retry === true);
+    for (const deadline = Date.now() + 10_000; retryShards().length === 0 && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 20));
     expect(retryShards().length).toBeGreaterThanOrEqual(1);
   });
 });

@@ -34,19 +34,36 @@ async function member(sub: string): Promise<ScenarioClient> {
 
 async function graphql(query: string, variables: Record<string, unknown>) {
   const token = await signDevelopmentToken({ sub: 'admin-1', role: 'admin' }, SECRET);
-  const response = await fetch(emulator.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(emulator.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   expect(response.status).toBe(200);
   return (await response.json()) as { data: Record<string, any> };
 }
 
 const recordExists = async (connectionId: string) =>
-  (await emulator.dynamodb.client.send(new GetItemCommand({ TableName: 'perkup-dev-connections', Key: { pk: { S: `CONN#${connectionId}` }, sk: { S: 'META' } }, ConsistentRead: true }))).Item !== undefined;
+  (
+    await emulator.dynamodb.client.send(
+      new GetItemCommand({
+        TableName: 'perkup-dev-connections',
+        Key: { pk: { S: `CONN#${connectionId}` }, sk: { S: 'META' } },
+        ConsistentRead: true,
+      }),
+    )
+  ).Item !== undefined;
 
 describe('PerkUp on the emulator, end to end', () => {
   it("the seed's mutations reach the Paris client with the seed's shapes and never the Lyon client", async () => {
     const paris = await member('member-paris');
     const lyon = await member('member-lyon');
-    paris.send(JSON.stringify({ type: 'subscribe', data: { topics: ['partners', 'cache_invalidation'], city: 'Paris', categories: ['Restaurant'] } }));
+    paris.send(
+      JSON.stringify({
+        type: 'subscribe',
+        data: { topics: ['partners', 'cache_invalidation'], city: 'Paris', categories: ['Restaurant'] },
+      }),
+    );
     lyon.send(JSON.stringify({ type: 'subscribe', data: { topics: ['partners'], city: 'Lyon' } }));
     await paris.waitFor({ type: 'subscribed' }, 10_000);
     await lyon.waitFor({ type: 'subscribed' }, 10_000);
@@ -60,8 +77,32 @@ describe('PerkUp on the emulator, end to end', () => {
     const keys = [`partner:${id}`, 'all_partners', 'category:Restaurant', 'city:Paris', 'category:restaurant', 'city:paris'];
     // Exactly the seed's fields plus eventId (added: the stream record's id, for dropping duplicates).
     const eventId = { $anyString: true };
-    await paris.waitFor({ $exact: { type: 'partner_updated', action: 'created', partnerId: id, data: { $exact: { id, name: seedPartnerInput.name, category: 'Restaurant', city: 'Paris', discount: 15 } }, timestamp: ISO, eventId } }, 10_000);
-    await paris.waitFor({ $exact: { type: 'partner_updated', action: 'updated', partnerId: id, data: { $exact: { id, changes: ['phone', 'discount'], updatedAt: ISO } }, timestamp: ISO, eventId } }, 10_000);
+    await paris.waitFor(
+      {
+        $exact: {
+          type: 'partner_updated',
+          action: 'created',
+          partnerId: id,
+          data: { $exact: { id, name: seedPartnerInput.name, category: 'Restaurant', city: 'Paris', discount: 15 } },
+          timestamp: ISO,
+          eventId,
+        },
+      },
+      10_000,
+    );
+    await paris.waitFor(
+      {
+        $exact: {
+          type: 'partner_updated',
+          action: 'updated',
+          partnerId: id,
+          data: { $exact: { id, changes: ['phone', 'discount'], updatedAt: ISO } },
+          timestamp: ISO,
+          eventId,
+        },
+      },
+      10_000,
+    );
     await paris.waitFor({ $exact: { type: 'partner_updated', action: 'deleted', partnerId: id, timestamp: ISO, eventId } }, 10_000);
     // One cache_invalidated per stream batch: the three mutations may share a batch (their keys are the same).
     await paris.waitFor({ type: 'cache_invalidated', keys, timestamp: ISO, eventId }, 10_000);
@@ -94,8 +135,13 @@ describe('PerkUp on the emulator, end to end', () => {
     const before = emulator.eventLog.all().length;
     await graphql(CREATE_PARTNER, { input: { ...seedPartnerInput, name: 'Nouveau partenaire' } });
     // The notification leaves from the stream after the mutation answered: wait for the post.
-    const ghostPosts = () => emulator.eventLog.all().slice(before).filter((e) => e.kind === 'management' && e.connectionId === ghost.connectionId);
-    for (const deadline = Date.now() + 10_000; ghostPosts().length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    const ghostPosts = () =>
+      emulator.eventLog
+        .all()
+        .slice(before)
+        .filter((e) => e.kind === 'management' && e.connectionId === ghost.connectionId);
+    for (const deadline = Date.now() + 10_000; ghostPosts().length === 0 && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 20));
     await emulator.mappingsIdle();
     const management = ghostPosts();
     expect(management).toEqual([expect.objectContaining({ method: 'POST', statusCode: 410, errorType: 'GoneException' })]);

@@ -45,17 +45,29 @@ describe('npm run emulate', () => {
     // --check stops on its own once it has printed.
     const code = byDefault.child.exitCode ?? (await new Promise<number | null>((resolve) => byDefault.child.once('exit', resolve)));
     expect(code).toBe(0);
-    expect(byDefault.output()).toMatch(/Latency\s+aws \(execute-api 20–40 ms, dynamodb 4–10 ms, other services 10–20 ms, index lag 100–1000 ms\)/);
+    expect(byDefault.output()).toMatch(
+      /Latency\s+aws \(execute-api 20–40 ms, dynamodb 4–10 ms, other services 10–20 ms, index lag 100–1000 ms\)/,
+    );
   });
 
   it('refuses an unknown latency profile (listing the known ones) and a bad container count or connection quota, with exit code 2', async () => {
-    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/emulate.ts', '--latency', 'fast', '--check'], { cwd: root, encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/emulate.ts', '--latency', 'fast', '--check'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--latency: Unknown latency profile "fast" (known: none, aws)');
-    const badPool = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/emulate.ts', '--max-containers', '0', '--check'], { cwd: root, encoding: 'utf8' });
+    const badPool = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/emulate.ts', '--max-containers', '0', '--check'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(badPool.status).toBe(2);
     expect(badPool.stderr).toContain('--max-containers must be a whole number 1–256, got "0"');
-    const badQuota = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli/emulate.ts', '--max-connections-per-second', '0', '--check'], { cwd: root, encoding: 'utf8' });
+    const badQuota = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'harness/cli/emulate.ts', '--max-connections-per-second', '0', '--check'],
+      { cwd: root, encoding: 'utf8' },
+    );
     expect(badQuota.status).toBe(2);
     expect(badQuota.stderr).toContain('--max-connections-per-second must be a whole number 1–1000000, got "0"');
   });

@@ -51,7 +51,14 @@ describe('F1 event shapes', () => {
     expect(domainName).toMatch(/^[a-z0-9]{10}\.execute-api\.eu-west-1\.amazonaws\.com$/);
 
     expect(connect.requestContext).toMatchObject({ routeKey: '$connect', eventType: 'CONNECT' });
-    expect(connect.headers).toMatchObject({ Host: domainName, 'X-Custom': 'one', 'Sec-WebSocket-Version': '13', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Port': '443', 'X-Forwarded-For': '127.0.0.1' });
+    expect(connect.headers).toMatchObject({
+      Host: domainName,
+      'X-Custom': 'one',
+      'Sec-WebSocket-Version': '13',
+      'X-Forwarded-Proto': 'https',
+      'X-Forwarded-Port': '443',
+      'X-Forwarded-For': '127.0.0.1',
+    });
     expect(connect.headers['Sec-WebSocket-Key']).toEqual(expect.any(String));
     expect(connect.headers['X-Amzn-Trace-Id']).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/);
     expect(connect.multiValueHeaders['X-Custom']).toEqual(['one']);
@@ -64,7 +71,12 @@ describe('F1 event shapes', () => {
     expect(message).not.toHaveProperty('headers');
     expect(message).not.toHaveProperty('queryStringParameters');
 
-    expect(disconnect.requestContext).toMatchObject({ routeKey: '$disconnect', eventType: 'DISCONNECT', disconnectStatusCode: 4000, disconnectReason: '' });
+    expect(disconnect.requestContext).toMatchObject({
+      routeKey: '$disconnect',
+      eventType: 'DISCONNECT',
+      disconnectStatusCode: 4000,
+      disconnectReason: '',
+    });
     expect(disconnect.headers).toEqual({ Host: domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' });
     expect(disconnect).not.toHaveProperty('body');
   });
@@ -85,12 +97,31 @@ describe('F2 authorizer context', () => {
     const invoke: Invoke = async (fn, event) => {
       if (fn === 'auth') {
         const token = (event as { queryStringParameters: Record<string, string> }).queryStringParameters.token;
-        return { ok: true, requestId: 'r', coldStart: false, durationMs: 0, value: { principalId: `user-${token}`, policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: '*' }] }, context: { tier: 'gold', credits: 3 } } };
+        return {
+          ok: true,
+          requestId: 'r',
+          coldStart: false,
+          durationMs: 0,
+          value: {
+            principalId: `user-${token}`,
+            policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: '*' }] },
+            context: { tier: 'gold', credits: 3 },
+          },
+        };
       }
       seen.push(event as Record<string, any>);
       return { ok: true, requestId: 'r', coldStart: false, durationMs: 0, value: { statusCode: 200 } };
     };
-    const api = createWebSocketApi({ invoke, routes, routeSelectionExpression: '$request.body.action', authorizer: { functionName: 'auth', identitySource: ['route.request.querystring.token'] }, stage: 'test', apiId: 'api1234567', region: 'eu-west-1', clock: createClock() });
+    const api = createWebSocketApi({
+      invoke,
+      routes,
+      routeSelectionExpression: '$request.body.action',
+      authorizer: { functionName: 'auth', identitySource: ['route.request.querystring.token'] },
+      stage: 'test',
+      apiId: 'api1234567',
+      region: 'eu-west-1',
+      clock: createClock(),
+    });
     const { port } = await api.listen(0);
     const client = new ScenarioClient('c', '42');
     expect((await client.connect(`ws://127.0.0.1:${port}`)).ok).toBe(true);

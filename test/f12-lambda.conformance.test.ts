@@ -57,8 +57,13 @@ describe('F12 Lambda', () => {
   it("applies the function's environment (provider + function + emulator overrides) and AWS's reserved variables", async () => {
     const counter = value(await invoker.invoke('counter', {}, 'test'));
     expect(counter.env).toEqual({
-      SHARED: 'from-provider', ONLY_COUNTER: 'yes', TABLE: 'fixture-test-items', GREETING: 'bonjour',
-      AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'fixture-test-counter', EXTRA: 'from-emulator',
+      SHARED: 'from-provider',
+      ONLY_COUNTER: 'yes',
+      TABLE: 'fixture-test-items',
+      GREETING: 'bonjour',
+      AWS_REGION: 'eu-west-1',
+      AWS_LAMBDA_FUNCTION_NAME: 'fixture-test-counter',
+      EXTRA: 'from-emulator',
     });
     const other = value(await invoker.invoke('other', {}, 'test'));
     expect(other.env.ONLY_COUNTER).toBeNull();
@@ -76,7 +81,12 @@ describe('F12 Lambda', () => {
     const second = await invoker.invoke('counter', {}, 'test');
     expect([first.coldStart, second.coldStart]).toEqual([true, false]);
     expect(value(first).containerId).toBe(value(second).containerId);
-    expect(eventLog.all().filter((e) => e.kind === 'invoke').map((e) => (e as { coldStart: boolean }).coldStart)).toEqual([true, false]);
+    expect(
+      eventLog
+        .all()
+        .filter((e) => e.kind === 'invoke')
+        .map((e) => (e as { coldStart: boolean }).coldStart),
+    ).toEqual([true, false]);
   });
 
   it('concurrent invocations run in separate containers, bounded by the pool; the rest queue', async () => {
@@ -86,7 +96,10 @@ describe('F12 Lambda', () => {
     // Each container counts its own invocations from 1: module state is per container. How the four split
     // between the two depends on which cold start finishes first, so only that each counts 1, 2, … is asserted.
     for (const id of containers) {
-      const counts = results.filter((r) => value(r).containerId === id).map((r) => value(r).invocations).sort();
+      const counts = results
+        .filter((r) => value(r).containerId === id)
+        .map((r) => value(r).invocations)
+        .sort();
       expect(counts).toEqual(counts.map((_, i) => i + 1));
     }
     expect(results.filter((r) => r.coldStart)).toHaveLength(2);
@@ -105,29 +118,40 @@ describe('F12 Lambda', () => {
     expect(result).toMatchObject({ ok: false, kind: 'error', error: { name: 'PartnerNotFound', message: 'no such partner' } });
     // stdout crosses threads asynchronously: wait for the line rather than for a fixed time.
     await vi.waitFor(() => expect(eventLog.all().some((e) => e.kind === 'log')).toBe(true), { timeout: 10_000, interval: 10 });
-    expect(eventLog.all().find((e) => e.kind === 'log')).toMatchObject({ functionName: 'failing', level: 'ERROR', message: 'about to fail', data: { reason: 'test' } });
+    expect(eventLog.all().find((e) => e.kind === 'log')).toMatchObject({
+      functionName: 'failing',
+      level: 'ERROR',
+      message: 'about to fail',
+      data: { reason: 'test' },
+    });
   });
 
   it('supports callback-style handlers', async () => {
     expect(value(await invoker.invoke('callback', { value: 21 }, 'test'))).toEqual({ doubled: 42 });
   });
 
-  it.each(['fast', 'wire'] as const)("a handler's SDK calls to an intercepted host are served in-process (%s mode), with the SDK's errors", async (interceptMode) => {
-    const env = { MANAGEMENT_ENDPOINT: 'https://mgmt.example.test/dev' };
-    await invoker.close();
-    invoker = createLambdaInvoker({
-      functions: app.functions,
-      environment: env,
-      interceptMode,
-      interceptHosts: ['mgmt.example.test'],
-      serveIntercepted: async (request): Promise<HttpLikeResponse> =>
-        decodeURIComponent(request.path).endsWith('/gone=')
-          ? { statusCode: 410, headers: { 'x-amzn-errortype': 'GoneException' }, body: new Uint8Array() }
-          : { statusCode: 200, headers: {}, body: new Uint8Array() },
-    });
-    expect(value(await invoker.invoke('poster', { connectionId: 'alive=', data: 'hi' }, 'test'))).toEqual({ status: 200 });
-    expect(value(await invoker.invoke('poster', { connectionId: 'gone=', data: 'hi' }, 'test'))).toEqual({ error: 'GoneException', status: 410 });
-  });
+  it.each(['fast', 'wire'] as const)(
+    "a handler's SDK calls to an intercepted host are served in-process (%s mode), with the SDK's errors",
+    async (interceptMode) => {
+      const env = { MANAGEMENT_ENDPOINT: 'https://mgmt.example.test/dev' };
+      await invoker.close();
+      invoker = createLambdaInvoker({
+        functions: app.functions,
+        environment: env,
+        interceptMode,
+        interceptHosts: ['mgmt.example.test'],
+        serveIntercepted: async (request): Promise<HttpLikeResponse> =>
+          decodeURIComponent(request.path).endsWith('/gone=')
+            ? { statusCode: 410, headers: { 'x-amzn-errortype': 'GoneException' }, body: new Uint8Array() }
+            : { statusCode: 200, headers: {}, body: new Uint8Array() },
+      });
+      expect(value(await invoker.invoke('poster', { connectionId: 'alive=', data: 'hi' }, 'test'))).toEqual({ status: 200 });
+      expect(value(await invoker.invoke('poster', { connectionId: 'gone=', data: 'hi' }, 'test'))).toEqual({
+        error: 'GoneException',
+        status: 410,
+      });
+    },
+  );
 
   it('reload() gives new invocations fresh code (a cold start) without failing in-flight ones', async () => {
     const inFlight = invoker.invoke('counter', { waitMs: 100 }, 'test');
@@ -142,7 +166,10 @@ describe('F12 Lambda', () => {
   it('close() settles every invocation still running or queued, saying the emulator stopped', async () => {
     const running = [1, 2, 3].map(() => invoker.invoke('slow', { ms: 5000 }, 'test'));
     // Two containers run (the pool's bound in this file), the third waits in the queue.
-    await vi.waitFor(() => expect(eventLog.all().filter((e) => e.kind === 'invokeStart')).toHaveLength(2), { timeout: 10_000, interval: 10 });
+    await vi.waitFor(() => expect(eventLog.all().filter((e) => e.kind === 'invokeStart')).toHaveLength(2), {
+      timeout: 10_000,
+      interval: 10,
+    });
     await invoker.close();
     const results = await Promise.all(running);
     expect(results.map((r) => (r.ok ? 'ok' : r.error.name))).toEqual(['EmulatorShutdown', 'EmulatorShutdown', 'EmulatorShutdown']);

@@ -53,7 +53,11 @@ describe('F13 HTTP API', () => {
     const items = await fetch(`${app.emulator.httpUrl}/items/42`);
     expect(items.status).toBe(201);
     expect(((await items.json()) as Record<string, any>).pathParameters).toEqual({ id: '42' });
-    const binary = await fetch(`${app.emulator.httpUrl}/echo`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array([0, 255, 1]) });
+    const binary = await fetch(`${app.emulator.httpUrl}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: new Uint8Array([0, 255, 1]),
+    });
     const event = (await binary.json()) as Record<string, any>;
     expect(event).toMatchObject({ isBase64Encoded: true, body: Buffer.from([0, 255, 1]).toString('base64') });
   });
@@ -91,12 +95,20 @@ describe('F19 HTTP API as configured: CORS from serverless.yml, AWS status mappi
   it('without provider.httpApi.cors nothing is added: OPTIONS is routed (404) and responses carry no CORS headers', async () => {
     const preflight = await fetch(`${app.emulator.httpUrl}/echo`, {
       method: 'OPTIONS',
-      headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' },
+      headers: {
+        Origin: 'https://app.example',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'authorization,content-type',
+      },
     });
     expect(preflight.status).toBe(404);
     expect(await preflight.json()).toEqual({ message: 'Not Found' });
     expect([...preflight.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
-    const post = await fetch(`${app.emulator.httpUrl}/echo`, { method: 'POST', headers: { Origin: 'https://app.example', 'Content-Type': 'application/json' }, body: '{}' });
+    const post = await fetch(`${app.emulator.httpUrl}/echo`, {
+      method: 'POST',
+      headers: { Origin: 'https://app.example', 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(post.status).toBe(201);
     expect([...post.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
   });
@@ -106,7 +118,11 @@ describe('F19 HTTP API as configured: CORS from serverless.yml, AWS status mappi
     try {
       const preflight = await fetch(perkup.graphqlUrl, {
         method: 'OPTIONS',
-        headers: { Origin: 'https://app.perkup.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization,content-type' },
+        headers: {
+          Origin: 'https://app.perkup.example',
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'authorization,content-type',
+        },
       });
       expect(preflight.status).toBe(204);
       expect(Object.fromEntries([...preflight.headers].filter(([h]) => h.startsWith('access-control-')))).toEqual({
@@ -117,9 +133,17 @@ describe('F19 HTTP API as configured: CORS from serverless.yml, AWS status mappi
       });
       // No function ran for the preflight.
       expect(perkup.eventLog.all().filter((e) => e.kind === 'invoke')).toEqual([]);
-      const query = await fetch(perkup.graphqlUrl, { method: 'POST', headers: { Origin: 'https://app.perkup.example', 'Content-Type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      const query = await fetch(perkup.graphqlUrl, {
+        method: 'POST',
+        headers: { Origin: 'https://app.perkup.example', 'Content-Type': 'application/json' },
+        body: '{"query":"{ __typename }"}',
+      });
       expect(query.headers.get('access-control-allow-origin')).toBe('*');
-      const withoutOrigin = await fetch(perkup.graphqlUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      const withoutOrigin = await fetch(perkup.graphqlUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"query":"{ __typename }"}',
+      });
       expect(withoutOrigin.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await perkup.close();
@@ -129,14 +153,38 @@ describe('F19 HTTP API as configured: CORS from serverless.yml, AWS status mappi
   it('cors: true takes the Serverless Framework defaults; the object form is read as written; bad values are refused', () => {
     expect(corsConfiguration(true, ['POST', 'GET'])).toEqual({
       allowOrigins: ['*'],
-      allowHeaders: ['Content-Type', 'X-Amz-Date', 'Authorization', 'X-Api-Key', 'X-Amz-Security-Token', 'X-Amz-User-Agent', 'X-Amzn-Trace-Id'],
+      allowHeaders: [
+        'Content-Type',
+        'X-Amz-Date',
+        'Authorization',
+        'X-Api-Key',
+        'X-Amz-Security-Token',
+        'X-Amz-User-Agent',
+        'X-Amzn-Trace-Id',
+      ],
       allowMethods: ['POST', 'GET', 'OPTIONS'],
       allowCredentials: false,
       exposeHeaders: [],
     });
-    const object = corsConfiguration({ allowedOrigins: ['https://a.example', 'https://*.b.example'], allowCredentials: true, exposedResponseHeaders: ['X-Id'], maxAge: 60 }, ['POST'])!;
-    expect(preflightHeaders(object, 'https://a.example')).toMatchObject({ 'access-control-allow-origin': 'https://a.example', 'access-control-allow-credentials': 'true', 'access-control-max-age': '60' });
-    expect(responseHeaders(object, 'https://x.b.example')).toEqual({ 'access-control-allow-origin': 'https://x.b.example', 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'X-Id' });
+    const object = corsConfiguration(
+      {
+        allowedOrigins: ['https://a.example', 'https://*.b.example'],
+        allowCredentials: true,
+        exposedResponseHeaders: ['X-Id'],
+        maxAge: 60,
+      },
+      ['POST'],
+    )!;
+    expect(preflightHeaders(object, 'https://a.example')).toMatchObject({
+      'access-control-allow-origin': 'https://a.example',
+      'access-control-allow-credentials': 'true',
+      'access-control-max-age': '60',
+    });
+    expect(responseHeaders(object, 'https://x.b.example')).toEqual({
+      'access-control-allow-origin': 'https://x.b.example',
+      'access-control-allow-credentials': 'true',
+      'access-control-expose-headers': 'X-Id',
+    });
     expect(responseHeaders(object, 'https://evil.example')).toEqual({});
     expect(corsConfiguration(undefined, ['POST'])).toBeUndefined();
     expect(() => corsConfiguration({ allowedOrigin: '*' }, ['POST'])).toThrow('provider.httpApi.cors: unknown key(s) allowedOrigin');
@@ -148,7 +196,13 @@ describe('F19 HTTP API as configured: CORS from serverless.yml, AWS status mappi
     const fixture = loadServerlessConfig(fileURLToPath(new URL('./fixtures/lambda-app/serverless.yml', import.meta.url)));
     const invoker = createLambdaInvoker({ functions: fixture.functions });
     // The 30 s wait, shortened for the test; the function itself may run 60 s.
-    const api = createHttpApi({ invoke: invoker.invoke, routes: [{ method: 'GET', path: '/slow', functionName: 'httpSlow' }], apiId: 'abcdefghij', region: 'eu-west-1', integrationTimeoutMs: 2000 });
+    const api = createHttpApi({
+      invoke: invoker.invoke,
+      routes: [{ method: 'GET', path: '/slow', functionName: 'httpSlow' }],
+      apiId: 'abcdefghij',
+      region: 'eu-west-1',
+      integrationTimeoutMs: 2000,
+    });
     const { port } = await api.listen(0);
     try {
       const late = await fetch(`http://127.0.0.1:${port}/slow?ms=20000`);

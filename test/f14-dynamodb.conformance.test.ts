@@ -33,7 +33,10 @@ describe('F14 DynamoDB', () => {
   it("creates serverless.yml's tables with their keys and indexes", async () => {
     const { raw } = await start({ storage: 'memory', tables: perkup.tables });
     const { Table } = await raw.send(new DescribeTableCommand({ TableName: 'perkup-dev-connections' }));
-    expect(Table?.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
+    expect(Table?.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
     expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['byTarget']);
     const partners = await raw.send(new DescribeTableCommand({ TableName: 'perkup-dev-partners' }));
     expect(partners.Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(['byCategory', 'byCity', 'byGeohash']);
@@ -43,8 +46,17 @@ describe('F14 DynamoDB', () => {
     const eventLog = createEventLog();
     const { doc } = await start({ storage: 'memory', tables: fixture.tables, eventLog });
     await doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'a', n: 1, tags: new Set(['x']) } }));
-    expect((await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'a' } }))).Item).toEqual({ id: 'a', n: 1, tags: new Set(['x']) });
-    expect(eventLog.all().filter((e) => e.kind === 'dynamodb').map((e) => [(e as { operation: string }).operation, (e as { table?: string }).table, (e as { statusCode: number }).statusCode])).toEqual([
+    expect((await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'a' } }))).Item).toEqual({
+      id: 'a',
+      n: 1,
+      tags: new Set(['x']),
+    });
+    expect(
+      eventLog
+        .all()
+        .filter((e) => e.kind === 'dynamodb')
+        .map((e) => [(e as { operation: string }).operation, (e as { table?: string }).table, (e as { statusCode: number }).statusCode]),
+    ).toEqual([
       ['PutItem', 'fixture-test-items', 200],
       ['GetItem', 'fixture-test-items', 200],
     ]);
@@ -60,13 +72,24 @@ describe('F14 DynamoDB', () => {
     expect(await db.sweepExpiredItems()).toBe(0);
     clock.advance(3601 * 1000);
     expect(await db.sweepExpiredItems()).toBe(1);
-    const ids = await Promise.all(['short', 'long', 'forever'].map(async (id) => (await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id } }))).Item?.id));
+    const ids = await Promise.all(
+      ['short', 'long', 'forever'].map(
+        async (id) => (await doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id } }))).Item?.id,
+      ),
+    );
     expect(ids).toEqual([undefined, 'long', 'forever']);
   });
 
   it('throttles the next N requests with ProvisionedThroughputExceededException, which the SDK retries by default', async () => {
     const { db, raw } = await start({ storage: 'memory', tables: fixture.tables });
-    const noRetry = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: db.endpoint, region: 'eu-west-3', maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+    const noRetry = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: db.endpoint,
+        region: 'eu-west-3',
+        maxAttempts: 1,
+        credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      }),
+    );
     db.faults.throttleNext(1, { operation: 'PutItem' });
     const error = await noRetry.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'x' } })).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
@@ -84,7 +107,9 @@ describe('F14 DynamoDB', () => {
       await first.doc.send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'kept' } }));
       await started.pop()!.close();
       const second = await start({ storage: { path }, tables: fixture.tables });
-      expect((await second.doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'kept' } }))).Item).toEqual({ id: 'kept' });
+      expect((await second.doc.send(new GetCommand({ TableName: 'fixture-test-items', Key: { id: 'kept' } }))).Item).toEqual({
+        id: 'kept',
+      });
     } finally {
       while (started.length) await started.pop()!.close();
       rmSync(path, { recursive: true, force: true });

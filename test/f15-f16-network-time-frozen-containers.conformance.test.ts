@@ -41,7 +41,11 @@ const value = (result: InvocationResult): unknown => {
 };
 const warnings = (): string[] => eventLog.all().flatMap((e) => (e.kind === 'log' && e.level === 'WARN' ? [e.message] : []));
 /** Only this profile's management API calls take time. */
-const managementTakes = (baseMs: number): LatencyProfile => ({ ...LATENCY_PROFILES.none, name: 'test', services: { 'execute-api': { baseMs, jitterMs: 0 } } });
+const managementTakes = (baseMs: number): LatencyProfile => ({
+  ...LATENCY_PROFILES.none,
+  name: 'test',
+  services: { 'execute-api': { baseMs, jitterMs: 0 } },
+});
 
 describe('F15 network time', () => {
   it("profiles: 'none' answers at once, 'aws' gives each service its in-region figure; unknown names are refused", () => {
@@ -67,18 +71,28 @@ describe('F15 network time', () => {
   it("the SDK's requestTimeout holds as on AWS: an error with throwOnRequestTimeout, otherwise only a warning", async () => {
     start(managementTakes(300));
     // @smithy/node-http-handler rejects with TimeoutError only when throwOnRequestTimeout is set…
-    expect(value(await invoker.invoke('timedPoster', { requestTimeoutMs: 100, throwOnRequestTimeout: true }, 'test'))).toEqual({ error: 'TimeoutError' });
+    expect(value(await invoker.invoke('timedPoster', { requestTimeoutMs: 100, throwOnRequestTimeout: true }, 'test'))).toEqual({
+      error: 'TimeoutError',
+    });
     expect(posted).toEqual([]);
     // …without it, it logs a warning and the request goes on (so a 3 s requestTimeout alone bounds nothing).
     expect(value(await invoker.invoke('timedPoster', { requestTimeoutMs: 100 }, 'test'))).toEqual({ status: 200 });
     expect(posted).toEqual(['x=']);
-    await vi.waitFor(() => expect(eventLog.all().some((e) => e.kind === 'log' && /exceeded the configured 100 ms requestTimeout/.test(e.message))).toBe(true), { timeout: 10_000, interval: 10 });
+    await vi.waitFor(
+      () =>
+        expect(eventLog.all().some((e) => e.kind === 'log' && /exceeded the configured 100 ms requestTimeout/.test(e.message))).toBe(true),
+      { timeout: 10_000, interval: 10 },
+    );
   });
 
   it("the function's timeout counts network time: two 600 ms calls do not fit in a 1 s function", async () => {
     start(managementTakes(600));
     const result = await invoker.invoke('twoPosts', { first: 'a=', second: 'b=' }, 'test');
-    expect(result).toMatchObject({ ok: false, kind: 'timeout', error: { name: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' } });
+    expect(result).toMatchObject({
+      ok: false,
+      kind: 'timeout',
+      error: { name: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' },
+    });
     expect(posted).toEqual(['a=']);
   });
 });
@@ -95,7 +109,9 @@ describe('F16 frozen containers', () => {
     expect(value(await invoker.invoke('later', {}, 'test'))).toBe('returned');
     await vi.waitFor(() => expect(posted).toEqual(['late=']), { timeout: 10_000, interval: 10 });
     // (That second invocation may itself return before the post has its answer — then it warns about that call.)
-    expect(warnings().every((w) => /^later returned with work pending \(.+\): on AWS this is frozen until the next invocation$/.test(w))).toBe(true);
+    expect(
+      warnings().every((w) => /^later returned with work pending \(.+\): on AWS this is frozen until the next invocation$/.test(w)),
+    ).toBe(true);
     // The same kind of pending work is not repeated at every invocation: one line about the timer, however often.
     expect(value(await invoker.invoke('later', { connectionId: 'again=' }, 'test'))).toBe('returned');
     expect(warnings().filter((w) => w.includes('(1 Timeout)'))).toHaveLength(1);
@@ -117,7 +133,9 @@ describe('Timeouts that matter (lambdaTimeout fault)', () => {
     const result = await invoker.invoke('twoPosts', { first: 'a=', second: 'b=' }, 'test');
     expect(result).toMatchObject({ ok: false, kind: 'timeout', error: { message: 'Task timed out after 1.00 seconds' } });
     expect(posted).toEqual(['a=']);
-    expect(eventLog.all().find((e) => e.kind === 'fault')).toMatchObject({ description: 'twoPosts: next 1 invocation(s) time out right after AWS call #1' });
+    expect(eventLog.all().find((e) => e.kind === 'fault')).toMatchObject({
+      description: 'twoPosts: next 1 invocation(s) time out right after AWS call #1',
+    });
     // The container is gone; the next invocation starts cold and completes.
     const next = await invoker.invoke('twoPosts', { first: 'c=', second: 'd=' }, 'test');
     expect(next).toMatchObject({ ok: true, coldStart: true, value: 'both posted' });
@@ -138,8 +156,12 @@ describe('Timeouts that matter (lambdaTimeout fault)', () => {
 
   it('bad fault parameters are refused with a clear error and change nothing', async () => {
     start();
-    expect(() => invoker.faults.timeoutNext('twoPosts', 1, { afterCalls: 0 })).toThrow('lambdaTimeout afterCalls must be an integer ≥ 1, got 0');
-    expect(() => invoker.faults.timeoutNext('twoPosts', 1, { afterMs: 10, afterCalls: 1 })).toThrow('lambdaTimeout takes afterMs or afterCalls, not both');
+    expect(() => invoker.faults.timeoutNext('twoPosts', 1, { afterCalls: 0 })).toThrow(
+      'lambdaTimeout afterCalls must be an integer ≥ 1, got 0',
+    );
+    expect(() => invoker.faults.timeoutNext('twoPosts', 1, { afterMs: 10, afterCalls: 1 })).toThrow(
+      'lambdaTimeout takes afterMs or afterCalls, not both',
+    );
     expect(() => invoker.faults.timeoutNext('nope')).toThrow('No function "nope" in serverless.yml');
     expect(value(await invoker.invoke('twoPosts', { first: 'a=', second: 'b=' }, 'test'))).toBe('both posted');
   });

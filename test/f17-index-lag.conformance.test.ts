@@ -6,7 +6,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { loadServerlessConfig } from '../harness/config/serverless.js';
 import { startDynamoDB, type DynamoDBProvider } from '../harness/dynamodb/provider.js';
 import { LATENCY_PROFILES } from '../harness/latency.js';
@@ -21,11 +29,22 @@ afterEach(async () => {
 
 async function start(options: Partial<Parameters<typeof startDynamoDB>[0]> = {}) {
   db = await startDynamoDB({ storage: 'memory', tables: perkup.tables, ...options });
-  return DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: db.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: db.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+  );
 }
 
 const inLyon = (doc: DynamoDBDocumentClient) =>
-  doc.send(new QueryCommand({ TableName: TABLE, IndexName: 'byCity', KeyConditionExpression: 'cityKey = :c', ExpressionAttributeValues: { ':c': 'lyon' } })).then((r) => r.Items ?? []);
+  doc
+    .send(
+      new QueryCommand({
+        TableName: TABLE,
+        IndexName: 'byCity',
+        KeyConditionExpression: 'cityKey = :c',
+        ExpressionAttributeValues: { ':c': 'lyon' },
+      }),
+    )
+    .then((r) => r.Items ?? []);
 // Generous: the point is that the index catches up, not how fast a loaded machine gets there.
 const eventually = { timeout: 15_000, interval: 50 };
 
@@ -42,13 +61,24 @@ describe('F17 index lag', () => {
     await db!.faults.indexLag(2000);
 
     await doc.send(new PutCommand({ TableName: TABLE, Item: { id: 'new', cityKey: 'lyon', categoryKey: 'cafe' } }));
-    await doc.send(new UpdateCommand({ TableName: TABLE, Key: { id: 'old' }, UpdateExpression: 'SET #n = :n', ExpressionAttributeNames: { '#n': 'name' }, ExpressionAttributeValues: { ':n': 'after' } }));
+    await doc.send(
+      new UpdateCommand({
+        TableName: TABLE,
+        Key: { id: 'old' },
+        UpdateExpression: 'SET #n = :n',
+        ExpressionAttributeNames: { '#n': 'name' },
+        ExpressionAttributeValues: { ':n': 'after' },
+      }),
+    );
     // The base table is read-your-writes (a consistent GetItem), as on DynamoDB.
     expect((await doc.send(new GetCommand({ TableName: TABLE, Key: { id: 'new' }, ConsistentRead: true }))).Item).toBeDefined();
     // The index still shows the state before the writes.
     expect(await inLyon(doc)).toEqual([{ id: 'old', cityKey: 'lyon', categoryKey: 'bar', name: 'before' }]);
 
-    await vi.waitFor(async () => expect((await inLyon(doc)).map((i) => `${i.id}:${i.name ?? ''}`).sort()).toEqual(['new:', 'old:after']), eventually);
+    await vi.waitFor(
+      async () => expect((await inLyon(doc)).map((i) => `${i.id}:${i.name ?? ''}`).sort()).toEqual(['new:', 'old:after']),
+      eventually,
+    );
 
     await doc.send(new DeleteCommand({ TableName: TABLE, Key: { id: 'old' } }));
     expect((await inLyon(doc)).map((i) => i.id).sort()).toEqual(['new', 'old']);
@@ -58,7 +88,16 @@ describe('F17 index lag', () => {
   it('batch writes lag too, and turning the lag off serves the index from the table again at once', async () => {
     const doc = await start();
     await db!.faults.indexLag(60_000);
-    await doc.send(new BatchWriteCommand({ RequestItems: { [TABLE]: [{ PutRequest: { Item: { id: 'b1', cityKey: 'lyon', categoryKey: 'bar' } } }, { PutRequest: { Item: { id: 'b2', cityKey: 'lyon', categoryKey: 'bar' } } }] } }));
+    await doc.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [TABLE]: [
+            { PutRequest: { Item: { id: 'b1', cityKey: 'lyon', categoryKey: 'bar' } } },
+            { PutRequest: { Item: { id: 'b2', cityKey: 'lyon', categoryKey: 'bar' } } },
+          ],
+        },
+      }),
+    );
     expect(await inLyon(doc)).toEqual([]);
     await db!.faults.indexLag(0);
     expect((await inLyon(doc)).map((i) => i.id).sort()).toEqual(['b1', 'b2']);

@@ -7,7 +7,14 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { BatchWriteItemCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  DeleteItemCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
 import { startEmulator, type Emulator } from '../harness/emulator.js';
 import type { StreamRecord } from '../harness/dynamodb/streams.js';
 import type { LoggedEvent } from '../harness/eventLog.js';
@@ -18,7 +25,11 @@ const ITEMS = 'streamfix-items';
 
 beforeAll(async () => {
   emulator = await startEmulator({ projectRoot: fileURLToPath(new URL('./fixtures/stream-app', import.meta.url)), streamRetryDelayMs: 1 });
-  db = new DynamoDBClient({ endpoint: emulator.dynamodb.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  db = new DynamoDBClient({
+    endpoint: emulator.dynamodb.endpoint,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
 });
 afterAll(async () => {
   db.destroy();
@@ -28,7 +39,8 @@ beforeEach(() => emulator.reset());
 
 const records = (table = ITEMS): StreamRecord[] => emulator.dynamodb.streams.streams.get(table)?.records ?? [];
 const S = (s: string): AttributeValue => ({ S: s });
-const put = (id: string, extra: Record<string, AttributeValue> = {}) => db.send(new PutItemCommand({ TableName: ITEMS, Item: { id: S(id), ...extra } }));
+const put = (id: string, extra: Record<string, AttributeValue> = {}) =>
+  db.send(new PutItemCommand({ TableName: ITEMS, Item: { id: S(id), ...extra } }));
 const putAll = (items: Array<Record<string, AttributeValue>>, table = ITEMS) =>
   db.send(new BatchWriteItemCommand({ RequestItems: { [table]: items.map((Item) => ({ PutRequest: { Item } })) } }));
 
@@ -49,14 +61,28 @@ const handlerBatches = (functionName: string): string[][] =>
     .all()
     .filter((e): e is Extract<LoggedEvent, { kind: 'log' }> => e.kind === 'log' && e.functionName === functionName && e.message === 'batch')
     .map((e) => e.data!.keys as string[]);
-const batchEvents = (functionName: string) => emulator.eventLog.all().filter((e): e is Extract<LoggedEvent, { kind: 'batch' }> => e.kind === 'batch' && e.functionName === functionName);
+const batchEvents = (functionName: string) =>
+  emulator.eventLog
+    .all()
+    .filter((e): e is Extract<LoggedEvent, { kind: 'batch' }> => e.kind === 'batch' && e.functionName === functionName);
 
 describe('F18 DynamoDB Streams: records', () => {
   it("INSERT, MODIFY and REMOVE carry AWS's fields; a write that changes nothing or fails its condition writes no record", async () => {
     await put('a', { n: { N: '1' } });
     await put('a', { n: { N: '1' } }); // same item: no record
-    await db.send(new UpdateItemCommand({ TableName: ITEMS, Key: { id: S('a') }, UpdateExpression: 'SET n = :two', ExpressionAttributeValues: { ':two': { N: '2' } } }));
-    await expect(put('a', {}).then(() => db.send(new PutItemCommand({ TableName: ITEMS, Item: { id: S('a') }, ConditionExpression: 'attribute_not_exists(id)' })))).rejects.toThrow(/conditional/i);
+    await db.send(
+      new UpdateItemCommand({
+        TableName: ITEMS,
+        Key: { id: S('a') },
+        UpdateExpression: 'SET n = :two',
+        ExpressionAttributeValues: { ':two': { N: '2' } },
+      }),
+    );
+    await expect(
+      put('a', {}).then(() =>
+        db.send(new PutItemCommand({ TableName: ITEMS, Item: { id: S('a') }, ConditionExpression: 'attribute_not_exists(id)' })),
+      ),
+    ).rejects.toThrow(/conditional/i);
     await db.send(new DeleteItemCommand({ TableName: ITEMS, Key: { id: S('a') } }));
     await db.send(new DeleteItemCommand({ TableName: ITEMS, Key: { id: S('never-there') } })); // no record
 
@@ -64,13 +90,29 @@ describe('F18 DynamoDB Streams: records', () => {
     expect(got.map((r) => r.eventName)).toEqual(['INSERT', 'MODIFY', 'MODIFY', 'REMOVE']);
     const [insert, modify] = got;
     // The documented record: eventID, eventName, eventVersion, eventSource, awsRegion, dynamodb{…}, eventSourceARN.
-    expect(Object.keys(insert).sort()).toEqual(['awsRegion', 'dynamodb', 'eventID', 'eventName', 'eventSource', 'eventSourceARN', 'eventVersion']);
+    expect(Object.keys(insert).sort()).toEqual([
+      'awsRegion',
+      'dynamodb',
+      'eventID',
+      'eventName',
+      'eventSource',
+      'eventSourceARN',
+      'eventVersion',
+    ]);
     expect(insert).toMatchObject({
       eventVersion: '1.1',
       eventSource: 'aws:dynamodb',
       awsRegion: 'eu-west-1',
-      eventSourceARN: expect.stringMatching(/^arn:aws:dynamodb:eu-west-1:\d{12}:table\/streamfix-items\/stream\/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/),
-      dynamodb: { Keys: { id: S('a') }, NewImage: { id: S('a'), n: { N: '1' } }, StreamViewType: 'NEW_AND_OLD_IMAGES', SequenceNumber: expect.stringMatching(/^\d{21}$/), SizeBytes: expect.any(Number) },
+      eventSourceARN: expect.stringMatching(
+        /^arn:aws:dynamodb:eu-west-1:\d{12}:table\/streamfix-items\/stream\/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$/,
+      ),
+      dynamodb: {
+        Keys: { id: S('a') },
+        NewImage: { id: S('a'), n: { N: '1' } },
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+        SequenceNumber: expect.stringMatching(/^\d{21}$/),
+        SizeBytes: expect.any(Number),
+      },
     });
     expect(insert.dynamodb.OldImage).toBeUndefined();
     expect(insert.dynamodb.ApproximateCreationDateTime).toBe(Math.floor(insert.dynamodb.ApproximateCreationDateTime));
@@ -86,7 +128,16 @@ describe('F18 DynamoDB Streams: records', () => {
   it("per item, records follow the writes' order: 20 concurrent increments chain OldImage to the previous NewImage", async () => {
     await put('counter', { n: { N: '0' } });
     await Promise.all(
-      Array.from({ length: 20 }, () => db.send(new UpdateItemCommand({ TableName: ITEMS, Key: { id: S('counter') }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': { N: '1' } } }))),
+      Array.from({ length: 20 }, () =>
+        db.send(
+          new UpdateItemCommand({
+            TableName: ITEMS,
+            Key: { id: S('counter') },
+            UpdateExpression: 'ADD n :one',
+            ExpressionAttributeValues: { ':one': { N: '1' } },
+          }),
+        ),
+      ),
     );
     const modifies = records().filter((r) => r.eventName === 'MODIFY');
     expect(modifies.map((r) => Number(r.dynamodb.NewImage!.n.N))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
@@ -108,7 +159,10 @@ describe('F18 DynamoDB Streams: records', () => {
     await emulator.dynamodb.sweepExpiredItems();
     const removes = records().filter((r) => r.eventName === 'REMOVE');
     expect(removes).toHaveLength(1);
-    expect(removes[0]).toMatchObject({ userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' }, dynamodb: { Keys: { id: S('expiring') }, OldImage: { id: S('expiring') } } });
+    expect(removes[0]).toMatchObject({
+      userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
+      dynamodb: { Keys: { id: S('expiring') }, OldImage: { id: S('expiring') } },
+    });
     // A user's delete has no userIdentity.
     await db.send(new DeleteItemCommand({ TableName: ITEMS, Key: { id: S('staying') } }));
     expect(records().at(-1)!.userIdentity).toBeUndefined();
@@ -126,7 +180,10 @@ describe('F18 event source mapping (DynamoDB stream)', () => {
   });
 
   it('maximumBatchingWindow: records wait for the window on the emulated clock, then go in one batch', async () => {
-    await putAll([1, 2, 3].map((n) => ({ pk: S('w'), sk: S(String(n)) })), 'streamfix-plain');
+    await putAll(
+      [1, 2, 3].map((n) => ({ pk: S('w'), sk: S(String(n)) })),
+      'streamfix-plain',
+    );
     await new Promise((r) => setImmediate(r));
     expect(handlerBatches('plain')).toEqual([]);
     emulator.clock.advance(5000);
@@ -139,12 +196,17 @@ describe('F18 event source mapping (DynamoDB stream)', () => {
     const failure = await until(() => emulator.queues.messages('streamfix-failures')[0], 'the on-failure message');
     await emulator.mappingsIdle();
     // A handler's log lines travel on its container's stdout, which may trail the invocation's result.
-    await until(() => handlerBatches('consumer').length >= 7, 'the handler\'s log lines');
+    await until(() => handlerBatches('consumer').length >= 7, "the handler's log lines");
     expect(handlerBatches('consumer')).toEqual([['a', 'b', 'c', 'd'], ['a', 'b'], ['a'], ['b'], ['b'], ['b'], ['c', 'd']]);
     const b = records().find((r) => r.dynamodb.Keys.id.S === 'b')!;
     // AWS's invocation record for a stream: where the batch is, not the records.
     expect(JSON.parse(failure.body)).toEqual({
-      requestContext: { requestId: expect.any(String), functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:streamfix-test-consumer', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3 },
+      requestContext: {
+        requestId: expect.any(String),
+        functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:streamfix-test-consumer',
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: 3,
+      },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
       version: '1.0',
       timestamp: expect.any(String),
@@ -164,15 +226,18 @@ describe('F18 event source mapping (DynamoDB stream)', () => {
   it('ReportBatchItemFailures: Lambda checkpoints before the lowest failed sequence number and retries from it', async () => {
     await putAll([{ id: S('a') }, { id: S('b'), behaviour: S('report') }, { id: S('c') }]);
     await until(() => batchEvents('consumer').some((e) => e.action === 'ok'), 'the retry');
-    await until(() => handlerBatches('consumer').length >= 2, 'the handler\'s log lines');
-    expect(handlerBatches('consumer')).toEqual([['a', 'b', 'c'], ['b', 'c']]);
+    await until(() => handlerBatches('consumer').length >= 2, "the handler's log lines");
+    expect(handlerBatches('consumer')).toEqual([
+      ['a', 'b', 'c'],
+      ['b', 'c'],
+    ]);
     expect(batchEvents('consumer').map((e) => e.action)).toEqual(['invoke', 'partial', 'retry', 'invoke', 'ok']);
   });
 
   it('an empty itemIdentifier fails the whole batch (then bisect splits it)', async () => {
     await putAll([{ id: S('a'), behaviour: S('bad-id') }, { id: S('b') }]);
     await until(() => batchEvents('consumer').filter((e) => e.action === 'ok').length >= 2, 'the retries');
-    await until(() => handlerBatches('consumer').length >= 3, 'the handler\'s log lines');
+    await until(() => handlerBatches('consumer').length >= 3, "the handler's log lines");
     expect(handlerBatches('consumer')).toEqual([['a', 'b'], ['a'], ['b']]);
   });
 
@@ -181,7 +246,10 @@ describe('F18 event source mapping (DynamoDB stream)', () => {
     await putAll([{ pk: S('t'), sk: S('1') }], 'streamfix-plain');
     emulator.clock.advance(5000);
     await until(() => batchEvents('plain').some((e) => e.action === 'ok'), 'the retried batch');
-    expect(batchEvents('plain').map((e) => e.action), JSON.stringify(emulator.eventLog.all().filter((e) => e.kind === 'invoke' || e.kind === 'batch' || e.kind === 'fault'))).toEqual(['invoke', 'error', 'retry', 'invoke', 'ok']);
+    expect(
+      batchEvents('plain').map((e) => e.action),
+      JSON.stringify(emulator.eventLog.all().filter((e) => e.kind === 'invoke' || e.kind === 'batch' || e.kind === 'fault')),
+    ).toEqual(['invoke', 'error', 'retry', 'invoke', 'ok']);
     expect(batchEvents('plain')[1].detail).toMatch(/Task timed out/);
   });
 });
@@ -203,7 +271,10 @@ describe('F18 SQS queue and its event source mapping', () => {
     expect(emulator.queues.messages('streamfix-work')).toHaveLength(0);
     const failLines = emulator.eventLog
       .all()
-      .filter((e): e is Extract<LoggedEvent, { kind: 'log' }> => e.kind === 'log' && e.functionName === 'worker' && ((e.data?.bodies as string[] | undefined) ?? []).includes('fail'));
+      .filter(
+        (e): e is Extract<LoggedEvent, { kind: 'log' }> =>
+          e.kind === 'log' && e.functionName === 'worker' && ((e.data?.bodies as string[] | undefined) ?? []).includes('fail'),
+      );
     expect(failLines.map((e) => e.data!.receiveCounts)).toEqual([['1'], ['2']]);
   });
 
@@ -216,10 +287,18 @@ describe('F18 SQS queue and its event source mapping', () => {
 
   it('the SQS API over the AWS JSON protocol: SendMessageBatch answers MD5s; an unknown queue is QueueDoesNotExist', async () => {
     const call = (target: string, body: object) =>
-      emulator.queues.handle({ method: 'POST', path: '/', headers: { 'x-amz-target': `AmazonSQS.${target}` }, body: Buffer.from(JSON.stringify(body)) });
+      emulator.queues.handle({
+        method: 'POST',
+        path: '/',
+        headers: { 'x-amz-target': `AmazonSQS.${target}` },
+        body: Buffer.from(JSON.stringify(body)),
+      });
     const url = emulator.app.queues.find((q) => q.QueueName === 'streamfix-failures')!.url;
     const sent = await call('SendMessageBatch', { QueueUrl: url, Entries: [{ Id: '0', MessageBody: 'hello' }] });
-    expect(JSON.parse(Buffer.from(sent.body).toString())).toEqual({ Successful: [{ Id: '0', MessageId: expect.any(String), MD5OfMessageBody: '5d41402abc4b2a76b9719d911017c592' }], Failed: [] });
+    expect(JSON.parse(Buffer.from(sent.body).toString())).toEqual({
+      Successful: [{ Id: '0', MessageId: expect.any(String), MD5OfMessageBody: '5d41402abc4b2a76b9719d911017c592' }],
+      Failed: [],
+    });
     const missing = await call('SendMessage', { QueueUrl: `${url}-nope`, MessageBody: 'x' });
     expect(missing.statusCode).toBe(400);
     expect(JSON.parse(Buffer.from(missing.body).toString()).__type).toBe('com.amazonaws.sqs#QueueDoesNotExist');

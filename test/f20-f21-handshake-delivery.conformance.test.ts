@@ -20,7 +20,9 @@ function rawUpgrade(url: string, headers: Record<string, string>): Promise<strin
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connectTcp(Number(port), hostname, () => {
-      const lines = Object.entries({ Host: `${hostname}:${port}`, Connection: 'Upgrade', Upgrade: 'websocket', ...headers }).map(([k, v]) => `${k}: ${v}`);
+      const lines = Object.entries({ Host: `${hostname}:${port}`, Connection: 'Upgrade', Upgrade: 'websocket', ...headers }).map(
+        ([k, v]) => `${k}: ${v}`,
+      );
       socket.write(`GET /?outcome=ok HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
     });
     let answer = '';
@@ -60,7 +62,11 @@ describe('F20 the upgrade request is validated before $connect', () => {
   it('a well-formed raw handshake still opens (the check is not stricter than RFC 6455)', async () => {
     const userAgent = `raw-${randomUUID()}`;
     const answer = await Promise.race([
-      rawUpgrade(app.emulator.wsUrl, { 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13', 'User-Agent': userAgent }),
+      rawUpgrade(app.emulator.wsUrl, {
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Version': '13',
+        'User-Agent': userAgent,
+      }),
       app.eventually(async () => ((await connectEventsOf(userAgent)).length ? 'HTTP/1.1 101' : undefined), `the $connect of ${userAgent}`),
     ]);
     expect(answer.split('\r\n')[0]).toMatch(/^HTTP\/1\.1 101/);
@@ -74,7 +80,9 @@ describe('F21 delivery to connections that are going away', () => {
     (client.raw as unknown as { _socket: { pause(): void } })._socket.pause();
     const management = app.management();
     expect(await sdkStatus(management.send(new DeleteConnectionCommand({ ConnectionId: client.connectionId })))).toBe(204);
-    expect(await sdkStatus(management.send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('too late') })))).toBe(410);
+    expect(
+      await sdkStatus(management.send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('too late') }))),
+    ).toBe(410);
     const delivered = app.emulator.eventLog.all().filter((e) => e.kind === 'delivered' && e.connectionId === client.connectionId);
     expect(delivered).toEqual([]);
   });

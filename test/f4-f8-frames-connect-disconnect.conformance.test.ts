@@ -18,17 +18,37 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 /** A WebSocket API core on a port with in-test functions, for cases the fixture app does not have. */
-async function coreApi(routes: Record<string, string>, functions: Record<string, (event: any) => unknown>, extra: Partial<Parameters<typeof createWebSocketApi>[0]> = {}) {
+async function coreApi(
+  routes: Record<string, string>,
+  functions: Record<string, (event: any) => unknown>,
+  extra: Partial<Parameters<typeof createWebSocketApi>[0]> = {},
+) {
   const invoked: Array<{ fn: string; event: any }> = [];
   const invoke: Invoke = async (fn, event) => {
     invoked.push({ fn, event });
     try {
       return ok(await functions[fn](event));
     } catch (error) {
-      return { ok: false, kind: 'error', error: { name: (error as Error).name, message: (error as Error).message }, requestId: 'r', coldStart: false, durationMs: 0 };
+      return {
+        ok: false,
+        kind: 'error',
+        error: { name: (error as Error).name, message: (error as Error).message },
+        requestId: 'r',
+        coldStart: false,
+        durationMs: 0,
+      };
     }
   };
-  const api = createWebSocketApi({ invoke, routes, routeSelectionExpression: '$request.body.action', stage: 'test', apiId: 'core123456', region: 'eu-west-1', clock: createClock(), ...extra });
+  const api = createWebSocketApi({
+    invoke,
+    routes,
+    routeSelectionExpression: '$request.body.action',
+    stage: 'test',
+    apiId: 'core123456',
+    region: 'eu-west-1',
+    clock: createClock(),
+    ...extra,
+  });
   const { port } = await api.listen(0);
   return { api, invoked, url: `ws://127.0.0.1:${port}` };
 }
@@ -52,7 +72,9 @@ describe('F5 integration errors and route responses', () => {
     const { client } = await app.client();
     client.send('{"action":"boom"}');
     const frame = await client.waitFor({ message: 'Internal server error' }, 10_000);
-    expect(frame.text).toMatch(/^\{"message": "Internal server error", "connectionId":"[A-Za-z0-9]{15}=", "requestId":"[A-Za-z0-9]{15}="\}$/);
+    expect(frame.text).toMatch(
+      /^\{"message": "Internal server error", "connectionId":"[A-Za-z0-9]{15}=", "requestId":"[A-Za-z0-9]{15}="\}$/,
+    );
     client.send('{"action":"routed"}');
     await client.waitFor('routed: {"action":"routed"}', 10_000);
     await client.disconnect();
@@ -128,7 +150,10 @@ describe('F7 $connect outcome', () => {
   });
 
   describe('with a REQUEST authorizer', () => {
-    const statements = (effect: string) => ({ principalId: 'p', policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: '*' }] } });
+    const statements = (effect: string) => ({
+      principalId: 'p',
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: '*' }] },
+    });
     const functions = {
       auth: (event: any) => {
         const token = event.queryStringParameters.token;
@@ -163,7 +188,11 @@ describe('F7 $connect outcome', () => {
       const client = new ScenarioClient('c', 'allow');
       expect(await client.connect(url)).toEqual({ ok: true });
       expect(invoked.map((i) => i.fn)).toEqual(['auth', 'fn']);
-      expect(invoked[0].event).toMatchObject({ type: 'REQUEST', methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:core123456/test/$connect', queryStringParameters: { token: 'allow' } });
+      expect(invoked[0].event).toMatchObject({
+        type: 'REQUEST',
+        methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:core123456/test/$connect',
+        queryStringParameters: { token: 'allow' },
+      });
       await client.disconnect();
       await api.close();
     });
@@ -180,8 +209,7 @@ describe('F7 $connect outcome', () => {
 });
 
 describe('F8 $disconnect', () => {
-  const lastDisconnect = async (connectionId: string) =>
-    (await app.eventsOnceRecorded('$disconnect', connectionId))[0].requestContext;
+  const lastDisconnect = async (connectionId: string) => (await app.eventsOnceRecorded('$disconnect', connectionId))[0].requestContext;
 
   it('client close with a code → that code; without one → 1005', async () => {
     const first = await app.client();
@@ -189,19 +217,33 @@ describe('F8 $disconnect', () => {
     expect(await lastDisconnect(first.client.connectionId!)).toMatchObject({ disconnectStatusCode: 4321 });
     const second = await app.client();
     await second.client.disconnect();
-    expect(await lastDisconnect(second.client.connectionId!)).toMatchObject({ disconnectStatusCode: 1005, disconnectReason: 'Client-side close frame status not set' });
+    expect(await lastDisconnect(second.client.connectionId!)).toMatchObject({
+      disconnectStatusCode: 1005,
+      disconnectReason: 'Client-side close frame status not set',
+    });
   });
 
   it('a socket dropped without a close frame → 1006', async () => {
     const { client } = await app.client();
     await client.disconnect({ abrupt: true });
-    expect(await lastDisconnect(client.connectionId!)).toMatchObject({ disconnectStatusCode: 1006, disconnectReason: 'Connection closed abnormally' });
+    expect(await lastDisconnect(client.connectionId!)).toMatchObject({
+      disconnectStatusCode: 1006,
+      disconnectReason: 'Connection closed abnormally',
+    });
   });
 
   it('DELETE @connections → 1000 "Connection Closed Normally"', async () => {
     const { client } = await app.client();
-    await app.emulator.websocketApi.management.handle({ method: 'DELETE', path: `/test/@connections/${encodeURIComponent(client.connectionId!)}`, headers: { authorization: 'AWS4-HMAC-SHA256 …' }, body: new Uint8Array() });
-    expect(await lastDisconnect(client.connectionId!)).toMatchObject({ disconnectStatusCode: 1000, disconnectReason: 'Connection Closed Normally' });
+    await app.emulator.websocketApi.management.handle({
+      method: 'DELETE',
+      path: `/test/@connections/${encodeURIComponent(client.connectionId!)}`,
+      headers: { authorization: 'AWS4-HMAC-SHA256 …' },
+      body: new Uint8Array(),
+    });
+    expect(await lastDisconnect(client.connectionId!)).toMatchObject({
+      disconnectStatusCode: 1000,
+      disconnectReason: 'Connection Closed Normally',
+    });
   });
 
   it('idle timeout → 1001 "Going away" for the client and in the event', async () => {
@@ -224,21 +266,29 @@ describe('F8 $disconnect', () => {
     let inFlight = 0;
     let peak = 0;
     let disconnected = 0;
-    const { api, url } = await coreApi({ $disconnect: 'fn' }, {
-      fn: async () => {
-        inFlight++;
-        peak = Math.max(peak, inFlight);
-        await new Promise((r) => setTimeout(r, 2));
-        inFlight--;
-        disconnected++;
+    const { api, url } = await coreApi(
+      { $disconnect: 'fn' },
+      {
+        fn: async () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await new Promise((r) => setTimeout(r, 2));
+          inFlight--;
+          disconnected++;
+        },
       },
-    }, { disconnectConcurrency: 16, maxConnectionsPerSecond: 100_000 });
+      { disconnectConcurrency: 16, maxConnectionsPerSecond: 100_000 },
+    );
     const sockets = await Promise.all(
-      Array.from({ length: 1000 }, () => new Promise<WebSocket>((resolve, reject) => {
-        const socket = new WebSocket(url);
-        socket.once('open', () => resolve(socket));
-        socket.once('error', reject);
-      })),
+      Array.from(
+        { length: 1000 },
+        () =>
+          new Promise<WebSocket>((resolve, reject) => {
+            const socket = new WebSocket(url);
+            socket.once('open', () => resolve(socket));
+            socket.once('error', reject);
+          }),
+      ),
     );
     const codes = sockets.map((s) => new Promise<number>((resolve) => s.once('close', resolve)));
     await api.closeAll();

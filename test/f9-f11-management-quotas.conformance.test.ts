@@ -18,14 +18,20 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-const sdkError = (promise: Promise<unknown>) => promise.then(() => undefined, (error: { name: string; $metadata: { httpStatusCode: number } }) => ({ name: error.name, status: error.$metadata.httpStatusCode }));
+const sdkError = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: { name: string; $metadata: { httpStatusCode: number } }) => ({ name: error.name, status: error.$metadata.httpStatusCode }),
+  );
 
 describe('F9 management API', () => {
   it('POST delivers the data (200), with the stage in the path and without it (custom domain)', async () => {
     const { client } = await app.client();
     const withStage = app.management();
     const customDomain = app.management(app.emulator.managementUrl.replace(/\/test$/, ''));
-    const response = await withStage.send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('hello via stage') }));
+    const response = await withStage.send(
+      new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('hello via stage') }),
+    );
     expect(response.$metadata.httpStatusCode).toBe(200);
     await customDomain.send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('hello via domain') }));
     expect((await client.waitFor('hello via stage', 10_000)).text).toBe('hello via stage');
@@ -60,12 +66,21 @@ describe('F9 management API', () => {
 
 describe('F10 management errors', () => {
   it('an unknown or closed connection → 410 GoneException with an empty body', async () => {
-    expect(await sdkError(app.management().send(new PostToConnectionCommand({ ConnectionId: 'NeverExisted123=', Data: Buffer.from('x') })))).toEqual({ name: 'GoneException', status: 410 });
+    expect(
+      await sdkError(app.management().send(new PostToConnectionCommand({ ConnectionId: 'NeverExisted123=', Data: Buffer.from('x') }))),
+    ).toEqual({ name: 'GoneException', status: 410 });
     const { client } = await app.client();
     await client.disconnect();
     await app.emulator.websocketApi.settled();
-    expect(await sdkError(app.management().send(new GetConnectionCommand({ ConnectionId: client.connectionId })))).toEqual({ name: 'GoneException', status: 410 });
-    const raw = await fetch(`${app.emulator.managementUrl}/@connections/NeverExisted123%3D`, { method: 'POST', headers: { authorization: 'AWS4-HMAC-SHA256 Credential=x' }, body: 'x' });
+    expect(await sdkError(app.management().send(new GetConnectionCommand({ ConnectionId: client.connectionId })))).toEqual({
+      name: 'GoneException',
+      status: 410,
+    });
+    const raw = await fetch(`${app.emulator.managementUrl}/@connections/NeverExisted123%3D`, {
+      method: 'POST',
+      headers: { authorization: 'AWS4-HMAC-SHA256 Credential=x' },
+      body: 'x',
+    });
     expect(raw.status).toBe(410);
     expect(raw.headers.get('x-amzn-errortype')).toBe('GoneException');
     expect(await raw.text()).toBe('');
@@ -73,19 +88,28 @@ describe('F10 management errors', () => {
 
   it('more than 128 KB → 413 PayloadTooLargeException, and nothing is delivered', async () => {
     const { client } = await app.client();
-    expect(await sdkError(app.management().send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.alloc(131_073, 97) })))).toEqual({ name: 'PayloadTooLargeException', status: 413 });
+    expect(
+      await sdkError(
+        app.management().send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.alloc(131_073, 97) })),
+      ),
+    ).toEqual({ name: 'PayloadTooLargeException', status: 413 });
     await app.management().send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.alloc(131_072, 98) }));
     expect((await client.waitFor({ $any: true }, 10_000)).text).toHaveLength(131_072);
     await client.disconnect();
   });
 
   it('a malformed connection id → 400 BadRequestException', async () => {
-    expect(await sdkError(app.management().send(new PostToConnectionCommand({ ConnectionId: 'not an id!', Data: Buffer.from('x') })))).toEqual({ name: 'BadRequestException', status: 400 });
+    expect(
+      await sdkError(app.management().send(new PostToConnectionCommand({ ConnectionId: 'not an id!', Data: Buffer.from('x') }))),
+    ).toEqual({ name: 'BadRequestException', status: 400 });
   });
 
   it('an unsigned request → 403 ForbiddenException', async () => {
     const { client } = await app.client();
-    const raw = await fetch(`${app.emulator.managementUrl}/@connections/${encodeURIComponent(client.connectionId!)}`, { method: 'POST', body: 'x' });
+    const raw = await fetch(`${app.emulator.managementUrl}/@connections/${encodeURIComponent(client.connectionId!)}`, {
+      method: 'POST',
+      body: 'x',
+    });
     expect(raw.status).toBe(403);
     expect(raw.headers.get('x-amzn-errortype')).toBe('ForbiddenException');
     await client.expectNone({ $any: true }, 100);
@@ -96,7 +120,8 @@ describe('F10 management errors', () => {
     const { client } = await app.client();
     app.emulator.websocketApi.management.setThrottle({ rate: 1, burst: 2 });
     try {
-      const post = () => sdkError(app.management().send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('t') })));
+      const post = () =>
+        sdkError(app.management().send(new PostToConnectionCommand({ ConnectionId: client.connectionId, Data: Buffer.from('t') })));
       expect([await post(), await post(), await post()]).toEqual([undefined, undefined, { name: 'LimitExceededException', status: 429 }]);
     } finally {
       app.emulator.websocketApi.management.setThrottle(undefined);
@@ -138,7 +163,15 @@ describe('F11 quotas', () => {
   it('more than 500 new connections in a second → 429 at the handshake', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     const frozen: Clock = { now: () => now, at: () => () => undefined, advance: (ms) => void (now += ms) };
-    const api = createWebSocketApi({ invoke: async () => ({ ok: true, value: null, requestId: 'r', coldStart: false, durationMs: 0 }), routes: {}, routeSelectionExpression: '$request.body.action', stage: 's', apiId: 'quota12345', region: 'eu-west-1', clock: frozen });
+    const api = createWebSocketApi({
+      invoke: async () => ({ ok: true, value: null, requestId: 'r', coldStart: false, durationMs: 0 }),
+      routes: {},
+      routeSelectionExpression: '$request.body.action',
+      stage: 's',
+      apiId: 'quota12345',
+      region: 'eu-west-1',
+      clock: frozen,
+    });
     const { port } = await api.listen(0);
     const clients = Array.from({ length: 501 }, (_, i) => new ScenarioClient(`c${i}`, undefined));
     const outcomes = [];
@@ -164,7 +197,11 @@ describe('F11 quotas', () => {
     // the machine. The fixture app has no $connect route: every handshake is the quota's decision alone.
     let now = Date.parse('2026-01-01T00:00:00Z');
     const frozen: Clock = { now: () => now, at: () => () => undefined, advance: (ms) => void (now += ms) };
-    const emulator = await startEmulator({ projectRoot: fileURLToPath(new URL('../bench/fixtures/blast-app', import.meta.url)), clock: frozen, maxConnectionsPerSecond });
+    const emulator = await startEmulator({
+      projectRoot: fileURLToPath(new URL('../bench/fixtures/blast-app', import.meta.url)),
+      clock: frozen,
+      maxConnectionsPerSecond,
+    });
     try {
       const clients = Array.from({ length: 701 }, (_, i) => new ScenarioClient(`q${i}`, undefined));
       const outcomes = [];

@@ -64,7 +64,12 @@ const composeSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['test'],
-            properties: { test: { type: 'array', items: { type: 'string' }, minItems: 2 }, interval: duration, timeout: duration, retries: { type: 'integer', minimum: 1 } },
+            properties: {
+              test: { type: 'array', items: { type: 'string' }, minItems: 2 },
+              interval: duration,
+              timeout: duration,
+              retries: { type: 'integer', minimum: 1 },
+            },
           },
         },
       },
@@ -128,7 +133,9 @@ describe('choosing the DynamoDB endpoint (emulate --dynamodb, scenarios --dynamo
   });
 
   it('refuses an unknown name, a bad URL, or both flags at once', () => {
-    expect(() => chooseDynamoDBEndpoint({ dynamodb: 'localstak' }, {})).toThrow('--dynamodb must be dynalite, localstack, floci or a URL, got "localstak"');
+    expect(() => chooseDynamoDBEndpoint({ dynamodb: 'localstak' }, {})).toThrow(
+      '--dynamodb must be dynalite, localstack, floci or a URL, got "localstak"',
+    );
     expect(() => chooseDynamoDBEndpoint({ endpoint: 'localhost:4566' }, {})).toThrow('--dynamodb-endpoint must be an http(s) URL');
     expect(() => chooseDynamoDBEndpoint({}, { DYNAMODB_ENDPOINT: 'nope' })).toThrow('DYNAMODB_ENDPOINT must be an http(s) URL');
     expect(() => chooseDynamoDBEndpoint({ dynamodb: 'floci', endpoint: 'http://a:1' }, {})).toThrow('not both');
@@ -155,17 +162,21 @@ describe('emulate with an external DynamoDB', () => {
     }
   }
 
-  it('--dynamodb <url> creates serverless.yml\'s tables there; DYNAMODB_ENDPOINT does the same', async () => {
+  it("--dynamodb <url> creates serverless.yml's tables there; DYNAMODB_ENDPOINT does the same", async () => {
     const byFlag = await startEmulateProcess(['--dynamodb', endpoint, '--stage', 'flag']);
     try {
       expect(byFlag.output()).toContain(`DynamoDB ${endpoint}`);
-      expect(await tablesAt(endpoint)).toEqual(expect.arrayContaining(['perkup-flag-cache', 'perkup-flag-connections', 'perkup-flag-partners']));
+      expect(await tablesAt(endpoint)).toEqual(
+        expect.arrayContaining(['perkup-flag-cache', 'perkup-flag-connections', 'perkup-flag-partners']),
+      );
     } finally {
       expect(await byFlag.stop()).toBe(0);
     }
     const byEnv = await startEmulateProcess(['--stage', 'env'], { DYNAMODB_ENDPOINT: endpoint });
     try {
-      expect(await tablesAt(endpoint)).toEqual(expect.arrayContaining(['perkup-env-cache', 'perkup-env-connections', 'perkup-env-partners']));
+      expect(await tablesAt(endpoint)).toEqual(
+        expect.arrayContaining(['perkup-env-cache', 'perkup-env-connections', 'perkup-env-partners']),
+      );
     } finally {
       expect(await byEnv.stop()).toBe(0);
     }
@@ -194,7 +205,9 @@ const awsLocals: AwsLocal[] = [
     name: 'LocalStack',
     image: compose.services.localstack.image,
     async start() {
-      const container = await new LocalstackContainer(compose.services.localstack.image).withEnvironment(compose.services.localstack.environment ?? {}).start();
+      const container = await new LocalstackContainer(compose.services.localstack.image)
+        .withEnvironment(compose.services.localstack.environment ?? {})
+        .start();
       return { endpoint: container.getConnectionUri(), container };
     },
   },
@@ -215,42 +228,46 @@ const awsLocals: AwsLocal[] = [
 
 const functional = await expandPaths(['scenarios/functional'], root);
 // A LocalStack or Floci already running (docker compose up) is used as it is, without Docker access from here.
-const running = (local: AwsLocal): string | undefined => process.env[local.name === 'LocalStack' ? 'LOCALSTACK_ENDPOINT' : 'FLOCI_ENDPOINT']?.trim() || undefined;
+const running = (local: AwsLocal): string | undefined =>
+  process.env[local.name === 'LocalStack' ? 'LOCALSTACK_ENDPOINT' : 'FLOCI_ENDPOINT']?.trim() || undefined;
 const runnable = awsLocals.filter((local) => docker.available || running(local));
 
 // One line when nothing can run here; otherwise one test per functional scenario per container.
-describe.skipIf(runnable.length === 0)(`functional scenarios with DynamoDB on LocalStack and Floci${runnable.length ? '' : ` — skipped: ${docker.reason}, and neither LOCALSTACK_ENDPOINT nor FLOCI_ENDPOINT is set`}`, () => {
-  if (runnable.length === 0) it('needs a Docker engine or a running LocalStack/Floci', () => expect(runnable.length).toBeGreaterThan(0));
-  for (const local of runnable) {
-    describe(`${local.name} (${running(local) ?? local.image})`, () => {
-      let container: StartedTestContainer | undefined;
-      let targets: TargetFactory | undefined;
-      beforeAll(async () => {
-        let endpoint = running(local);
-        if (!endpoint) ({ endpoint, container } = await local.start());
-        // Tables from serverless.yml, created by each emulator (a stage each) on the container's DynamoDB.
-        targets = inProcessTargets({ projectRoot: root, size: 2, dynamodbEndpoint: endpoint });
-      }, 180_000);
-      afterAll(async () => {
-        await targets?.close();
-        await container?.stop();
-      }, 60_000);
+describe.skipIf(runnable.length === 0)(
+  `functional scenarios with DynamoDB on LocalStack and Floci${runnable.length ? '' : ` — skipped: ${docker.reason}, and neither LOCALSTACK_ENDPOINT nor FLOCI_ENDPOINT is set`}`,
+  () => {
+    if (runnable.length === 0) it('needs a Docker engine or a running LocalStack/Floci', () => expect(runnable.length).toBeGreaterThan(0));
+    for (const local of runnable) {
+      describe(`${local.name} (${running(local) ?? local.image})`, () => {
+        let container: StartedTestContainer | undefined;
+        let targets: TargetFactory | undefined;
+        beforeAll(async () => {
+          let endpoint = running(local);
+          if (!endpoint) ({ endpoint, container } = await local.start());
+          // Tables from serverless.yml, created by each emulator (a stage each) on the container's DynamoDB.
+          targets = inProcessTargets({ projectRoot: root, size: 2, dynamodbEndpoint: endpoint });
+        }, 180_000);
+        afterAll(async () => {
+          await targets?.close();
+          await container?.stop();
+        }, 60_000);
 
-      it('finds the functional suite', () => {
-        expect(functional.length).toBeGreaterThanOrEqual(20);
-      });
-      for (const file of functional) {
-        const scenario = loadScenario(file);
-        it(`${scenario.name} (${file.slice(root.length)})`, async () => {
-          const target = await targets!.acquire();
-          try {
-            const result = await runScenario(scenario, target);
-            expect(result.status, consoleLine(result)).toBe('passed');
-          } finally {
-            await target.release();
-          }
+        it('finds the functional suite', () => {
+          expect(functional.length).toBeGreaterThanOrEqual(20);
         });
-      }
-    });
-  }
-});
+        for (const file of functional) {
+          const scenario = loadScenario(file);
+          it(`${scenario.name} (${file.slice(root.length)})`, async () => {
+            const target = await targets!.acquire();
+            try {
+              const result = await runScenario(scenario, target);
+              expect(result.status, consoleLine(result)).toBe('passed');
+            } finally {
+              await target.release();
+            }
+          });
+        }
+      });
+    }
+  },
+);

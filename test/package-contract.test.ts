@@ -16,8 +16,26 @@ import { startOfflineAws } from '../deploy/offlineAws.js';
 import { DynamoDBClient, GetItemCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { readConfig } from '../src/config/env.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
-import { connectEvent, disconnectEvent, messageEvent, type ApiIdentity, type ConnectionFacts } from '../harness/apiGateway/websocket/events.js';
-import { evaluate, loadBundle, readTemplate, startManagementApi, startTemplateDynamo, tablesOf, unzipTo, type DynamoRequest, type Resource, type Stand, type Template } from './helpers/packagedTemplate.js';
+import {
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+  type ApiIdentity,
+  type ConnectionFacts,
+} from '../harness/apiGateway/websocket/events.js';
+import {
+  evaluate,
+  loadBundle,
+  readTemplate,
+  startManagementApi,
+  startTemplateDynamo,
+  tablesOf,
+  unzipTo,
+  type DynamoRequest,
+  type Resource,
+  type Stand,
+  type Template,
+} from './helpers/packagedTemplate.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STAGE = 'test';
@@ -58,7 +76,15 @@ beforeAll(async () => {
     const handler = String(resource.Properties.Handler);
     const base = handler.slice(0, handler.lastIndexOf('.'));
     const handlerFile = ['.js', '.mjs', '.cjs'].map((ext) => base + ext).find((f) => existsSync(join(dir, f))) ?? `${base}.{js,mjs,cjs}`;
-    bundles.push({ name: packaged.name, resource, dir, handlerFile, exportName: handler.slice(handler.lastIndexOf('.') + 1), files, zipBytes: packaged.zipBytes });
+    bundles.push({
+      name: packaged.name,
+      resource,
+      dir,
+      handlerFile,
+      exportName: handler.slice(handler.lastIndexOf('.') + 1),
+      files,
+      zipBytes: packaged.zipBytes,
+    });
   }
 }, 300_000); // packaging takes seconds alone, minutes beside other suites on two cores
 
@@ -68,7 +94,8 @@ afterAll(() => {
 
 /** The function's environment as Lambda sets it: the template's variables plus the runtime's own. */
 function lambdaEnvironment(bundle: Bundle, overrides: Record<string, string> = {}): Record<string, string> {
-  const variables = ((bundle.resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>;
+  const variables = ((bundle.resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+    {}) as Record<string, unknown>;
   return {
     ...Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, evaluate(v, template, stand)])),
     AWS_REGION: REGION,
@@ -98,7 +125,13 @@ describe('package contract (npm run package, offline)', () => {
     for (const bundle of bundles) {
       expect(existsSync(join(bundle.dir, bundle.handlerFile)), `${bundle.name}: ${bundle.handlerFile} in the zip`).toBe(true);
       // Loading runs the module's top level: the app is built there, so configuration errors surface now, as at a cold start.
-      const loaded = await loadBundle({ file: join(bundle.dir, bundle.handlerFile), exportName: bundle.exportName, functionName: bundle.name, cwd: bundle.dir, env: lambdaEnvironment(bundle) });
+      const loaded = await loadBundle({
+        file: join(bundle.dir, bundle.handlerFile),
+        exportName: bundle.exportName,
+        functionName: bundle.name,
+        cwd: bundle.dir,
+        env: lambdaEnvironment(bundle),
+      });
       try {
         expect(loaded.loaded, `${bundle.name}:\n${loaded.output()}`).toMatchObject({ type: 'loaded', exportType: 'function' });
       } finally {
@@ -108,7 +141,8 @@ describe('package contract (npm run package, offline)', () => {
   });
 
   it('each zip holds its handler bundle and source map only (no node_modules, no sources)', () => {
-    for (const bundle of bundles) expect([...bundle.files.keys()].sort(), bundle.name).toEqual([bundle.handlerFile, `${bundle.handlerFile}.map`]);
+    for (const bundle of bundles)
+      expect([...bundle.files.keys()].sort(), bundle.name).toEqual([bundle.handlerFile, `${bundle.handlerFile}.map`]);
   });
 
   it('sets every environment variable the code requires, with values the configuration accepts', () => {
@@ -125,7 +159,9 @@ describe('package contract (npm run package, offline)', () => {
       expect(env.DYNAMODB_ENDPOINT, `${bundle.name}: DYNAMODB_ENDPOINT must not deploy`).toBeUndefined();
     }
     // The GraphQL function posts to the WebSocket API's management endpoint, which it cannot derive from its event.
-    expect(lambdaEnvironment(bundleNamed('graphql')).WEBSOCKET_API_ENDPOINT).toBe(`https://${stand.refs.WebsocketsApi}.execute-api.${REGION}.amazonaws.com/${STAGE}`);
+    expect(lambdaEnvironment(bundleNamed('graphql')).WEBSOCKET_API_ENDPOINT).toBe(
+      `https://${stand.refs.WebsocketsApi}.execute-api.${REGION}.amazonaws.com/${STAGE}`,
+    );
   });
 
   it("the bundled code uses only the template's tables and indexes, with their key schemas", async () => {
@@ -135,20 +171,49 @@ describe('package contract (npm run package, offline)', () => {
     const overrides = { DYNAMODB_ENDPOINT: dynamo.endpoint, WEBSOCKET_API_ENDPOINT: management.endpoint };
     const ws = bundleNamed('websocket');
     const gql = bundleNamed('graphql');
-    const websocket = await loadBundle({ file: join(ws.dir, ws.handlerFile), exportName: ws.exportName, functionName: ws.name, cwd: ws.dir, env: lambdaEnvironment(ws, overrides) });
-    const graphql = await loadBundle({ file: join(gql.dir, gql.handlerFile), exportName: gql.exportName, functionName: gql.name, cwd: gql.dir, env: lambdaEnvironment(gql, overrides) });
+    const websocket = await loadBundle({
+      file: join(ws.dir, ws.handlerFile),
+      exportName: ws.exportName,
+      functionName: ws.name,
+      cwd: ws.dir,
+      env: lambdaEnvironment(ws, overrides),
+    });
+    const graphql = await loadBundle({
+      file: join(gql.dir, gql.handlerFile),
+      exportName: gql.exportName,
+      functionName: gql.name,
+      cwd: gql.dir,
+      env: lambdaEnvironment(gql, overrides),
+    });
     const nt = bundleNamed('notifier');
-    const notifier = await loadBundle({ file: join(nt.dir, nt.handlerFile), exportName: nt.exportName, functionName: nt.name, cwd: nt.dir, env: lambdaEnvironment(nt, overrides), timeoutMs: Number(nt.resource.Properties.Timeout) * 1000 });
+    const notifier = await loadBundle({
+      file: join(nt.dir, nt.handlerFile),
+      exportName: nt.exportName,
+      functionName: nt.name,
+      cwd: nt.dir,
+      env: lambdaEnvironment(nt, overrides),
+      timeoutMs: Number(nt.resource.Properties.Timeout) * 1000,
+    });
     try {
       const secret = lambdaEnvironment(gql).JWT_SECRET;
       const admin = await signDevelopmentToken({ sub: 'contract-admin', role: 'admin' }, secret);
       const member = await signDevelopmentToken({ sub: 'contract-member', role: 'user' }, secret);
       const api: ApiIdentity = { apiId: stand.refs.WebsocketsApi, stage: STAGE, region: REGION };
-      const connection: ConnectionFacts = { connectionId: 'Q29udHJhY3RUZXN0=', connectedAt: Date.now(), sourceIp: '203.0.113.7', userAgent: 'package-contract', authorizer: undefined };
+      const connection: ConnectionFacts = {
+        connectionId: 'Q29udHJhY3RUZXN0=',
+        connectedAt: Date.now(),
+        sourceIp: '203.0.113.7',
+        userAgent: 'package-contract',
+        authorizer: undefined,
+      };
 
-      expect(await websocket.invoke(connectEvent(api, connection, { rawHeaders: [], query: `token=${member}` }, Date.now()))).toMatchObject({ statusCode: 200 });
+      expect(await websocket.invoke(connectEvent(api, connection, { rawHeaders: [], query: `token=${member}` }, Date.now()))).toMatchObject(
+        { statusCode: 200 },
+      );
       const subscribe = { type: 'subscribe', data: { topics: ['partners'], city: 'Paris', categories: ['Bar'] } };
-      expect(await websocket.invoke(messageEvent(api, connection, '$default', JSON.stringify(subscribe), Date.now()))).toMatchObject({ statusCode: 200 });
+      expect(await websocket.invoke(messageEvent(api, connection, '$default', JSON.stringify(subscribe), Date.now()))).toMatchObject({
+        statusCode: 200,
+      });
       expect(management.posts).toEqual([{ connectionId: connection.connectionId, data: expect.objectContaining({ type: 'subscribed' }) }]);
 
       const call = async (query: string, variables: Record<string, unknown> = {}) => {
@@ -157,25 +222,71 @@ describe('package contract (npm run package, offline)', () => {
         expect(body.errors, `${query}\n${graphql.output()}`).toBeUndefined();
         return body.data!;
       };
-      const input = { name: 'Le Syndicat', category: 'Bar', address: '51 rue du Faubourg Saint-Denis', city: 'Paris', zipCode: '75010', phone: '01 42 46 34 68', discount: 20, latitude: 48.8712, longitude: 2.3535 };
+      const input = {
+        name: 'Le Syndicat',
+        category: 'Bar',
+        address: '51 rue du Faubourg Saint-Denis',
+        city: 'Paris',
+        zipCode: '75010',
+        phone: '01 42 46 34 68',
+        discount: 20,
+        latitude: 48.8712,
+        longitude: 2.3535,
+      };
       // With an idempotency key, as a retrying client sends it: the idempotency table is used too.
-      const created = (await call('mutation ($input: PartnerInput!, $key: String) { createPartner(input: $input, clientMutationId: $key) { success partner { id } } }', { input, key: 'contract-create-1' })).createPartner as { success: boolean; partner: { id: string } };
+      const created = (
+        await call(
+          'mutation ($input: PartnerInput!, $key: String) { createPartner(input: $input, clientMutationId: $key) { success partner { id } } }',
+          { input, key: 'contract-create-1' },
+        )
+      ).createPartner as { success: boolean; partner: { id: string } };
       expect(created.success).toBe(true);
       const id = created.partner.id;
       // The mutation answers after its write; the notifier, fed by the table's stream, does the fanout. Its event is
       // the stream record of that write (AWS's shape), built here from the stored item.
       const partnersTable = tables.find((t) => t.name.endsWith('-partners'))!.name;
-      const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+      const raw = new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: REGION,
+        credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      });
       const { Item } = await raw.send(new GetItemCommand({ TableName: partnersTable, Key: { id: { S: id } } }));
-      const record = { eventID: 'contract-1', eventName: 'INSERT', eventVersion: '1.1', eventSource: 'aws:dynamodb', awsRegion: REGION, dynamodb: { Keys: { id: { S: id } }, NewImage: Item, SequenceNumber: '100', SizeBytes: 100, StreamViewType: 'NEW_AND_OLD_IMAGES', ApproximateCreationDateTime: Math.floor(Date.now() / 1000) }, eventSourceARN: `arn:aws:dynamodb:${REGION}:${stand.accountId}:table/${partnersTable}/stream/stand-in` };
+      const record = {
+        eventID: 'contract-1',
+        eventName: 'INSERT',
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: REGION,
+        dynamodb: {
+          Keys: { id: { S: id } },
+          NewImage: Item,
+          SequenceNumber: '100',
+          SizeBytes: 100,
+          StreamViewType: 'NEW_AND_OLD_IMAGES',
+          ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+        },
+        eventSourceARN: `arn:aws:dynamodb:${REGION}:${stand.accountId}:table/${partnersTable}/stream/stand-in`,
+      };
       expect(await notifier.invoke({ Records: [record] }), notifier.output()).toMatchObject({ batchItemFailures: [] });
       expect(management.posts.map((p) => (p.data as { type: string }).type)).toContain('partner_updated');
       await call('query ($id: ID!) { partner(id: $id) { id } }', { id });
-      await call('query { byCity: partners(city: "Paris") { items { id } } byCategory: partners(category: "Bar") { items { id } } both: partners(city: "Paris", category: "Bar") { items { id } } all: partners { items { id } } }');
+      await call(
+        'query { byCity: partners(city: "Paris") { items { id } } byCategory: partners(category: "Bar") { items { id } } both: partners(city: "Paris", category: "Bar") { items { id } } all: partners { items { id } } }',
+      );
       await call('query { partnersNear(latitude: 48.87, longitude: 2.35, radiusKm: 2) { distanceKm } }');
-      expect(((await call('mutation ($id: ID!) { updatePartner(id: $id, input: { discount: 25 }) { success } }', { id })).updatePartner as { success: boolean }).success).toBe(true);
-      expect(((await call('mutation ($id: ID!) { deletePartner(id: $id) { success } }', { id })).deletePartner as { success: boolean }).success).toBe(true);
-      expect(await websocket.invoke(disconnectEvent(api, connection, 1000, 'Client closed', Date.now()))).toMatchObject({ statusCode: 200 });
+      expect(
+        (
+          (await call('mutation ($id: ID!) { updatePartner(id: $id, input: { discount: 25 }) { success } }', { id })).updatePartner as {
+            success: boolean;
+          }
+        ).success,
+      ).toBe(true);
+      expect(
+        ((await call('mutation ($id: ID!) { deletePartner(id: $id) { success } }', { id })).deletePartner as { success: boolean }).success,
+      ).toBe(true);
+      expect(await websocket.invoke(disconnectEvent(api, connection, 1000, 'Client closed', Date.now()))).toMatchObject({
+        statusCode: 200,
+      });
     } finally {
       observed = dynamo.requests;
       websocket.close();
@@ -189,13 +300,26 @@ describe('package contract (npm run package, offline)', () => {
     // first SET on a map that does not exist yet (src/realtime/userSlots.ts). Anything else — a missing table or
     // index, a key that does not match the schema — is the template and the code disagreeing.
     const expected = (r: DynamoRequest): boolean =>
-      r.response.includes('ConditionalCheckFailedException') || r.response.includes('The document path provided in the update expression is invalid for update');
+      r.response.includes('ConditionalCheckFailedException') ||
+      r.response.includes('The document path provided in the update expression is invalid for update');
     const failed = observed.filter((r) => r.statusCode !== 200 && !expected(r));
     expect(failed.map((r) => `${r.operation} ${JSON.stringify(r.body)} → ${r.statusCode} ${r.response}`)).toEqual([]);
 
     const used = new Set<string>();
     for (const request of observed) {
-      const body = request.body as { TableName?: string; IndexName?: string; Key?: Record<string, unknown>; Item?: Record<string, unknown>; KeyConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; RequestItems?: Record<string, Array<{ DeleteRequest?: { Key: Record<string, unknown> }; PutRequest?: { Item: Record<string, unknown> } }> | { Keys: Array<Record<string, unknown>> }> };
+      const body = request.body as {
+        TableName?: string;
+        IndexName?: string;
+        Key?: Record<string, unknown>;
+        Item?: Record<string, unknown>;
+        KeyConditionExpression?: string;
+        ExpressionAttributeNames?: Record<string, string>;
+        RequestItems?: Record<
+          string,
+          | Array<{ DeleteRequest?: { Key: Record<string, unknown> }; PutRequest?: { Item: Record<string, unknown> } }>
+          | { Keys: Array<Record<string, unknown>> }
+        >;
+      };
       const where = `${request.operation} ${JSON.stringify(body)}`;
       for (const name of [body.TableName, ...Object.keys(body.RequestItems ?? {})].filter((n): n is string => Boolean(n))) {
         const table = tables.find((t) => t.name === name);
@@ -210,7 +334,8 @@ describe('package contract (npm run package, offline)', () => {
         if (body.Item) expect(Object.keys(body.Item), where).toEqual(expect.arrayContaining(table!.keys));
         const items = body.RequestItems?.[name];
         // BatchGetItem: { Keys: [...] }; BatchWriteItem: [{ PutRequest | DeleteRequest }].
-        if (items && !Array.isArray(items)) for (const key of items.Keys) expect(Object.keys(key).sort(), where).toEqual([...table!.keys].sort());
+        if (items && !Array.isArray(items))
+          for (const key of items.Keys) expect(Object.keys(key).sort(), where).toEqual([...table!.keys].sort());
         for (const write of Array.isArray(items) ? items : []) {
           if (write.DeleteRequest) expect(Object.keys(write.DeleteRequest.Key).sort(), where).toEqual([...table!.keys].sort());
           if (write.PutRequest) expect(Object.keys(write.PutRequest.Item), where).toEqual(expect.arrayContaining(table!.keys));
@@ -221,7 +346,8 @@ describe('package contract (npm run package, offline)', () => {
             .map((m) => m[0])
             .filter((token) => !['AND', 'BETWEEN', 'begins_with'].includes(token))
             .map((token) => (token.startsWith('#') ? body.ExpressionAttributeNames![token] : token));
-          for (const attribute of names) expect(keys, `${where}: ${attribute} is not a key of ${body.IndexName ?? name}`).toContain(attribute);
+          for (const attribute of names)
+            expect(keys, `${where}: ${attribute} is not a key of ${body.IndexName ?? name}`).toContain(attribute);
         }
       }
     }
@@ -233,10 +359,16 @@ describe('package contract (npm run package, offline)', () => {
   it('IAM grants ManageConnections on this API and stage, DynamoDB on these tables and streams, SQS on these queues, only', () => {
     expect(observed.length, 'runs after the tables test, which records the operations').toBeGreaterThan(0);
     const roles = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::IAM::Role');
-    expect(Object.values(template.Resources).filter((r) => /^AWS::IAM::(Policy|ManagedPolicy|User|Group)$/.test(r.Type)), 'no policies outside the role').toEqual([]);
+    expect(
+      Object.values(template.Resources).filter((r) => /^AWS::IAM::(Policy|ManagedPolicy|User|Group)$/.test(r.Type)),
+      'no policies outside the role',
+    ).toEqual([]);
     for (const bundle of bundles) {
       const role = bundle.resource.Properties.Role as { 'Fn::GetAtt'?: string[] };
-      expect(roles.map(([id]) => id), `${bundle.name}'s role is defined in the template`).toContain(role['Fn::GetAtt']?.[0]);
+      expect(
+        roles.map(([id]) => id),
+        `${bundle.name}'s role is defined in the template`,
+      ).toContain(role['Fn::GetAtt']?.[0]);
     }
     const tables = tablesOf(template);
     const tableArns = tables.flatMap((t) => {
@@ -244,7 +376,9 @@ describe('package contract (npm run package, offline)', () => {
       return t.indexes.size ? [arn, `${arn}/index/*`] : [arn];
     });
     // A statement may also name one index of a table, or a table's stream (the notifier's event source).
-    const indexArns = tables.flatMap((t) => [...t.indexes.keys()].map((i) => `arn:aws:dynamodb:${REGION}:${stand.accountId}:table/${t.name}/index/${i}`));
+    const indexArns = tables.flatMap((t) =>
+      [...t.indexes.keys()].map((i) => `arn:aws:dynamodb:${REGION}:${stand.accountId}:table/${t.name}/index/${i}`),
+    );
     const streamArns = Object.entries(template.Resources)
       .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table' && r.Properties.StreamSpecification)
       .map(([id]) => evaluate({ 'Fn::GetAtt': [id, 'StreamArn'] }, template, stand));
@@ -257,7 +391,11 @@ describe('package contract (npm run package, offline)', () => {
     const granted = { dynamodbActions: new Set<string>(), dynamodbResources: new Set<string>(), manageConnections: 0 };
     for (const [id, role] of roles) {
       expect(role.Properties.ManagedPolicyArns, `${id}: no managed policies`).toBeUndefined();
-      const statements = ((role.Properties.Policies ?? []) as Array<{ PolicyDocument: { Statement: Array<{ Effect: string; Action: string[] | string; Resource: unknown[] | unknown }> } }>).flatMap((p) => p.PolicyDocument.Statement);
+      const statements = (
+        (role.Properties.Policies ?? []) as Array<{
+          PolicyDocument: { Statement: Array<{ Effect: string; Action: string[] | string; Resource: unknown[] | unknown }> };
+        }>
+      ).flatMap((p) => p.PolicyDocument.Statement);
       for (const statement of statements) {
         const actions = [statement.Action].flat();
         const resources = [statement.Resource].flat().map((r) => evaluate(r, template, stand));
@@ -278,10 +416,24 @@ describe('package contract (npm run package, offline)', () => {
           for (const r of resources) granted.dynamodbResources.add(r.replace(/\/index\/[^*]+$/, '/index/*'));
         } else if (service === 'sqs') {
           for (const resource of resources) expect(queueArns, what).toContain(resource);
-          expect(actions.every((a) => ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'].includes(a)), what).toBe(true);
+          expect(
+            actions.every((a) =>
+              [
+                'sqs:SendMessage',
+                'sqs:ReceiveMessage',
+                'sqs:DeleteMessage',
+                'sqs:GetQueueAttributes',
+                'sqs:ChangeMessageVisibility',
+              ].includes(a),
+            ),
+            what,
+          ).toBe(true);
         } else if (service === 'logs') {
           for (const resource of resources) expect(resource.startsWith(logsPrefix), what).toBe(true);
-          expect(actions.every((a) => ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:CreateLogGroup'].includes(a)), what).toBe(true);
+          expect(
+            actions.every((a) => ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:CreateLogGroup'].includes(a)),
+            what,
+          ).toBe(true);
         } else {
           expect.fail(`${what}: the functions need no ${service} permission`);
         }
@@ -294,10 +446,18 @@ describe('package contract (npm run package, offline)', () => {
   });
 
   it('bundles stay under their size budget', () => {
-    const rows = bundles.map((b) => ({ function: b.name, zip: b.zipBytes, handler: b.files.get(b.handlerFile) ?? 0, sourceMap: b.files.get(`${b.handlerFile}.map`) ?? 0 }));
+    const rows = bundles.map((b) => ({
+      function: b.name,
+      zip: b.zipBytes,
+      handler: b.files.get(b.handlerFile) ?? 0,
+      sourceMap: b.files.get(`${b.handlerFile}.map`) ?? 0,
+    }));
     const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`.padStart(10);
     console.log(
-      [`bundle sizes (budget: zip ${kib(BUDGET.zipBytes).trim()}, handler ${kib(BUDGET.handlerBytes).trim()})`, ...rows.map((r) => `  ${r.function.padEnd(10)} zip ${kib(r.zip)}  handler ${kib(r.handler)}  source map ${kib(r.sourceMap)}`)].join('\n'),
+      [
+        `bundle sizes (budget: zip ${kib(BUDGET.zipBytes).trim()}, handler ${kib(BUDGET.handlerBytes).trim()})`,
+        ...rows.map((r) => `  ${r.function.padEnd(10)} zip ${kib(r.zip)}  handler ${kib(r.handler)}  source map ${kib(r.sourceMap)}`),
+      ].join('\n'),
     );
     for (const row of rows) {
       expect(row.zip, `${row.function} zip`).toBeLessThanOrEqual(BUDGET.zipBytes);
@@ -313,7 +473,12 @@ describe('offline packaging talks to no AWS', () => {
 
   it('refuses and records any other AWS call (packageService then fails)', async () => {
     const aws = await startOfflineAws(root);
-    const client = new DynamoDBClient({ endpoint: aws.endpoint, region: REGION, maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const client = new DynamoDBClient({
+      endpoint: aws.endpoint,
+      region: REGION,
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    });
     try {
       await expect(client.send(new ListTablesCommand({}))).rejects.toMatchObject({ name: 'OfflinePackaging' });
       expect(aws.refused).toEqual(['DynamoDB_20120810.ListTables']);
@@ -332,7 +497,11 @@ function httpApiEvent(query: string, variables: Record<string, unknown>, token: 
     routeKey: 'POST /graphql',
     rawPath: '/graphql',
     rawQueryString: '',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, host: `${stand.refs.HttpApi}.execute-api.${REGION}.amazonaws.com` },
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+      host: `${stand.refs.HttpApi}.execute-api.${REGION}.amazonaws.com`,
+    },
     requestContext: {
       accountId: stand.accountId,
       apiId: stand.refs.HttpApi,

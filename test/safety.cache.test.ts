@@ -34,7 +34,16 @@ function recordingLogger() {
 }
 
 const itemsUnder = async (key: string) =>
-  (await backend.doc.send(new QueryCommand({ TableName: TABLES.cache, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': key }, ConsistentRead: true }))).Items ?? [];
+  (
+    await backend.doc.send(
+      new QueryCommand({
+        TableName: TABLES.cache,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': key },
+        ConsistentRead: true,
+      }),
+    )
+  ).Items ?? [];
 const variantsUnder = async (key: string) => (await itemsUnder(key)).filter((item) => !String(item.sk).startsWith('#'));
 
 /** A promise and the function that settles it: lets a test hold a load open while something else happens. */
@@ -76,7 +85,12 @@ describe('generation guard', () => {
     expect(await cache.readThrough(key, 'v', async () => 'v1')).toBe('v1');
     await cache.invalidate([key]);
     // The put a clean-up missed: a live item of generation 0 while the key is at 1.
-    await backend.doc.send(new PutCommand({ TableName: TABLES.cache, Item: { pk: key, sk: 'v', value: JSON.stringify('stale'), gen: 0, ttl: Math.floor(Date.now() / 1000) + 300 } }));
+    await backend.doc.send(
+      new PutCommand({
+        TableName: TABLES.cache,
+        Item: { pk: key, sk: 'v', value: JSON.stringify('stale'), gen: 0, ttl: Math.floor(Date.now() / 1000) + 300 },
+      }),
+    );
     expect(await cache.readThrough(key, 'v', async () => 'fresh')).toBe('fresh');
   });
 });
@@ -96,7 +110,11 @@ describe('cache failures degrade to uncached reads, logged', () => {
     const db = {
       send: (command: { constructor: { name: string } }) =>
         command.constructor.name === 'PutCommand' || command.constructor.name === 'UpdateCommand'
-          ? Promise.reject(Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ProvisionedThroughputExceededException' }))
+          ? Promise.reject(
+              Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
+                name: 'ProvisionedThroughputExceededException',
+              }),
+            )
           : backend.doc.send(command as never),
     } as unknown as DynamoDBDocumentClient;
     const cache = createCacheStore(db, TABLES.cache, 300, { logger });
@@ -135,7 +153,9 @@ describe('values over the item limit', () => {
     const big = 'x'.repeat(500 * 1024);
     expect(await cache.readThrough('city:big', 'v', async () => big)).toBe(big);
     expect(await variantsUnder('city:big')).toEqual([]);
-    expect(lines).toEqual([{ level: 'warn', message: 'cache skipped: value larger than a DynamoDB item', data: { key: 'city:big', bytes: expect.any(Number) } }]);
+    expect(lines).toEqual([
+      { level: 'warn', message: 'cache skipped: value larger than a DynamoDB item', data: { key: 'city:big', bytes: expect.any(Number) } },
+    ]);
   });
 
   it('a listing page over 400 KB is answered through GraphQL', async () => {
@@ -157,7 +177,9 @@ describe('values over the item limit', () => {
       geoPartition: encodeGeohash(seedPartnerInput.latitude, seedPartnerInput.longitude, 3),
     }));
     for (let i = 0; i < partners.length; i += 25) {
-      await backend.doc.send(new BatchWriteCommand({ RequestItems: { [TABLES.partners]: partners.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+      await backend.doc.send(
+        new BatchWriteCommand({ RequestItems: { [TABLES.partners]: partners.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
+      );
     }
     const query = `{ partners(city: "Bigtown", limit: 100) { items { id description website } } }`;
     for (let round = 0; round < 2; round++) {
@@ -173,7 +195,10 @@ describe('partnersNear is bounded in items read', () => {
     const table = 'perkup-test-partners';
     const repository = createPartnerRepository(backend.doc, table);
     const created = [];
-    for (let i = 0; i < 8; i++) created.push(await repository.create({ ...seedPartnerInput, name: `Dense ${i}`, latitude: -33.8688 + i * 0.0001, longitude: 151.2093 }));
+    for (let i = 0; i < 8; i++)
+      created.push(
+        await repository.create({ ...seedPartnerInput, name: `Dense ${i}`, latitude: -33.8688 + i * 0.0001, longitude: 151.2093 }),
+      );
     const bounded = createPartnerRepository(backend.doc, table, { nearMaxItems: 5 });
     await expect(bounded.near(-33.8688, 151.2093, 1, 3)).rejects.toBeInstanceOf(TooManyItemsError);
     const roomy = createPartnerRepository(backend.doc, table, { nearMaxItems: 8 });
@@ -204,10 +229,12 @@ describe('AWS clients', () => {
   });
 
   it('batchWriteAll gives up loudly after its rounds', async () => {
-    const db = { send: async (command: BatchWriteCommand) => ({ UnprocessedItems: command.input.RequestItems }) } as unknown as DynamoDBDocumentClient;
-    await expect(batchWriteAll(db, 't', [{ PutRequest: { Item: { pk: 'a' } } }], { maxRounds: 3, sleep: async () => undefined })).rejects.toThrow(
-      'BatchWrite on t: 1 requests still unprocessed after 3 rounds',
-    );
+    const db = {
+      send: async (command: BatchWriteCommand) => ({ UnprocessedItems: command.input.RequestItems }),
+    } as unknown as DynamoDBDocumentClient;
+    await expect(
+      batchWriteAll(db, 't', [{ PutRequest: { Item: { pk: 'a' } } }], { maxRounds: 3, sleep: async () => undefined }),
+    ).rejects.toThrow('BatchWrite on t: 1 requests still unprocessed after 3 rounds');
   });
 
   it('the management client has a connect timeout (NOTIFY_CONNECT_TIMEOUT_MS, default 1000 ms) beside its request timeout', async () => {
@@ -215,7 +242,9 @@ describe('AWS clients', () => {
     expect(cfg.notify.connectTimeoutMs).toBe(1000);
     const client = managementClient('https://timeouts.execute-api.eu-west-3.amazonaws.com/x', cfg);
     // The SDK resolves the handler's options asynchronously; its config promise is not part of the public type.
-    const handler = client.config.requestHandler as unknown as { configProvider: Promise<{ connectionTimeout?: number; requestTimeout?: number }> };
+    const handler = client.config.requestHandler as unknown as {
+      configProvider: Promise<{ connectionTimeout?: number; requestTimeout?: number }>;
+    };
     expect(await handler.configProvider).toMatchObject({ connectionTimeout: 1000, requestTimeout: 3000 });
   });
 });

@@ -18,14 +18,31 @@ afterAll(() => backend.close());
 
 const MAX = DEFAULT_MAX_CONNECTIONS_PER_USER;
 const userItem = async (userId: string) =>
-  (await backend.doc.send(new GetCommand({ TableName: TABLES.connections, Key: { pk: `USER#${userId}`, sk: 'CONNECTIONS' }, ConsistentRead: true }))).Item;
+  (
+    await backend.doc.send(
+      new GetCommand({ TableName: TABLES.connections, Key: { pk: `USER#${userId}`, sk: 'CONNECTIONS' }, ConsistentRead: true }),
+    )
+  ).Item;
 const metaRowsOf = async (userId: string) =>
-  ((await backend.doc.send(new ScanCommand({ TableName: TABLES.connections, ConsistentRead: true }))).Items ?? []).filter((row) => row.sk === 'META' && row.userId === userId);
+  ((await backend.doc.send(new ScanCommand({ TableName: TABLES.connections, ConsistentRead: true }))).Items ?? []).filter(
+    (row) => row.sk === 'META' && row.userId === userId,
+  );
 const rowsOfConnection = async (connectionId: string) =>
-  (await backend.doc.send(new QueryCommand({ TableName: TABLES.connections, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CONN#${connectionId}` }, ConsistentRead: true }))).Items ?? [];
+  (
+    await backend.doc.send(
+      new QueryCommand({
+        TableName: TABLES.connections,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `CONN#${connectionId}` },
+        ConsistentRead: true,
+      }),
+    )
+  ).Items ?? [];
 
 describe('per-user connection limit', () => {
-  it(`100 concurrent handshakes of one user: exactly ${MAX} open, the rest refused with 429 and nothing stored`, { timeout: 120_000 }, async () => {
+  it(`100 concurrent handshakes of one user: exactly ${MAX} open, the rest refused with 429 and nothing stored`, {
+    timeout: 120_000,
+  }, async () => {
     const token = await backend.token('crowd');
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => backend.ws.connect(`crowd-${i}=`, token)));
     const accepted = results.filter((r) => r.statusCode === 200).length;

@@ -26,14 +26,19 @@ afterAll(() => backend.close());
 
 const partnerCount = async () => (await backend.doc.send(new ScanCommand({ TableName: TABLES.partners, Select: 'COUNT' }))).Count;
 const row = async (id: string) => (await backend.doc.send(new GetCommand({ TableName: TABLES.partners, Key: { id } }))).Item;
-const create = async (override: Record<string, unknown>) => (await backend.graphql(CREATE_PARTNER, { input: { ...seedPartnerInput, ...override } }, admin)).body;
+const create = async (override: Record<string, unknown>) =>
+  (await backend.graphql(CREATE_PARTNER, { input: { ...seedPartnerInput, ...override } }, admin)).body;
 
 describe('bad input is refused by field and writes nothing', () => {
   it('createPartner with active: null', async () => {
     const before = await partnerCount();
     const body = await create({ active: null });
     expect(body.errors).toBeUndefined();
-    expect(body.data!.createPartner).toMatchObject({ success: false, partner: null, errors: [{ field: 'active', message: 'cannot be null' }] });
+    expect(body.data!.createPartner).toMatchObject({
+      success: false,
+      partner: null,
+      errors: [{ field: 'active', message: 'cannot be null' }],
+    });
     expect(await partnerCount()).toBe(before);
   });
 
@@ -55,7 +60,11 @@ describe('bad input is refused by field and writes nothing', () => {
     const id = (await create({ name: `Blank ${field}` })).data!.createPartner.partner.id as string;
     const stored = await row(id);
     const result = await backend.graphql(UPDATE_PARTNER, { id, input: { [field]: value } }, admin);
-    expect(result.body.data!.updatePartner).toMatchObject({ success: false, partner: null, errors: [{ field, message: 'must not be empty' }] });
+    expect(result.body.data!.updatePartner).toMatchObject({
+      success: false,
+      partner: null,
+      errors: [{ field, message: 'must not be empty' }],
+    });
     expect(await row(id)).toEqual(stored);
   });
 
@@ -92,7 +101,10 @@ describe('numbers DynamoDB cannot hold (found by the fuzz suite)', () => {
     expect(await row(partner.id)).toMatchObject({ discount: 0, latitude: 0, longitude: 0 });
     const subscribed = 'tiny=';
     expect((await backend.ws.connect(subscribed, user)).statusCode).toBe(200);
-    await backend.ws.send(subscribed, { type: 'subscribe', data: { topics: ['partners'], near: { latitude: 5e-324, longitude: 0, radiusKm: 1 } } });
+    await backend.ws.send(subscribed, {
+      type: 'subscribe',
+      data: { topics: ['partners'], near: { latitude: 5e-324, longitude: 0, radiusKm: 1 } },
+    });
     expect(backend.messages(subscribed).at(-1)).toMatchObject({ type: 'subscribed' });
   });
 });
@@ -103,7 +115,12 @@ describe('a bad item already stored never fails a listing', () => {
   it('an active: null item is served repaired, an item missing its name is skipped, the rest is listed; both are logged', async () => {
     const good = (await create({ name: 'Good One', city: 'Corruptville' })).data!.createPartner.partner.id as string;
     const base = (await row(good))!;
-    await backend.doc.send(new PutCommand({ TableName: TABLES.partners, Item: { ...base, id: 'null-active', name: 'Null Active', active: null, description: null } }));
+    await backend.doc.send(
+      new PutCommand({
+        TableName: TABLES.partners,
+        Item: { ...base, id: 'null-active', name: 'Null Active', active: null, description: null },
+      }),
+    );
     const { name: _drop, ...nameless } = base;
     await backend.doc.send(new PutCommand({ TableName: TABLES.partners, Item: { ...nameless, id: 'nameless' } }));
 
@@ -120,7 +137,11 @@ describe('a bad item already stored never fails a listing', () => {
     } as unknown as Logger;
     const repository = createPartnerRepository(backend.doc, TABLES.partners, { logger });
     await repository.list({ city: 'Corruptville', limit: 50 });
-    expect(logged).toContainEqual(['warn', 'stored partner repaired on read', { id: 'null-active', repairs: ['active null → true', 'description null → absent'] }]);
+    expect(logged).toContainEqual([
+      'warn',
+      'stored partner repaired on read',
+      { id: 'null-active', repairs: ['active null → true', 'description null → absent'] },
+    ]);
     expect(logged).toContainEqual(['error', 'stored partner unreadable, skipped', { id: 'nameless', problem: 'name is null' }]);
   });
 });
@@ -142,7 +163,10 @@ describe('errors a client can cause have a stable code and give nothing away', (
     const result = await backend.graphql(LIST, { ...args, next }, user);
     expect(result.statusCode).toBeLessThan(500);
     expect(result.body.errors).toHaveLength(1);
-    expect(result.body.errors![0]).toMatchObject({ message: 'nextToken is not a token this API returned for this listing', extensions: { code: 'BAD_USER_INPUT' } });
+    expect(result.body.errors![0]).toMatchObject({
+      message: 'nextToken is not a token this API returned for this listing',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
     expect(result.body.errors![0].extensions).not.toHaveProperty('stacktrace');
   });
 
@@ -185,18 +209,33 @@ describe('internal errors: details only in the emulator', () => {
   const silent = { error: () => undefined };
 
   it('outside the emulator an internal error is a bare "Internal server error" with no stack trace or path', async () => {
-    const server = createApolloServer(failing, { ...readConfig({ PARTNERS_TABLE: 'a', WEBSOCKET_CONNECTIONS_TABLE: 'b', CACHE_TABLE: 'c', JWT_SECRET: 's' }).graphql, logger: silent });
-    const response = await server.executeOperation({ query: '{ partner(id: "x") { id } }' }, { contextValue: { principal: { userId: 'u', role: 'user' }, authError: undefined } });
+    const server = createApolloServer(failing, {
+      ...readConfig({ PARTNERS_TABLE: 'a', WEBSOCKET_CONNECTIONS_TABLE: 'b', CACHE_TABLE: 'c', JWT_SECRET: 's' }).graphql,
+      logger: silent,
+    });
+    const response = await server.executeOperation(
+      { query: '{ partner(id: "x") { id } }' },
+      { contextValue: { principal: { userId: 'u', role: 'user' }, authError: undefined } },
+    );
     const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
     expect(errors).toEqual([{ message: 'Internal server error', path: ['partner'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
     expect(JSON.stringify(errors)).not.toContain('/var/task');
   });
 
   it('in the emulator (IS_OFFLINE) the message and stack trace are shown, and introspection is on', async () => {
-    const cfg = readConfig({ PARTNERS_TABLE: 'a', WEBSOCKET_CONNECTIONS_TABLE: 'b', CACHE_TABLE: 'c', JWT_SECRET: 's', IS_OFFLINE: 'true' }).graphql;
+    const cfg = readConfig({
+      PARTNERS_TABLE: 'a',
+      WEBSOCKET_CONNECTIONS_TABLE: 'b',
+      CACHE_TABLE: 'c',
+      JWT_SECRET: 's',
+      IS_OFFLINE: 'true',
+    }).graphql;
     expect(cfg).toEqual({ debug: true, introspection: true });
     const server = createApolloServer(failing, { ...cfg, logger: silent });
-    const response = await server.executeOperation({ query: '{ partner(id: "x") { id } }' }, { contextValue: { principal: { userId: 'u', role: 'user' }, authError: undefined } });
+    const response = await server.executeOperation(
+      { query: '{ partner(id: "x") { id } }' },
+      { contextValue: { principal: { userId: 'u', role: 'user' }, authError: undefined } },
+    );
     const error = response.body.kind === 'single' ? response.body.singleResult.errors?.[0] : undefined;
     expect(error?.message).toContain('/var/task');
     expect(error?.extensions?.stacktrace).toBeDefined();
@@ -204,7 +243,10 @@ describe('internal errors: details only in the emulator', () => {
 
   it('schema suggestions ("Did you mean …?") are hidden when introspection is off', async () => {
     const server = createApolloServer(failing, { debug: false, introspection: false, logger: silent });
-    const response = await server.executeOperation({ query: '{ partnr(id: "x") { id } }' }, { contextValue: { principal: undefined, authError: undefined } });
+    const response = await server.executeOperation(
+      { query: '{ partnr(id: "x") { id } }' },
+      { contextValue: { principal: undefined, authError: undefined } },
+    );
     const error = response.body.kind === 'single' ? response.body.singleResult.errors?.[0] : undefined;
     expect(error?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(error?.message).not.toContain('Did you mean');

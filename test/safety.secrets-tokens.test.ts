@@ -28,7 +28,9 @@ describe('secrets: serverless.yml and the emulator', () => {
     const environment = (parse(text) as { provider: { environment: Record<string, string> } }).provider.environment;
     expect(environment.JWT_SECRET).toBe("${ssm:/perkup/${sls:stage}/jwt-secret, ''}");
     for (const name of ['JWT_JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE']) expect(environment[name]).toBe(`\${env:${name}, ''}`);
-    const developmentSecret = (JSON.parse(readFileSync(join(root, 'emulator.ssm-parameters.json'), 'utf8')) as Record<string, string>)['/perkup/dev/jwt-secret'];
+    const developmentSecret = (JSON.parse(readFileSync(join(root, 'emulator.ssm-parameters.json'), 'utf8')) as Record<string, string>)[
+      '/perkup/dev/jwt-secret'
+    ];
     expect(developmentSecret).toBeTruthy();
     expect(text).not.toContain(developmentSecret);
   });
@@ -41,7 +43,9 @@ describe('secrets: serverless.yml and the emulator', () => {
       expect(warn.mock.calls[0][0]).toContain(join(root, 'emulator.ssm-parameters.json'));
       const env = app.functions.find((f) => f.name === 'graphql')!.environment;
       expect(env.JWT_SECRET).toBe('');
-      expect(() => readConfig(env)).toThrow(/set JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE, or JWT_SECRET \(serverless.yml reads it from the SSM parameter \/perkup\/<stage>\/jwt-secret/);
+      expect(() => readConfig(env)).toThrow(
+        /set JWT_JWKS_URL with JWT_ISSUER and JWT_AUDIENCE, or JWT_SECRET \(serverless.yml reads it from the SSM parameter \/perkup\/<stage>\/jwt-secret/,
+      );
     } finally {
       warn.mockRestore();
     }
@@ -53,11 +57,19 @@ describe('secrets: serverless.yml and the emulator', () => {
     expect(dev.functions[0].environment.JWT_SECRET).toBe(shipped['/perkup/dev/jwt-secret']);
     expect(readConfig(dev.functions[0].environment).auth.kind).toBe('hs256');
 
-    const jwksEnv = { JWT_JWKS_URL: 'https://id.example.com/.well-known/jwks.json', JWT_ISSUER: 'https://id.example.com/', JWT_AUDIENCE: 'perkup' };
+    const jwksEnv = {
+      JWT_JWKS_URL: 'https://id.example.com/.well-known/jwks.json',
+      JWT_ISSUER: 'https://id.example.com/',
+      JWT_AUDIENCE: 'perkup',
+    };
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       const prod = loadServerlessConfig(serverlessFile, { stage: 'prod', env: jwksEnv, refs: () => 'api' });
-      expect(readConfig(prod.functions[0].environment).auth).toMatchObject({ kind: 'jwks', issuer: 'https://id.example.com/', audience: 'perkup' });
+      expect(readConfig(prod.functions[0].environment).auth).toMatchObject({
+        kind: 'jwks',
+        issuer: 'https://id.example.com/',
+        audience: 'perkup',
+      });
     } finally {
       warn.mockRestore();
     }
@@ -79,13 +91,19 @@ describe('secrets: serverless.yml and the emulator', () => {
     writeFileSync(join(dir, '.emulator/ssm-parameters.json'), JSON.stringify({ '/s/dev/secret': 'mine' }));
     expect(loadServerlessConfig(join(dir, 'serverless.yml'), { stage: 'dev', env: {} }).functions[0].environment.SECRET).toBe('mine');
     writeFileSync(join(dir, 'params.json'), JSON.stringify({ '/s/dev/secret': 42 }));
-    expect(() => loadServerlessConfig(join(dir, 'serverless.yml'), { stage: 'dev', env: {} })).toThrow('parameter /s/dev/secret must be a string, got 42');
+    expect(() => loadServerlessConfig(join(dir, 'serverless.yml'), { stage: 'dev', env: {} })).toThrow(
+      'parameter /s/dev/secret must be a string, got 42',
+    );
   });
 
   it('npm run token signs with the secret the emulator gives the dev stage', async () => {
     const env = { ...process.env };
     delete env.JWT_SECRET;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/tools/mintToken.ts', '--sub', 'alice', '--role', 'admin'], { cwd: root, env });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/tools/mintToken.ts', '--sub', 'alice', '--role', 'admin'],
+      { cwd: root, env },
+    );
     const dev = loadServerlessConfig(serverlessFile, { stage: 'dev', env: {}, refs: () => 'api' });
     expect(await verifyToken(stdout.trim(), readConfig(dev.functions[0].environment).auth)).toEqual({ userId: 'alice', role: 'admin' });
   });
@@ -93,14 +111,22 @@ describe('secrets: serverless.yml and the emulator', () => {
 
 describe('configuration of token verification', () => {
   it('a JWKS needs an issuer and an audience', () => {
-    expect(() => readConfig({ ...tables, JWT_JWKS_URL: 'https://id.example.com/jwks' })).toThrow('JWT_JWKS_URL is set, so JWT_ISSUER and JWT_AUDIENCE must be set too');
-    expect(() => readConfig({ ...tables, JWT_JWKS_URL: 'https://id.example.com/jwks', JWT_ISSUER: 'i' })).toThrow('so JWT_AUDIENCE must be set too');
+    expect(() => readConfig({ ...tables, JWT_JWKS_URL: 'https://id.example.com/jwks' })).toThrow(
+      'JWT_JWKS_URL is set, so JWT_ISSUER and JWT_AUDIENCE must be set too',
+    );
+    expect(() => readConfig({ ...tables, JWT_JWKS_URL: 'https://id.example.com/jwks', JWT_ISSUER: 'i' })).toThrow(
+      'so JWT_AUDIENCE must be set too',
+    );
   });
   it('a JWKS is fetched over https (plain http only from this machine)', () => {
-    expect(() => readConfig({ ...tables, JWT_JWKS_URL: 'http://id.example.com/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })).toThrow('JWT_JWKS_URL must be https');
+    expect(() => readConfig({ ...tables, JWT_JWKS_URL: 'http://id.example.com/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' })).toThrow(
+      'JWT_JWKS_URL must be https',
+    );
   });
   it('clock skew is bounded and the lifetime cap is configurable with a 24 h default', () => {
-    expect(() => readConfig({ ...tables, JWT_SECRET: 's', JWT_CLOCK_SKEW_SECONDS: '3600' })).toThrow('JWT_CLOCK_SKEW_SECONDS must be at most 300');
+    expect(() => readConfig({ ...tables, JWT_SECRET: 's', JWT_CLOCK_SKEW_SECONDS: '3600' })).toThrow(
+      'JWT_CLOCK_SKEW_SECONDS must be at most 300',
+    );
     expect(readConfig({ ...tables, JWT_SECRET: 's' }).auth).toMatchObject({ maxLifetimeSeconds: 86_400, clockSkewSeconds: 30 });
     expect(readConfig({ ...tables, JWT_SECRET: 's', JWT_MAX_LIFETIME_SECONDS: '3600' }).auth.maxLifetimeSeconds).toBe(3600);
   });
@@ -117,10 +143,19 @@ describe('tokens', () => {
     await expect(verifyToken(await hs({ sub: 'a', role: 'admin', iat: nowS() }), auth)).rejects.toThrow(/"exp" claim/);
   });
   it('a token valid for longer than the maximum lifetime is refused, even with a back-dated iat or none', async () => {
-    await expect(verifyToken(await hs({ sub: 'a', role: 'admin', iat: nowS(), exp: nowS() + 7200 }), auth)).rejects.toThrow('maximum lifetime of 3600 s');
-    await expect(verifyToken(await hs({ sub: 'a', role: 'admin', exp: nowS() + 7200 }), auth)).rejects.toThrow('maximum lifetime of 3600 s');
-    await expect(verifyToken(await hs({ sub: 'a', role: 'admin', iat: nowS() - 7000, exp: nowS() + 600 }), auth)).rejects.toThrow('(exp − iat) exceeds the maximum of 3600 s');
-    await expect(verifyToken(await hs({ sub: 'a', role: 'admin', iat: nowS(), exp: nowS() + 3000 }), auth)).resolves.toEqual({ userId: 'a', role: 'admin' });
+    await expect(verifyToken(await hs({ sub: 'a', role: 'admin', iat: nowS(), exp: nowS() + 7200 }), auth)).rejects.toThrow(
+      'maximum lifetime of 3600 s',
+    );
+    await expect(verifyToken(await hs({ sub: 'a', role: 'admin', exp: nowS() + 7200 }), auth)).rejects.toThrow(
+      'maximum lifetime of 3600 s',
+    );
+    await expect(verifyToken(await hs({ sub: 'a', role: 'admin', iat: nowS() - 7000, exp: nowS() + 600 }), auth)).rejects.toThrow(
+      '(exp − iat) exceeds the maximum of 3600 s',
+    );
+    await expect(verifyToken(await hs({ sub: 'a', role: 'admin', iat: nowS(), exp: nowS() + 3000 }), auth)).resolves.toEqual({
+      userId: 'a',
+      role: 'admin',
+    });
   });
   it('clock skew is tolerated up to the configured bound only', async () => {
     const token = await hs({ sub: 'a', role: 'user', iat: nowS() - 100, exp: nowS() - 10 });
@@ -134,7 +169,10 @@ describe('tokens', () => {
     const claims = { sub: 'a', role: 'user', iat: nowS(), exp: nowS() + 60 };
     await expect(verifyToken(await hs(claims), strict)).rejects.toThrow(/"iss" claim/);
     await expect(verifyToken(await hs({ ...claims, iss: 'https://issuer.example/', aud: 'other' }), strict)).rejects.toThrow(/"aud" claim/);
-    await expect(verifyToken(await hs({ ...claims, iss: 'https://issuer.example/', aud: 'perkup' }), strict)).resolves.toEqual({ userId: 'a', role: 'user' });
+    await expect(verifyToken(await hs({ ...claims, iss: 'https://issuer.example/', aud: 'perkup' }), strict)).resolves.toEqual({
+      userId: 'a',
+      role: 'user',
+    });
   });
 
   describe('with a JWKS', () => {
@@ -155,10 +193,15 @@ describe('tokens', () => {
 
     it('accepts a token of the configured issuer and audience, refuses one without them', async () => {
       const claims = { sub: 'a', role: 'admin', iat: nowS(), exp: nowS() + 300 };
-      await expect(verifyToken(await rs({ ...claims, iss: 'https://id.example/', aud: 'perkup' }), jwksAuth)).resolves.toEqual({ userId: 'a', role: 'admin' });
+      await expect(verifyToken(await rs({ ...claims, iss: 'https://id.example/', aud: 'perkup' }), jwksAuth)).resolves.toEqual({
+        userId: 'a',
+        role: 'admin',
+      });
       await expect(verifyToken(await rs(claims), jwksAuth)).rejects.toThrow(/"iss" claim/);
       await expect(verifyToken(await rs({ ...claims, iss: 'https://id.example/' }), jwksAuth)).rejects.toThrow(/"aud" claim/);
-      await expect(verifyToken(await rs({ sub: 'a', role: 'admin', iss: 'https://id.example/', aud: 'perkup' }), jwksAuth)).rejects.toThrow(/"exp" claim/);
+      await expect(verifyToken(await rs({ sub: 'a', role: 'admin', iss: 'https://id.example/', aud: 'perkup' }), jwksAuth)).rejects.toThrow(
+        /"exp" claim/,
+      );
     });
   });
 });

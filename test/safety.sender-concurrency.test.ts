@@ -54,7 +54,10 @@ function fakeManagementApi(options: { bound: number; expectedPosts: number; answ
     answered++;
     if (status === 200) response.writeHead(200).end();
     else if (status === 410) response.writeHead(410, { 'x-amzn-errortype': 'GoneException', 'content-type': 'application/json' }).end();
-    else response.writeHead(429, { 'x-amzn-errortype': 'LimitExceededException', 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Rate exceeded' }));
+    else
+      response
+        .writeHead(429, { 'x-amzn-errortype': 'LimitExceededException', 'content-type': 'application/json' })
+        .end(JSON.stringify({ message: 'Rate exceeded' }));
   }
 
   handler = (request, response) => {
@@ -113,10 +116,16 @@ describe('sendToConnections: bounded concurrency', () => {
       countSends(client);
       started.max = 0;
       const removed: string[] = [];
-      const report = await sendToConnections(client, ids, '{"type":"partner_updated"}', { concurrency, maxAttempts: 3, retryBaseDelayMs: 1 }, {
-        onGone: async (id) => void removed.push(id),
-        logger,
-      });
+      const report = await sendToConnections(
+        client,
+        ids,
+        '{"type":"partner_updated"}',
+        { concurrency, maxAttempts: 3, retryBaseDelayMs: 1 },
+        {
+          onGone: async (id) => void removed.push(id),
+          logger,
+        },
+      );
       expect(started.max).toBe(concurrency);
       expect(fake.maxInFlight()).toBe(concurrency);
       expect(fake.answered()).toBe(ids.length + 1);

@@ -41,7 +41,9 @@ describe('loader', () => {
   it('reports an unknown client and a bad duration once the schema is satisfied', () => {
     const text = `name: x\nclients:\n  alice: {}\nsteps:\n  - connect: alice\n  - expectMessage: { client: bob, match: {} }\n  - expectNoMessage: { client: alice, during: soon }\n`;
     expect(() => loadScenario('inline.yaml', text)).toThrow('inline.yaml:6:30: unknown client "bob" (declared: alice)');
-    expect(() => loadScenario('inline.yaml', text)).toThrow('inline.yaml:7:47: steps.2.expectNoMessage.during: expected number or must match pattern');
+    expect(() => loadScenario('inline.yaml', text)).toThrow(
+      'inline.yaml:7:47: steps.2.expectNoMessage.during: expected number or must match pattern',
+    );
   });
 
   it('reports YAML syntax errors with their position', () => {
@@ -50,10 +52,19 @@ describe('loader', () => {
 
   it('reads latency and the new faults, and refuses what cannot mean anything', () => {
     const base = `name: x\nclients:\n  a: {}\nsteps:\n  - connect: a\n`;
-    expect(loadScenario('ok.yaml', `latency: aws\n${base}  - fault: { lambdaTimeout: { function: graphql, afterCalls: 1 } }\n  - fault: { dynamodbIndexLag: { ms: 1s } }\n`).latency).toBe('aws');
+    expect(
+      loadScenario(
+        'ok.yaml',
+        `latency: aws\n${base}  - fault: { lambdaTimeout: { function: graphql, afterCalls: 1 } }\n  - fault: { dynamodbIndexLag: { ms: 1s } }\n`,
+      ).latency,
+    ).toBe('aws');
     expect(() => loadScenario('bad.yaml', `latency: fast\n${base}`)).toThrow('bad.yaml:1:10: latency: expected one of ["none","aws"]');
-    expect(() => loadScenario('bad.yaml', `${base}  - fault: { lambdaTimeout: { function: graphql, afterMs: 10, afterCalls: 1 } }\n`)).toThrow(/steps\.1\.fault\.lambdaTimeout/);
-    expect(() => loadScenario('bad.yaml', `${base}  - fault: { lambdaTimeout: { function: graphql, afterCalls: 0 } }\n`)).toThrow(/afterCalls: must be >= 1/);
+    expect(() =>
+      loadScenario('bad.yaml', `${base}  - fault: { lambdaTimeout: { function: graphql, afterMs: 10, afterCalls: 1 } }\n`),
+    ).toThrow(/steps\.1\.fault\.lambdaTimeout/);
+    expect(() => loadScenario('bad.yaml', `${base}  - fault: { lambdaTimeout: { function: graphql, afterCalls: 0 } }\n`)).toThrow(
+      /afterCalls: must be >= 1/,
+    );
   });
 
   it('every PerkUp scenario loads, known failures and load scenarios included', async () => {
@@ -79,7 +90,9 @@ describe('matchers', () => {
   });
 
   it('a mismatch names the path and shows a diff', () => {
-    expect(mismatches({ data: { city: 'Paris' } }, { data: { city: 'Lyon' } })).toEqual([{ path: 'data.city', expected: '"Paris"', actual: 'Lyon' }]);
+    expect(mismatches({ data: { city: 'Paris' } }, { data: { city: 'Lyon' } })).toEqual([
+      { path: 'data.city', expected: '"Paris"', actual: 'Lyon' },
+    ]);
     const text = renderMismatch('frame', { action: 'created' }, { action: 'updated', id: 1 });
     expect(text).toContain('at action: expected "created", received "updated"');
     expect(text).toContain('-   "action": "created"');
@@ -155,7 +168,9 @@ describe('runs, failures, reports', () => {
   afterAll(() => targets.close());
 
   it('a failing step is named, with a diff against the nearest frame and the frames received', async () => {
-    const scenario = loadScenario('inline.yaml', `name: ping answers pang
+    const scenario = loadScenario(
+      'inline.yaml',
+      `name: ping answers pang
 clients:
   m: { claims: { sub: m, role: user } }
 steps:
@@ -164,7 +179,8 @@ steps:
   - name: the answer
     expectMessage: { client: m, match: { type: pang }, within: 500ms }
   - send: { client: m, json: { type: ping } }
-`);
+`,
+    );
     const target = await targets.acquire();
     try {
       const result = await runScenario(scenario, target);
@@ -187,13 +203,16 @@ steps:
   });
 
   it('a breached SLO fails the scenario and says which', async () => {
-    const scenario = loadScenario('slo.yaml', `name: impossible SLO
+    const scenario = loadScenario(
+      'slo.yaml',
+      `name: impossible SLO
 clients:
   m: { claims: { sub: m, role: user } }
 slo: { maxDurationMs: 1 }
 steps:
   - connect: m
-`);
+`,
+    );
     const target = await targets.acquire();
     try {
       const result = await runScenario(scenario, target);
@@ -207,14 +226,17 @@ steps:
 
   describe('never passes vacuously (each rule proved by a scenario it must catch)', () => {
     it('a scenario with a step that could not run is reported as skipped, never passed: console, JUnit <skipped/>, JSON', async () => {
-      const scenario = loadScenario('skips.yaml', `name: needs the insides
+      const scenario = loadScenario(
+        'skips.yaml',
+        `name: needs the insides
 clients:
   m: { claims: { sub: m, role: user } }
 steps:
   - connect: m
   - subscribe: { client: m, topics: [partners] }
   - expectConnection: { client: m, state: present }
-`);
+`,
+      );
       const target = await targets.acquire();
       try {
         // The same emulator seen from outside: no insides, as on a remote target.
@@ -223,7 +245,9 @@ steps:
         expect(result.skipReason).toMatch(/1 step\(s\) skipped: step 3 \(expectConnection\): needs the emulator's insides/);
         expect(consoleLine(result)).toMatch(/^↷ needs the insides .* SKIPPED, not passed/);
         expect(consoleSummary([result], 1)).toMatch(/0 passed, 0 failed, 1 skipped/);
-        expect(junit([result])).toMatch(/<testsuite name="scenarios" tests="1" failures="0" errors="0" skipped="1"[^>]*>[\s\S]*<skipped message="1 step\(s\) skipped/);
+        expect(junit([result])).toMatch(
+          /<testsuite name="scenarios" tests="1" failures="0" errors="0" skipped="1"[^>]*>[\s\S]*<skipped message="1 step\(s\) skipped/,
+        );
         expect(JSON.parse(json([result]))).toMatchObject({ passed: 0, failed: 0, skipped: 1 });
       } finally {
         await target.release();
@@ -231,7 +255,9 @@ steps:
     });
 
     it('expectNoMessage fails on a forbidden frame even when a broader expectation of the same block consumed it', async () => {
-      const scenario = loadScenario('consumed.yaml', `name: a pong is forbidden
+      const scenario = loadScenario(
+        'consumed.yaml',
+        `name: a pong is forbidden
 clients:
   m: { claims: { sub: m, role: user } }
 steps:
@@ -240,7 +266,8 @@ steps:
   - expect:
       - message: { client: m, match: { $any: true } }
       - noMessage: { client: m, match: { type: pong }, during: 1s }
-`);
+`,
+      );
       const target = await targets.acquire();
       try {
         const result = await runScenario(scenario, target);
@@ -264,7 +291,7 @@ steps:
     });
   });
 
-  it("mutation test: changing one expected value in each PerkUp scenario makes it fail, naming the step", async () => {
+  it('mutation test: changing one expected value in each PerkUp scenario makes it fail, naming the step', async () => {
     const files = await expandPaths([], root);
     const mutants = files.flatMap((file) => {
       const mutant = mutate(readFileSync(file, 'utf8'));
@@ -277,7 +304,12 @@ steps:
         const target = await targets.acquire();
         try {
           const result = await runScenario(loadScenario(m.file, m.text), target, { defaultWithinMs: 800 });
-          return { file: m.file.slice(root.length), change: m.change, status: result.status, namesStep: /step \d+ \(/.test(result.failure ?? '') };
+          return {
+            file: m.file.slice(root.length),
+            change: m.change,
+            status: result.status,
+            namesStep: /step \d+ \(/.test(result.failure ?? ''),
+          };
         } finally {
           await target.release();
         }
@@ -299,8 +331,48 @@ function mutate(text: string): { text: string; change: string } | undefined {
       for (const pair of node.items) {
         const k = String((pair.key as { value?: unknown })?.value ?? pair.key);
         // Negative expectations and matcher arguments that are flags cannot be mutated into a failure.
-        if (['noMessage', 'expectNoMessage', 'variables', 'query', 'capture', 'within', 'during', 'name', '$isoTimestamp', '$anyString', '$regex', '$options', '$exists', '$not', 'client', 'as', 'mode'].includes(k)) continue;
-        const positive = inPositive || ['match', 'expect', 'expectMessage', 'expectCacheInvalidated', 'expectConnection', 'expectClosed', 'message', 'cacheInvalidated', 'connection', 'closed', 'data', 'keys', 'state', 'count', 'code', 'status'].includes(k);
+        if (
+          [
+            'noMessage',
+            'expectNoMessage',
+            'variables',
+            'query',
+            'capture',
+            'within',
+            'during',
+            'name',
+            '$isoTimestamp',
+            '$anyString',
+            '$regex',
+            '$options',
+            '$exists',
+            '$not',
+            'client',
+            'as',
+            'mode',
+          ].includes(k)
+        )
+          continue;
+        const positive =
+          inPositive ||
+          [
+            'match',
+            'expect',
+            'expectMessage',
+            'expectCacheInvalidated',
+            'expectConnection',
+            'expectClosed',
+            'message',
+            'cacheInvalidated',
+            'connection',
+            'closed',
+            'data',
+            'keys',
+            'state',
+            'count',
+            'code',
+            'status',
+          ].includes(k);
         visit(pair.value, k, `${path}.${k}`, positive);
       }
     } else if (isSeq(node)) {

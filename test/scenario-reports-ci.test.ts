@@ -9,10 +9,24 @@ import { githubAnnotations, githubSummary, junit } from '../harness/scenarios/re
 import type { ScenarioResult, StepResult } from '../harness/scenarios/runner.js';
 
 const file = join(process.cwd(), 'scenarios/faults/x.yaml');
-const step = (index: number, line: number, status: StepResult['status'], extra: Partial<StepResult> = {}): StepResult => ({ index, line, label: `step ${index + 1} (connect)`, action: 'connect', status, durationMs: 5, ...extra });
+const step = (index: number, line: number, status: StepResult['status'], extra: Partial<StepResult> = {}): StepResult => ({
+  index,
+  line,
+  label: `step ${index + 1} (connect)`,
+  action: 'connect',
+  status,
+  durationMs: 5,
+  ...extra,
+});
 const base = { file, target: 'in-process', durationMs: 1234, sloBreaches: [], messageLatenciesMs: [], events: [], connections: {} };
 
-const passed: ScenarioResult = { ...base, name: 'ok', status: 'passed', steps: [step(0, 5, 'passed'), step(1, 7, 'passed', { action: 'graphql', durationMs: 80 })], slo: { maxDurationMs: 5000, maxGraphqlMs: 100, p95MessageLatencyMs: 50 } };
+const passed: ScenarioResult = {
+  ...base,
+  name: 'ok',
+  status: 'passed',
+  steps: [step(0, 5, 'passed'), step(1, 7, 'passed', { action: 'graphql', durationMs: 80 })],
+  slo: { maxDurationMs: 5000, maxGraphqlMs: 100, p95MessageLatencyMs: 50 },
+};
 const failed: ScenarioResult = {
   ...base,
   name: 'fails, with "quotes" & <angles>',
@@ -20,7 +34,13 @@ const failed: ScenarioResult = {
   steps: [step(0, 5, 'passed'), step(1, 9, 'failed'), step(2, 12, 'skipped', { reason: 'an earlier step failed' })],
   failure: 'step 2 (connect) at x.yaml:9\n  50% of frames, a: b, c\u0001',
 };
-const skipped: ScenarioResult = { ...base, name: 'remote', status: 'skipped', steps: [step(0, 5, 'passed'), step(1, 11, 'skipped', { reason: "needs the emulator's insides" })], skipReason: '1 step(s) skipped' };
+const skipped: ScenarioResult = {
+  ...base,
+  name: 'remote',
+  status: 'skipped',
+  steps: [step(0, 5, 'passed'), step(1, 11, 'skipped', { reason: "needs the emulator's insides" })],
+  skipReason: '1 step(s) skipped',
+};
 
 /** The report read back through xmlbuilder2's DOM parser, so escaping is checked by decoding, not by text. */
 interface El {
@@ -92,10 +112,16 @@ describe('github', () => {
   it('the job summary: counts, a row per scenario with SLO figures, failures folded with their text', () => {
     const summary = githubSummary([passed, failed, skipped], 4200);
     expect(summary).toContain('**1 passed, 1 failed, 1 skipped** — 3 scenarios in 4.2 s');
-    expect(summary).toContain('| ✅ | ok | `scenarios/faults/x.yaml:1` | 1.23 s | maxDurationMs 5000 / 1234<br>p95MessageLatencyMs 50 / –<br>maxGraphqlMs 100 / 80 |');
+    expect(summary).toContain(
+      '| ✅ | ok | `scenarios/faults/x.yaml:1` | 1.23 s | maxDurationMs 5000 / 1234<br>p95MessageLatencyMs 50 / –<br>maxGraphqlMs 100 / 80 |',
+    );
     expect(summary).toContain('| ❌ | fails, with "quotes" &amp; &lt;angles&gt; | `scenarios/faults/x.yaml:9` |');
-    expect(summary).toContain('<details><summary>❌ fails, with "quotes" &amp; &lt;angles&gt; — <code>scenarios/faults/x.yaml:9</code></summary>\n\n```text\nstep 2 (connect) at x.yaml:9\n');
-    expect(summary).toContain("<details><summary>↷ remote — <code>scenarios/faults/x.yaml:11</code></summary>\n\n```text\n1 step(s) skipped\nstep 2 (connect) skipped: needs the emulator's insides\n```");
+    expect(summary).toContain(
+      '<details><summary>❌ fails, with "quotes" &amp; &lt;angles&gt; — <code>scenarios/faults/x.yaml:9</code></summary>\n\n```text\nstep 2 (connect) at x.yaml:9\n',
+    );
+    expect(summary).toContain(
+      "<details><summary>↷ remote — <code>scenarios/faults/x.yaml:11</code></summary>\n\n```text\n1 step(s) skipped\nstep 2 (connect) skipped: needs the emulator's insides\n```",
+    );
     expect(summary.match(/<details>/g)).toHaveLength(2);
   });
 

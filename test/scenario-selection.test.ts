@@ -16,7 +16,14 @@ const file = (path: string): string => join(root, path);
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'scenario-paths-'));
-  for (const path of ['scenarios/a.yml', 'scenarios/sub/b.yaml', 'scenarios/notes.txt', 'scenarios/load/big.yaml', 'scenarios/known-failures/k.yaml', 'other/c.yaml']) {
+  for (const path of [
+    'scenarios/a.yml',
+    'scenarios/sub/b.yaml',
+    'scenarios/notes.txt',
+    'scenarios/load/big.yaml',
+    'scenarios/known-failures/k.yaml',
+    'other/c.yaml',
+  ]) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), 'name: x\n');
   }
@@ -34,7 +41,10 @@ describe('expandPaths', () => {
   });
 
   it('globs with braces, files, absolute paths; duplicates once, sorted', async () => {
-    expect(await expandPaths(['{scenarios,other}/*.{yml,yaml}', 'other/c.yaml', file('scenarios/a.yml')], root)).toEqual([file('other/c.yaml'), file('scenarios/a.yml')]);
+    expect(await expandPaths(['{scenarios,other}/*.{yml,yaml}', 'other/c.yaml', file('scenarios/a.yml')], root)).toEqual([
+      file('other/c.yaml'),
+      file('scenarios/a.yml'),
+    ]);
   });
 
   it('a pattern that matches nothing is an error naming it', async () => {
@@ -48,8 +58,16 @@ describe('--tag and --grep', () => {
 
   it('--tag faults selects exactly the files tagged faults; several tags select any of them', async () => {
     const all = (await expandPaths(['scenarios'], repo)).map((f) => loadScenario(f));
-    const tagged = (tags: string[]): string[] => all.filter(selects({ tags })).map((s) => relative(repo, s.file)).sort();
-    const declaring = (tag: string): string[] => all.filter((s) => s.tags?.includes(tag)).map((s) => relative(repo, s.file)).sort();
+    const tagged = (tags: string[]): string[] =>
+      all
+        .filter(selects({ tags }))
+        .map((s) => relative(repo, s.file))
+        .sort();
+    const declaring = (tag: string): string[] =>
+      all
+        .filter((s) => s.tags?.includes(tag))
+        .map((s) => relative(repo, s.file))
+        .sort();
     expect(tagged(['faults'])).toEqual(declaring('faults'));
     expect(tagged(['faults']).length).toBeGreaterThan(0);
     expect(tagged(['faults'])).not.toContain('scenarios/functional/auth-non-admin-forbidden.yaml');
@@ -58,7 +76,10 @@ describe('--tag and --grep', () => {
   });
 
   it('--grep matches the scenario name, case-insensitive; both options must hold', () => {
-    const scenario = loadScenario('g.yaml', 'name: A 410 GoneException deletes the record\ntags: [faults]\nclients: { a: {} }\nsteps:\n  - connect: a\n');
+    const scenario = loadScenario(
+      'g.yaml',
+      'name: A 410 GoneException deletes the record\ntags: [faults]\nclients: { a: {} }\nsteps:\n  - connect: a\n',
+    );
     expect(selects({ grep: parseGrep('goneexception')! })(scenario)).toBe(true);
     expect(selects({ grep: parseGrep('^A 410')! })(scenario)).toBe(true);
     expect(selects({ grep: parseGrep('^410')! })(scenario)).toBe(false);
@@ -80,7 +101,10 @@ describe('running a selection, and --bail', () => {
   afterAll(() => targets.close());
   const scenarioFile = (name: string, body: string): string => {
     const path = join(root, `${name}.yaml`);
-    writeFileSync(path, `name: ${name}\ntags: [${name.startsWith('fail') ? 'broken' : 'fine'}]\nclients:\n  m: { claims: { sub: m, role: user } }\nsteps:\n  - connect: m\n${body}`);
+    writeFileSync(
+      path,
+      `name: ${name}\ntags: [${name.startsWith('fail') ? 'broken' : 'fine'}]\nclients:\n  m: { claims: { sub: m, role: user } }\nsteps:\n  - connect: m\n${body}`,
+    );
     return path;
   };
   const pings = '  - send: { client: m, json: { type: ping } }\n  - expectMessage: { client: m, match: { type: pong } }\n';
@@ -88,13 +112,25 @@ describe('running a selection, and --bail', () => {
   const fails = '  - send: { client: m, json: { type: ping } }\n  - expectMessage: { client: m, match: { type: pang }, within: 300ms }\n';
 
   it('only the selected scenarios run; --bail starts none after the first failure and lists them as not run', async () => {
-    const files = [scenarioFile('fine-1', pings), scenarioFile('fail-2', fails), scenarioFile('fine-3', pings), scenarioFile('fine-4', pings)];
+    const files = [
+      scenarioFile('fine-1', pings),
+      scenarioFile('fail-2', fails),
+      scenarioFile('fine-3', pings),
+      scenarioFile('fine-4', pings),
+    ];
 
     const selected = await runScenarios(files, { targets, concurrency: 1, select: selects({ tags: ['fine'] }) });
-    expect(selected.results.map((r) => [r.name, r.status])).toEqual([['fine-1', 'passed'], ['fine-3', 'passed'], ['fine-4', 'passed']]);
+    expect(selected.results.map((r) => [r.name, r.status])).toEqual([
+      ['fine-1', 'passed'],
+      ['fine-3', 'passed'],
+      ['fine-4', 'passed'],
+    ]);
 
     const bailed = await runScenarios(files, { targets, concurrency: 1, bail: true });
-    expect(bailed.results.map((r) => [r.name, r.status])).toEqual([['fine-1', 'passed'], ['fail-2', 'failed']]);
+    expect(bailed.results.map((r) => [r.name, r.status])).toEqual([
+      ['fine-1', 'passed'],
+      ['fail-2', 'failed'],
+    ]);
     expect(bailed.notRun.map((s) => s.name)).toEqual(['fine-3', 'fine-4']);
 
     // Without --bail the failure does not stop the run.
@@ -108,7 +144,11 @@ describe('npm run scenarios (the CLI)', () => {
   const repo = fileURLToPath(new URL('..', import.meta.url));
   const cli = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'harness/scenarios/cli.ts'), ...args], { cwd: repo, env: { ...process.env, CI: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'harness/scenarios/cli.ts'), ...args], {
+        cwd: repo,
+        env: { ...process.env, CI: '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -119,14 +159,19 @@ describe('npm run scenarios (the CLI)', () => {
     const out = join(root, 'cli-out');
     const summary = join(root, 'summary.md');
     writeFileSync(summary, '# earlier step\n');
-    const run = await cli(['scenarios/functional', '--tag', 'auth', '--grep', 'FORGED', '--reporter', 'console,json,github', '--out', out], { GITHUB_STEP_SUMMARY: summary });
+    const run = await cli(
+      ['scenarios/functional', '--tag', 'auth', '--grep', 'FORGED', '--reporter', 'console,json,github', '--out', out],
+      { GITHUB_STEP_SUMMARY: summary },
+    );
     expect(run.out).not.toMatch(/ExperimentalWarning/);
     expect(run.code, run.out).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'scenarios.json'), 'utf8')) as { passed: number; scenarios: Array<{ file: string }> };
     expect(report.scenarios.map((s) => s.file)).toEqual(['scenarios/functional/auth-graphql-bad-tokens.yaml']);
     expect(report.passed).toBe(1);
     // Appended, not overwritten: other steps of the job write to the same file.
-    expect(readFileSync(summary, 'utf8')).toMatch(/^# earlier step\n## Scenarios\n\n\*\*1 passed, 0 failed, 0 skipped\*\*[\s\S]*auth-graphql-bad-tokens\.yaml/);
+    expect(readFileSync(summary, 'utf8')).toMatch(
+      /^# earlier step\n## Scenarios\n\n\*\*1 passed, 0 failed, 0 skipped\*\*[\s\S]*auth-graphql-bad-tokens\.yaml/,
+    );
     expect(run.out).not.toMatch(/^::/m);
   }, 60_000);
 
@@ -147,10 +192,15 @@ describe('--watch', () => {
     const dir = mkdtempSync(join(root, 'watch-'));
     const file = join(dir, 'ping.yaml');
     const other = join(dir, 'not-selected.yaml');
-    const scenario = (name: string): string => `name: ${name}\nclients:\n  m: { claims: { sub: m, role: user } }\nsteps:\n  - connect: m\n  - send: { client: m, json: { type: ping } }\n  - expectMessage: { client: m, match: { type: pong } }\n`;
+    const scenario = (name: string): string =>
+      `name: ${name}\nclients:\n  m: { claims: { sub: m, role: user } }\nsteps:\n  - connect: m\n  - send: { client: m, json: { type: ping } }\n  - expectMessage: { client: m, match: { type: pong } }\n`;
     writeFileSync(file, scenario('first version'));
     writeFileSync(other, scenario('other file'));
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'harness/scenarios/cli.ts'), file, '--watch', '--concurrency', '1'], { cwd: repo, env: { ...process.env, CI: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(repo, 'harness/scenarios/cli.ts'), file, '--watch', '--concurrency', '1'],
+      { cwd: repo, env: { ...process.env, CI: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     const waiters: Array<() => void> = [];
     const onData = (c: Buffer): void => {

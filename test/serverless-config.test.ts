@@ -6,10 +6,26 @@ const perkupFile = fileURLToPath(new URL('../serverless.yml', import.meta.url));
 
 describe('serverless.yml, as the emulator reads it', () => {
   it("resolves PerkUp's variables and intrinsics into each function's environment", () => {
-    const app = loadServerlessConfig(perkupFile, { stage: 'ci', env: { JWT_JWKS_URL: 'https://id.example/jwks' }, refs: (id) => (id === 'WebsocketsApi' ? 'ws123' : undefined) });
-    expect(app).toMatchObject({ service: 'perkup', stage: 'ci', region: 'eu-west-3', runtime: 'nodejs22.x', websocketRouteSelectionExpression: '$request.body.action' });
+    const app = loadServerlessConfig(perkupFile, {
+      stage: 'ci',
+      env: { JWT_JWKS_URL: 'https://id.example/jwks' },
+      refs: (id) => (id === 'WebsocketsApi' ? 'ws123' : undefined),
+    });
+    expect(app).toMatchObject({
+      service: 'perkup',
+      stage: 'ci',
+      region: 'eu-west-3',
+      runtime: 'nodejs22.x',
+      websocketRouteSelectionExpression: '$request.body.action',
+    });
     const graphql = app.functions.find((f) => f.name === 'graphql')!;
-    expect(graphql).toMatchObject({ deployedName: 'perkup-ci-graphql', handlerExport: 'handler', timeoutSeconds: 15, memorySize: 512, httpApiEvents: [{ method: 'POST', path: '/graphql' }] });
+    expect(graphql).toMatchObject({
+      deployedName: 'perkup-ci-graphql',
+      handlerExport: 'handler',
+      timeoutSeconds: 15,
+      memorySize: 512,
+      httpApiEvents: [{ method: 'POST', path: '/graphql' }],
+    });
     expect(graphql.handlerFile).toMatch(/src\/handlers\/graphql\.ts$/);
     expect(graphql.environment).toMatchObject({
       PARTNERS_TABLE: 'perkup-ci-partners',
@@ -17,13 +33,25 @@ describe('serverless.yml, as the emulator reads it', () => {
       JWT_JWKS_URL: 'https://id.example/jwks',
       WEBSOCKET_API_ENDPOINT: 'https://ws123.execute-api.eu-west-3.amazonaws.com/ci',
     });
-    expect(app.functions.find((f) => f.name === 'websocket')!.websocketEvents.map((e) => e.route)).toEqual(['$connect', '$disconnect', '$default']);
-    expect(app.tables.map((t) => t.TableName)).toEqual(['perkup-ci-partners', 'perkup-ci-connections', 'perkup-ci-cache', 'perkup-ci-idempotency']);
+    expect(app.functions.find((f) => f.name === 'websocket')!.websocketEvents.map((e) => e.route)).toEqual([
+      '$connect',
+      '$disconnect',
+      '$default',
+    ]);
+    expect(app.tables.map((t) => t.TableName)).toEqual([
+      'perkup-ci-partners',
+      'perkup-ci-connections',
+      'perkup-ci-cache',
+      'perkup-ci-idempotency',
+    ]);
     expect(app.tables.find((t) => t.logicalId === 'PartnersTable')!.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
-    expect(app.tables.find((t) => t.logicalId === 'ConnectionsTable')!.TimeToLiveSpecification).toEqual({ AttributeName: 'ttl', Enabled: true });
+    expect(app.tables.find((t) => t.logicalId === 'ConnectionsTable')!.TimeToLiveSpecification).toEqual({
+      AttributeName: 'ttl',
+      Enabled: true,
+    });
   });
 
-  it('reads the notifier\'s stream event, the fanout\'s sqs event and the queues with their redrive policy', () => {
+  it("reads the notifier's stream event, the fanout's sqs event and the queues with their redrive policy", () => {
     const app = loadServerlessConfig(perkupFile, { stage: 'ci', env: {}, refs: (id) => (id === 'WebsocketsApi' ? 'ws123' : undefined) });
     const notifier = app.functions.find((f) => f.name === 'notifier')!;
     expect(notifier.streamEvents).toEqual([
@@ -41,7 +69,13 @@ describe('serverless.yml, as the emulator reads it', () => {
     ]);
     expect(notifier.environment.FANOUT_QUEUE_URL).toBe('https://sqs.eu-west-3.amazonaws.com/123456789012/perkup-ci-fanout');
     expect(app.functions.find((f) => f.name === 'fanout')!.sqsEvents).toEqual([
-      { arn: 'arn:aws:sqs:eu-west-3:123456789012:perkup-ci-fanout', batchSize: 1, maximumBatchingWindowSeconds: 0, reportBatchItemFailures: true, enabled: true },
+      {
+        arn: 'arn:aws:sqs:eu-west-3:123456789012:perkup-ci-fanout',
+        batchSize: 1,
+        maximumBatchingWindowSeconds: 0,
+        reportBatchItemFailures: true,
+        enabled: true,
+      },
     ]);
     expect(app.queues.find((q) => q.logicalId === 'FanoutQueue')).toMatchObject({
       QueueName: 'perkup-ci-fanout',
@@ -58,7 +92,9 @@ describe('serverless.yml, as the emulator reads it', () => {
 
   it('a variable with no value and no default is a clear error naming it', () => {
     const file = fileURLToPath(new URL('./fixtures/bad-config/unresolvable.yml', import.meta.url));
-    expect(() => loadServerlessConfig(file, { env: {} })).toThrow('cannot resolve ${env:SURELY_NOT_SET_ANYWHERE} (no value and no default)');
+    expect(() => loadServerlessConfig(file, { env: {} })).toThrow(
+      'cannot resolve ${env:SURELY_NOT_SET_ANYWHERE} (no value and no default)',
+    );
   });
 
   it('an unresolvable Ref is a clear error', () => {

@@ -8,15 +8,34 @@ import { readConfig } from '../src/config/env.js';
 describe('cacheKeys', () => {
   it("a create invalidates the seed's keys as it writes them (category as stored), then the listings' case-insensitive spellings", () => {
     expect(invalidatedKeys(undefined, { id: 'p1', city: 'Paris', category: 'Restaurant' })).toEqual([
-      'partner:p1', 'all_partners', 'category:Restaurant', 'city:Paris', 'category:restaurant', 'city:paris',
+      'partner:p1',
+      'all_partners',
+      'category:Restaurant',
+      'city:Paris',
+      'category:restaurant',
+      'city:paris',
     ]);
   });
   it('a spelling that is already the listing key is not repeated', () => {
-    expect(invalidatedKeys(undefined, { id: 'p1', city: 'lyon', category: 'bar' })).toEqual(['partner:p1', 'all_partners', 'category:bar', 'city:lyon']);
+    expect(invalidatedKeys(undefined, { id: 'p1', city: 'lyon', category: 'bar' })).toEqual([
+      'partner:p1',
+      'all_partners',
+      'category:bar',
+      'city:lyon',
+    ]);
   });
   it('a category and city change invalidates old and new', () => {
     expect(invalidatedKeys({ id: 'p1', city: 'Paris', category: 'Bar' }, { id: 'p1', city: 'Lyon', category: 'Café' })).toEqual([
-      'partner:p1', 'all_partners', 'category:Bar', 'category:Café', 'city:Paris', 'city:Lyon', 'category:bar', 'category:cafe', 'city:paris', 'city:lyon',
+      'partner:p1',
+      'all_partners',
+      'category:Bar',
+      'category:Café',
+      'city:Paris',
+      'city:Lyon',
+      'category:bar',
+      'category:cafe',
+      'city:paris',
+      'city:lyon',
     ]);
   });
   it('listings are cached under the narrowest key every relevant change invalidates', () => {
@@ -36,8 +55,14 @@ describe('subscriptions', () => {
   });
   it('a partner reaches at most four exact targets per topic and place', () => {
     expect(partnerTargets([{ city: 'Paris', category: 'Restaurant' }])).toEqual([
-      'partners#paris#restaurant', 'partners#paris#*', 'partners#*#restaurant', 'partners#*#*',
-      'partner_updates#paris#restaurant', 'partner_updates#paris#*', 'partner_updates#*#restaurant', 'partner_updates#*#*',
+      'partners#paris#restaurant',
+      'partners#paris#*',
+      'partners#*#restaurant',
+      'partners#*#*',
+      'partner_updates#paris#restaurant',
+      'partner_updates#paris#*',
+      'partner_updates#*#restaurant',
+      'partner_updates#*#*',
     ]);
   });
 });
@@ -62,7 +87,8 @@ describe('geohash', () => {
 describe('client messages', () => {
   it('parses a full subscribe', () => {
     expect(parseClientMessage('{"type":"subscribe","data":{"topics":["partners"],"city":" Paris ","categories":["Bar"]}}')).toEqual({
-      type: 'subscribe', subscription: { topics: ['partners'], city: 'Paris', categories: ['Bar'] },
+      type: 'subscribe',
+      subscription: { topics: ['partners'], city: 'Paris', categories: ['Bar'] },
     });
   });
 });
@@ -75,6 +101,8 @@ describe('configuration', () => {
     expect(() => readConfig({ PARTNERS_TABLE: 'a', WEBSOCKET_CONNECTIONS_TABLE: 'b', CACHE_TABLE: 'c' })).toThrow(/JWT_SECRET/);
   });
   it('refuses a non-numeric tuning value', () => {
-    expect(() => readConfig({ PARTNERS_TABLE: 'a', WEBSOCKET_CONNECTIONS_TABLE: 'b', CACHE_TABLE: 'c', JWT_SECRET: 's', NOTIFY_CONCURRENCY: 'lots' })).toThrow('NOTIFY_CONCURRENCY must be a positive integer, got "lots"');
+    expect(() =>
+      readConfig({ PARTNERS_TABLE: 'a', WEBSOCKET_CONNECTIONS_TABLE: 'b', CACHE_TABLE: 'c', JWT_SECRET: 's', NOTIFY_CONCURRENCY: 'lots' }),
+    ).toThrow('NOTIFY_CONCURRENCY must be a positive integer, got "lots"');
   });
 });

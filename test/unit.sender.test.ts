@@ -19,7 +19,11 @@ import {
 import { Logger } from '@aws-lambda-powertools/logger';
 import { isGone, sendToConnections, type SendOptions } from '../src/realtime/sender.js';
 
-const client = new ApiGatewayManagementApiClient({ region: 'eu-west-3', endpoint: 'https://api.example/dev', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+const client = new ApiGatewayManagementApiClient({
+  region: 'eu-west-3',
+  endpoint: 'https://api.example/dev',
+  credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+});
 const mock = mockClient(client);
 // retryBaseDelayMs 1: the backoff's shape is not under test here, only whether a retry happens and how many.
 const options: SendOptions = { concurrency: 4, maxAttempts: 3, retryBaseDelayMs: 1 };
@@ -30,7 +34,13 @@ const throttled = () => new LimitExceededException({ message: 'Rate exceeded', .
 const forbidden = () => new ForbiddenException({ message: 'Forbidden', ...meta(403) });
 const tooLarge = () => new PayloadTooLargeException({ message: 'Message too long', ...meta(413) });
 /** A 500 has no modelled error: the SDK raises its service exception with AWS's error name. */
-const serverError = () => new ApiGatewayManagementApiServiceException({ name: 'InternalServerErrorException', $fault: 'server', message: 'Internal server error', ...meta(500) });
+const serverError = () =>
+  new ApiGatewayManagementApiServiceException({
+    name: 'InternalServerErrorException',
+    $fault: 'server',
+    message: 'Internal server error',
+    ...meta(500),
+  });
 /** @smithy/node-http-handler's request and connection timeouts: an Error named TimeoutError, no HTTP status. */
 const timeout = () => Object.assign(new Error('Connection timed out after 1000 ms'), { name: 'TimeoutError' });
 const reset = () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
@@ -102,7 +112,13 @@ describe('sendToConnections', () => {
       const report = await send(['a']);
       expect(postsTo('a')).toBe(options.maxAttempts);
       expect(report.delivered).toEqual([]);
-      expect(report.failed).toEqual([{ connectionId: 'a', error: `${sample.name}: ${sample.message}`, statusCode: (sample as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode }]);
+      expect(report.failed).toEqual([
+        {
+          connectionId: 'a',
+          error: `${sample.name}: ${sample.message}`,
+          statusCode: (sample as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode,
+        },
+      ]);
       // Every failed attempt is logged; only the last says it will not be retried.
       expect(warn.mock.calls.map(([, fields]) => (fields as { retry: boolean }).retry)).toEqual([true, true, false]);
     });
@@ -116,15 +132,22 @@ describe('sendToConnections', () => {
       mock.on(PostToConnectionCommand).rejects(error());
       const report = await send(['a']);
       expect(postsTo('a')).toBe(1);
-      expect(report).toEqual({ delivered: [], gone: [], failed: [{ connectionId: 'a', error: expect.stringMatching(/^\w+Exception: /), statusCode: status }] });
+      expect(report).toEqual({
+        delivered: [],
+        gone: [],
+        failed: [{ connectionId: 'a', error: expect.stringMatching(/^\w+Exception: /), statusCode: status }],
+      });
     });
   }
 
   it('one bad connection does not stop the others, and never throws', async () => {
     mock
-      .on(PostToConnectionCommand).resolves({})
-      .on(PostToConnectionCommand, { ConnectionId: 'forbidden' }).rejects(forbidden())
-      .on(PostToConnectionCommand, { ConnectionId: 'gone' }).rejects(gone());
+      .on(PostToConnectionCommand)
+      .resolves({})
+      .on(PostToConnectionCommand, { ConnectionId: 'forbidden' })
+      .rejects(forbidden())
+      .on(PostToConnectionCommand, { ConnectionId: 'gone' })
+      .rejects(gone());
     const ids = ['a', 'forbidden', 'b', 'gone', 'c'];
     const report = await send(ids, { ...options, concurrency: 2 });
     expect([...report.delivered].sort()).toEqual(['a', 'b', 'c']);

@@ -65,7 +65,13 @@ export function connectionIdFromPath(path: string, stage: string): string | unde
   }
 }
 
-export function createManagementApi(options: { connections: ConnectionRegistry; stage: string; clock: Clock; eventLog?: EventLog; throttle?: ThrottleSettings }) {
+export function createManagementApi(options: {
+  connections: ConnectionRegistry;
+  stage: string;
+  clock: Clock;
+  eventLog?: EventLog;
+  throttle?: ThrottleSettings;
+}) {
   const { connections, clock } = options;
   let throttle: TokenBucket | undefined = options.throttle && createTokenBucket(options.throttle, clock.now);
   const throttled = (): boolean => (throttle ? !throttle.take() : false);

@@ -19,8 +19,11 @@ export function banner(emulator: Emulator, facts: { readyMs: number; storage: st
   ];
   if (facts.secretVariable) {
     const fromEnv = process.env[facts.secretVariable] !== undefined;
-    lines.push(`  Tokens      HS256 with ${facts.secretVariable} ${fromEnv ? `from the environment` : `as serverless.yml resolves it locally (set ${facts.secretVariable} to change it)`}`);
-    if (tokens?.mintCommand) lines.push(`              ${tokens.mintCommand}${fromEnv ? `   (run it with the same ${facts.secretVariable})` : ''}`);
+    lines.push(
+      `  Tokens      HS256 with ${facts.secretVariable} ${fromEnv ? `from the environment` : `as serverless.yml resolves it locally (set ${facts.secretVariable} to change it)`}`,
+    );
+    if (tokens?.mintCommand)
+      lines.push(`              ${tokens.mintCommand}${fromEnv ? `   (run it with the same ${facts.secretVariable})` : ''}`);
   }
   lines.push('Ctrl-C to stop.');
   return lines.join('\n');

@@ -32,13 +32,17 @@ export function describeEvent(event: LoggedEvent, options: { verbose?: boolean }
       // console.log lines are what one looks for.
       const structured = event.data !== undefined;
       const show = options.verbose || !structured || /^(WARN|ERROR|CRITICAL)/i.test(event.level);
-      return show ? `${at} ${structured ? event.level : '›'} ${event.functionName}${event.requestId ? ` ${rid(event.requestId)}` : ''}: ${short(event.message, 300)}${structured && Object.keys(event.data!).length ? ` ${short(JSON.stringify(event.data), 200)}` : ''}` : undefined;
+      return show
+        ? `${at} ${structured ? event.level : '›'} ${event.functionName}${event.requestId ? ` ${rid(event.requestId)}` : ''}: ${short(event.message, 300)}${structured && Object.keys(event.data!).length ? ` ${short(JSON.stringify(event.data), 200)}` : ''}`
+        : undefined;
     }
     case 'streamRecord':
     case 'batch':
     case 'sqs':
       return `${at} ≋ ${describeStreamEvent(event)}`;
     case 'dynamodb':
-      return event.statusCode >= 400 ? `${at} ▣ DynamoDB ${event.operation} ${event.table ?? ''} → ${event.statusCode} ${event.errorType ?? ''}` : undefined;
+      return event.statusCode >= 400
+        ? `${at} ▣ DynamoDB ${event.operation} ${event.table ?? ''} → ${event.statusCode} ${event.errorType ?? ''}`
+        : undefined;
   }
 }

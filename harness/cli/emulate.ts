@@ -98,7 +98,14 @@ try {
   emulator = await start();
 } catch (error) {
   const e = error as NodeJS.ErrnoException;
-  fail(e.code === 'EADDRINUSE' ? `Port already in use (${e.message}). Pick others with --http-port / --ws-port, or 0 for any free port.` : e instanceof UsageError ? e.message : String(e.stack ?? e), e instanceof UsageError ? 2 : 1);
+  fail(
+    e.code === 'EADDRINUSE'
+      ? `Port already in use (${e.message}). Pick others with --http-port / --ws-port, or 0 for any free port.`
+      : e instanceof UsageError
+        ? e.message
+        : String(e.stack ?? e),
+    e instanceof UsageError ? 2 : 1,
+  );
 }
 
 // Ctrl-C handling is in place before the ready line: whoever reads that line may stop us at once.
@@ -127,7 +134,9 @@ function announce(readyMs: number): void {
 /** The folders holding the functions' handler files (top level under the service root), watched for code changes. */
 function codeFolders(app: Emulator['app']): string[] {
   const tops = new Set(app.functions.map((f) => relative(serviceRoot, f.handlerFile).split(/[\\/]/)[0]));
-  return [...tops].map((top) => resolve(serviceRoot, top)).filter((path) => path !== serviceRoot && !path.endsWith('.ts') && !/\.[cm]?js$/.test(path));
+  return [...tops]
+    .map((top) => resolve(serviceRoot, top))
+    .filter((path) => path !== serviceRoot && !path.endsWith('.ts') && !/\.[cm]?js$/.test(path));
 }
 
 function debounce(run: () => void): () => void {
@@ -143,7 +152,20 @@ function debounce(run: () => void): () => void {
 if (flags.watch && !flags.check) {
   // Recursive fs.watch works on Linux from Node 20.
   for (const folder of codeFolders(emulator.app)) {
-    watch(folder, { recursive: true }, debounce(() => void emulator.reload().then(() => console.log(`↻ code in ${relative(serviceRoot, folder)}/ changed: handlers reload on their next invocation (connections kept)`)))).unref();
+    watch(
+      folder,
+      { recursive: true },
+      debounce(
+        () =>
+          void emulator
+            .reload()
+            .then(() =>
+              console.log(
+                `↻ code in ${relative(serviceRoot, folder)}/ changed: handlers reload on their next invocation (connections kept)`,
+              ),
+            ),
+      ),
+    ).unref();
   }
   let restarting = false;
   const restart = debounce(() => {
@@ -175,4 +197,3 @@ if (flags.check) {
   await emulator.close();
   process.exit(0);
 }
-

@@ -60,26 +60,26 @@ export class UsageError extends Error {
 }
 
 const OPTIONS = {
-    config: { type: 'string', default: 'serverless.yml' },
-    'http-port': { type: 'string' },
-    httpPort: { type: 'string' },
-    'ws-port': { type: 'string' },
-    websocketPort: { type: 'string' },
-    host: { type: 'string' },
-    stage: { type: 'string' },
-    data: { type: 'string', default: '.emulator/dynamodb' },
-    memory: { type: 'boolean', default: false },
-    dynamodb: { type: 'string' },
-    'dynamodb-endpoint': { type: 'string' },
-    latency: { type: 'string', default: 'aws' },
-    'max-containers': { type: 'string', default: '4' },
-    'max-connections-per-second': { type: 'string', default: '500' },
-    'no-watch': { type: 'boolean', default: false },
-    quiet: { type: 'boolean', default: false },
-    verbose: { type: 'boolean', default: false },
-    check: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  } as const;
+  config: { type: 'string', default: 'serverless.yml' },
+  'http-port': { type: 'string' },
+  httpPort: { type: 'string' },
+  'ws-port': { type: 'string' },
+  websocketPort: { type: 'string' },
+  host: { type: 'string' },
+  stage: { type: 'string' },
+  data: { type: 'string', default: '.emulator/dynamodb' },
+  memory: { type: 'boolean', default: false },
+  dynamodb: { type: 'string' },
+  'dynamodb-endpoint': { type: 'string' },
+  latency: { type: 'string', default: 'aws' },
+  'max-containers': { type: 'string', default: '4' },
+  'max-connections-per-second': { type: 'string', default: '500' },
+  'no-watch': { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+  check: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 const parse = (args: string[]) => parseArgs({ args, options: OPTIONS, strict: true });
 
@@ -121,15 +121,22 @@ export function parseFlags(args: string[]): CliFlags {
 
 function port(name: string, raw: unknown): number {
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new UsageError(`${name} must be a port number 0–65535, got "${String(raw)}"`);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new UsageError(`${name} must be a port number 0–65535, got "${String(raw)}"`);
   return value;
 }
 
 /** Ports and host: a flag, else `custom.serverless-offline`, else serverless-offline's defaults. */
 export function listenSettings(flags: CliFlags, offline: Record<string, unknown>): { httpPort: number; wsPort: number; host: string } {
   return {
-    httpPort: port(flags.httpPort !== undefined ? '--http-port' : 'custom.serverless-offline.httpPort', flags.httpPort ?? offline.httpPort ?? 3000),
-    wsPort: port(flags.wsPort !== undefined ? '--ws-port' : 'custom.serverless-offline.websocketPort', flags.wsPort ?? offline.websocketPort ?? 3001),
+    httpPort: port(
+      flags.httpPort !== undefined ? '--http-port' : 'custom.serverless-offline.httpPort',
+      flags.httpPort ?? offline.httpPort ?? 3000,
+    ),
+    wsPort: port(
+      flags.wsPort !== undefined ? '--ws-port' : 'custom.serverless-offline.websocketPort',
+      flags.wsPort ?? offline.websocketPort ?? 3001,
+    ),
     host: flags.host ?? (typeof offline.host === 'string' ? offline.host : '127.0.0.1'),
   };
 }

@@ -15,7 +15,12 @@ export interface FunctionEvents {
 }
 
 /** `intrinsic` resolves the CloudFormation values events use (ARNs); `name` and `file` locate errors. */
-export function functionEvents(events: Array<Record<string, Json>>, name: string, file: string, intrinsic: (value: Json, where: string) => string): FunctionEvents {
+export function functionEvents(
+  events: Array<Record<string, Json>>,
+  name: string,
+  file: string,
+  intrinsic: (value: Json, where: string) => string,
+): FunctionEvents {
   const httpApiEvents = events
     .filter((e) => e.httpApi)
     .map((e) => {
@@ -38,7 +43,10 @@ export function functionEvents(events: Array<Record<string, Json>>, name: string
       if (o.authorizer) {
         const a = o.authorizer as string | Record<string, Json>;
         const authName = typeof a === 'string' ? a : String(a.name);
-        const identitySource = typeof a === 'string' ? ['route.request.header.Auth'] : ((a.identitySource as string[] | undefined) ?? ['route.request.header.Auth']);
+        const identitySource =
+          typeof a === 'string'
+            ? ['route.request.header.Auth']
+            : ((a.identitySource as string[] | undefined) ?? ['route.request.header.Auth']);
         def.authorizer = { name: authName, identitySource: [identitySource].flat() };
       }
       return def;
@@ -49,12 +57,22 @@ export function functionEvents(events: Array<Record<string, Json>>, name: string
     .map((e): StreamEventDefinition => {
       const o = (typeof e.stream === 'string' ? { arn: e.stream } : e.stream) as Record<string, Json>;
       const where = `functions.${name}.events.stream`;
-      if (o.type !== undefined && o.type !== 'dynamodb') throw new ServerlessConfigError(`${file}: ${where}: only type: dynamodb is emulated, got ${JSON.stringify(o.type)}`);
+      if (o.type !== undefined && o.type !== 'dynamodb')
+        throw new ServerlessConfigError(`${file}: ${where}: only type: dynamodb is emulated, got ${JSON.stringify(o.type)}`);
       const onFailure = (o.destinations as Record<string, Json> | undefined)?.onFailure;
-      const onFailureArn = onFailure === undefined ? undefined : intrinsic(typeof onFailure === 'object' && onFailure && 'arn' in onFailure ? (onFailure as Record<string, Json>).arn : onFailure, `${where}.destinations.onFailure`);
+      const onFailureArn =
+        onFailure === undefined
+          ? undefined
+          : intrinsic(
+              typeof onFailure === 'object' && onFailure && 'arn' in onFailure ? (onFailure as Record<string, Json>).arn : onFailure,
+              `${where}.destinations.onFailure`,
+            );
       // The Serverless Framework names a stream's batching window `batchWindow` (`maximumBatchingWindow` is the sqs
       // event's); the deploy refuses the other spelling, so the emulator does too.
-      if (o.maximumBatchingWindow !== undefined) throw new ServerlessConfigError(`${file}: ${where}: unknown property maximumBatchingWindow (a stream event's batching window is batchWindow)`);
+      if (o.maximumBatchingWindow !== undefined)
+        throw new ServerlessConfigError(
+          `${file}: ${where}: unknown property maximumBatchingWindow (a stream event's batching window is batchWindow)`,
+        );
       return {
         arn: intrinsic(o.arn, `${where}.arn`),
         batchSize: numberOr(o.batchSize, 100),

@@ -24,7 +24,8 @@ export function createIntrinsics(context: IntrinsicContext) {
   const { file, service, opt, tables, queueEntries } = context;
   const options = { refs: context.refs };
   const queueArn = (name: string): string => `arn:aws:sqs:${opt.region}:${ACCOUNT_ID}:${name}`;
-  const queueNameOf = (logicalId: string, props: Record<string, Json>): string => String(props.QueueName ?? `${service}-${opt.stage}-${logicalId}`);
+  const queueNameOf = (logicalId: string, props: Record<string, Json>): string =>
+    String(props.QueueName ?? `${service}-${opt.stage}-${logicalId}`);
 
   // CloudFormation intrinsics, as far as environment values use them.
   function intrinsic(value: Json, where: string): string {
@@ -62,7 +63,8 @@ export function createIntrinsics(context: IntrinsicContext) {
   function getAtt([logicalId, attribute]: string[], where: string): string {
     const table = tables.find((t) => t.logicalId === logicalId);
     if (table && attribute === 'Arn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}`;
-    if (table && attribute === 'StreamArn') return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}/stream/${STREAM_LABEL}`;
+    if (table && attribute === 'StreamArn')
+      return `arn:aws:dynamodb:${opt.region}:${ACCOUNT_ID}:table/${table.TableName}/stream/${STREAM_LABEL}`;
     const queue = queueEntries.find(([id]) => id === logicalId);
     if (queue && attribute === 'Arn') return queueArn(queueNameOf(logicalId, queue[1].Properties ?? {}));
     if (queue && attribute === 'QueueName') return queueNameOf(logicalId, queue[1].Properties ?? {});

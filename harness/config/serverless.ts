@@ -138,7 +138,10 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
   opt.region = region();
 
   const service = String(resolveValue(doc.service));
-  const resources = (resolveValue(get(doc, 'resources.Resources') ?? {}) ?? {}) as Record<string, { Type?: string; Properties?: Record<string, Json> }>;
+  const resources = (resolveValue(get(doc, 'resources.Resources') ?? {}) ?? {}) as Record<
+    string,
+    { Type?: string; Properties?: Record<string, Json> }
+  >;
   const tables: TableDefinition[] = Object.entries(resources)
     .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, r]) => ({ logicalId, ...(r.Properties as object) }) as TableDefinition);
@@ -151,7 +154,8 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     const fn = resolveValue(raw) as Record<string, Json>;
     const handler = String(fn.handler ?? '');
     const dot = handler.lastIndexOf('.');
-    if (dot <= 0) throw new ServerlessConfigError(`${file}: functions.${name}.handler must look like "path/to/file.export", got "${handler}"`);
+    if (dot <= 0)
+      throw new ServerlessConfigError(`${file}: functions.${name}.handler must look like "path/to/file.export", got "${handler}"`);
     const base = resolve(root, handler.slice(0, dot));
     const handlerFile = ['.ts', '.mts', '.js', '.mjs', '.cjs'].map((ext) => base + ext).find(existsSync);
     if (!handlerFile) throw new ServerlessConfigError(`${file}: functions.${name}: no handler file ${base}.{ts,mts,js,mjs,cjs}`);
@@ -187,7 +191,12 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
       MessageRetentionPeriod: Number(props.MessageRetentionPeriod ?? 345_600),
       DelaySeconds: Number(props.DelaySeconds ?? 0),
       ...(redrive
-        ? { redrive: { deadLetterTargetArn: intrinsic(redrive.deadLetterTargetArn, `resources.${logicalId}.RedrivePolicy`), maxReceiveCount: Number(redrive.maxReceiveCount) } }
+        ? {
+            redrive: {
+              deadLetterTargetArn: intrinsic(redrive.deadLetterTargetArn, `resources.${logicalId}.RedrivePolicy`),
+              maxReceiveCount: Number(redrive.maxReceiveCount),
+            },
+          }
         : {}),
     };
   });
@@ -199,7 +208,9 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     region: opt.region!,
     accountId: ACCOUNT_ID,
     runtime: String(provider.runtime ?? serverlessDefaults.runtime),
-    websocketRouteSelectionExpression: String(provider.websocketsApiRouteSelectionExpression ?? serverlessDefaults.websocketRouteSelectionExpression),
+    websocketRouteSelectionExpression: String(
+      provider.websocketsApiRouteSelectionExpression ?? serverlessDefaults.websocketRouteSelectionExpression,
+    ),
     httpApiCors: (provider.httpApi as Record<string, Json> | undefined)?.cors,
     functions,
     tables,
@@ -208,4 +219,3 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     serverlessOffline: (resolveValue(get(doc, 'custom.serverless-offline')) ?? {}) as Record<string, unknown>,
   };
 }
-

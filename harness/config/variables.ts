@@ -26,7 +26,6 @@ function literal(text: string): string | undefined {
   return undefined;
 }
 
-
 export interface VariableSources {
   file: string;
   doc: Record<string, Json>;

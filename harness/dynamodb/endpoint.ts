@@ -21,12 +21,16 @@ function url(text: string, what: string): string {
   } catch {
     throw new DynamoDBChoiceError(`${what} must be an http(s) URL, got "${text}"`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new DynamoDBChoiceError(`${what} must be an http(s) URL, got "${text}"`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new DynamoDBChoiceError(`${what} must be an http(s) URL, got "${text}"`);
   return text;
 }
 
 /** The external endpoint to use, or undefined for dynalite. Throws on a name it does not know or a bad URL. */
-export function chooseDynamoDBEndpoint(choice: { dynamodb?: string; endpoint?: string }, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function chooseDynamoDBEndpoint(
+  choice: { dynamodb?: string; endpoint?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (choice.dynamodb && choice.endpoint) throw new DynamoDBChoiceError('Give --dynamodb or --dynamodb-endpoint, not both');
   if (choice.endpoint) return url(choice.endpoint, '--dynamodb-endpoint');
   const name = choice.dynamodb?.trim();

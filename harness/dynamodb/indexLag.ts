@@ -80,7 +80,10 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
     return items;
   }
 
-  async function batch(tableName: string, requests: Array<{ PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }>): Promise<void> {
+  async function batch(
+    tableName: string,
+    requests: Array<{ PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } }>,
+  ): Promise<void> {
     for (let i = 0; i < requests.length; i += 25) {
       let chunk = requests.slice(i, i + 25);
       while (chunk.length) {
@@ -97,18 +100,27 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
     for (const table of lagged.values()) {
       if (!views.has(table.TableName)) await createView(table);
       const stale = await scan(viewOf(table));
-      await batch(viewOf(table), stale.map((item) => ({ DeleteRequest: { Key: keyOf(table, item) } })));
+      await batch(
+        viewOf(table),
+        stale.map((item) => ({ DeleteRequest: { Key: keyOf(table, item) } })),
+      );
       const current = await scan(table.TableName);
-      await batch(viewOf(table), current.map((item) => ({ PutRequest: { Item: item } })));
+      await batch(
+        viewOf(table),
+        current.map((item) => ({ PutRequest: { Item: item } })),
+      );
     }
   }
 
   function sleepUntil(due: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, Math.max(0, due - Date.now()));
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          resolve();
+        },
+        Math.max(0, due - Date.now()),
+      );
       timer.unref();
       timers.add(timer);
     });
@@ -123,7 +135,12 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
     queue.lastDue = due;
     const scheduledIn = epoch;
     const images = track(
-      Promise.all(keys.map(async (key) => ({ key, item: (await client.send(new GetItemCommand({ TableName: table.TableName, Key: key, ConsistentRead: true }))).Item }))),
+      Promise.all(
+        keys.map(async (key) => ({
+          key,
+          item: (await client.send(new GetItemCommand({ TableName: table.TableName, Key: key, ConsistentRead: true }))).Item,
+        })),
+      ),
     );
     queue.chain = queue.chain
       .then(() => sleepUntil(due))
@@ -140,7 +157,8 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
         ),
       )
       .catch((error: Error) => {
-        if (!(error instanceof ResourceNotFoundException)) options.eventLog?.record({ kind: 'fault', description: `index lag: could not update ${viewOf(table)}: ${error.message}` });
+        if (!(error instanceof ResourceNotFoundException))
+          options.eventLog?.record({ kind: 'fault', description: `index lag: could not update ${viewOf(table)}: ${error.message}` });
       });
   }
 
@@ -156,7 +174,9 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
     if (operation === 'PutItem') add(body.TableName, undefined, body.Item as Item);
     else if (operation === 'UpdateItem' || operation === 'DeleteItem') add(body.TableName, body.Key as Item);
     else if (operation === 'BatchWriteItem') {
-      for (const [tableName, requests] of Object.entries((body.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }>>)) {
+      for (const [tableName, requests] of Object.entries(
+        (body.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }>>,
+      )) {
         for (const r of requests) add(tableName, r.DeleteRequest?.Key, r.PutRequest?.Item);
       }
     } else if (operation === 'TransactWriteItems') {
@@ -184,7 +204,11 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
         await rebuild();
         active = true;
       }
-      if (isOn(next) !== wasOn) options.eventLog?.record({ kind: 'fault', description: `DynamoDB global secondary indexes lag writes by ${next.baseMs}${next.jitterMs ? `–${next.baseMs + next.jitterMs}` : ''} ms` });
+      if (isOn(next) !== wasOn)
+        options.eventLog?.record({
+          kind: 'fault',
+          description: `DynamoDB global secondary indexes lag writes by ${next.baseMs}${next.jitterMs ? `–${next.baseMs + next.jitterMs}` : ''} ms`,
+        });
     },
     /** A Query or Scan of a GSI, pointed at the lagging view; undefined when the request is left as it is. */
     rewriteRead(operation: string, body: Body): Body | undefined {

@@ -56,7 +56,8 @@ const INTERNAL_HEADER = 'x-emulator-internal';
 // What DynamoDB answers when a request is throttled (HTTP 400, JSON 1.0 error body).
 const THROTTLED_BODY = JSON.stringify({
   __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
-  message: 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
+  message:
+    'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
 });
 
 /** A request dynalite reads as if it came from the socket: same headers, method and URL, this body. */
@@ -132,11 +133,19 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         options.onRequest(seen);
         res.on('finish', () => (seen.status = res.statusCode));
       }
-      const index = throttles.findIndex((t) => t.remaining > 0 && (!t.operation || t.operation === operation) && (!t.table || t.table === table));
+      const index = throttles.findIndex(
+        (t) => t.remaining > 0 && (!t.operation || t.operation === operation) && (!t.table || t.table === table),
+      );
       if (index >= 0) {
         const throttle = throttles[index];
         if (--throttle.remaining <= 0) throttles.splice(index, 1);
-        options.eventLog?.record({ kind: 'dynamodb', operation, table, statusCode: 400, errorType: 'ProvisionedThroughputExceededException' });
+        options.eventLog?.record({
+          kind: 'dynamodb',
+          operation,
+          table,
+          statusCode: 400,
+          errorType: 'ProvisionedThroughputExceededException',
+        });
         res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'THROTTLED' });
         res.end(THROTTLED_BODY);
         return;
@@ -144,7 +153,13 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       const forwarded = body ? indexLag.rewriteRead(operation, body) : undefined;
       const written = body ? indexLag.beforeWrite(operation, body) : undefined;
       res.on('finish', () => {
-        options.eventLog?.record({ kind: 'dynamodb', operation, table, statusCode: res.statusCode, ...(res.statusCode >= 400 ? { errorType: 'error' } : {}) });
+        options.eventLog?.record({
+          kind: 'dynamodb',
+          operation,
+          table,
+          statusCode: res.statusCode,
+          ...(res.statusCode >= 400 ? { errorType: 'error' } : {}),
+        });
         if (written && res.statusCode === 200) written();
       });
       next(replay(req, forwarded ? Buffer.from(JSON.stringify(forwarded)) : raw), res);
@@ -152,7 +167,12 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   }
 
   const client = internalClient(endpoint, region);
-  const indexLag = createIndexLag({ client, tables: options.tables, lag: { baseMs: 0, jitterMs: 0 }, ...(options.eventLog ? { eventLog: options.eventLog } : {}) });
+  const indexLag = createIndexLag({
+    client,
+    tables: options.tables,
+    lag: { baseMs: 0, jitterMs: 0 },
+    ...(options.eventLog ? { eventLog: options.eventLog } : {}),
+  });
   // Writes by handlers go through stream capture; the emulator's own (internal) writes — truncate between
   // scenarios — are not changes an application made, so they write no records.
   if (dynaliteHandler) {
@@ -188,7 +208,10 @@ export async function startDynamoDB(options: DynamoDBOptions) {
           TableName: table.TableName,
           ExclusiveStartKey: start,
           ProjectionExpression: keys.map((_, i) => `#k${i}`).join(', '),
-          ExpressionAttributeNames: Object.fromEntries([...keys.map((k, i) => [`#k${i}`, k]), ...(filter ? [['#ttl', filter.attribute]] : [])]),
+          ExpressionAttributeNames: Object.fromEntries([
+            ...keys.map((k, i) => [`#k${i}`, k]),
+            ...(filter ? [['#ttl', filter.attribute]] : []),
+          ]),
           ...(filter ? { FilterExpression: '#ttl <= :now', ExpressionAttributeValues: { ':now': { N: String(filter.upTo) } } } : {}),
         }),
       );
@@ -212,7 +235,12 @@ export async function startDynamoDB(options: DynamoDBOptions) {
    * On a streamed table each expired item is deleted on its own, still expired (a conditional delete), and its old
    * image goes to the stream as a REMOVE by the DynamoDB service, as AWS's TTL process writes it.
    */
-  async function deleteExpiredWithRecords(table: TableDefinition, attribute: string, keys: Record<string, AttributeValue>[], upTo: number): Promise<number> {
+  async function deleteExpiredWithRecords(
+    table: TableDefinition,
+    attribute: string,
+    keys: Record<string, AttributeValue>[],
+    upTo: number,
+  ): Promise<number> {
     let deleted = 0;
     for (const Key of keys) {
       await streams.withItemLock(table.TableName, Key, async () => {
@@ -260,7 +288,9 @@ export async function startDynamoDB(options: DynamoDBOptions) {
 
   let sweeping: Promise<number> | undefined;
   const sweepTimer = setInterval(() => {
-    sweeping ??= sweepExpiredItems().catch(() => 0).finally(() => (sweeping = undefined));
+    sweeping ??= sweepExpiredItems()
+      .catch(() => 0)
+      .finally(() => (sweeping = undefined));
   }, options.sweepIntervalMs ?? 30_000);
   sweepTimer.unref();
 
@@ -274,7 +304,10 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       throttleNext(count: number, match: { operation?: string; table?: string } = {}): void {
         if (!server) throw new Error('DynamoDB faults need the embedded dynalite, not an external endpoint');
         throttles.push({ remaining: count, ...match });
-        options.eventLog?.record({ kind: 'fault', description: `DynamoDB throttles the next ${count} ${match.operation ?? ''} request(s)${match.table ? ` on ${match.table}` : ''}` });
+        options.eventLog?.record({
+          kind: 'fault',
+          description: `DynamoDB throttles the next ${count} ${match.operation ?? ''} request(s)${match.table ? ` on ${match.table}` : ''}`,
+        });
       },
       /** Global secondary index reads lag writes by `ms` from now on (0: no lag), as a fault or a test's setting. */
       indexLag(ms: number): Promise<void> {
@@ -288,7 +321,8 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     },
     /** How long writes take to reach global secondary indexes (a latency profile's indexLag). */
     setIndexLag(lag: Delay): Promise<void> {
-      if (!server && (lag.baseMs > 0 || lag.jitterMs > 0)) throw new Error('Index lag needs the embedded dynalite, not an external endpoint');
+      if (!server && (lag.baseMs > 0 || lag.jitterMs > 0))
+        throw new Error('Index lag needs the embedded dynalite, not an external endpoint');
       return indexLag.set(lag);
     },
     get indexLag(): Delay {

@@ -53,16 +53,27 @@ const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchW
 /** Same attribute values, whatever the key order (a write that changes nothing writes no record, as on AWS). */
 function sameItem(a: Item | undefined, b: Item | undefined): boolean {
   const canonical = (value: unknown): string =>
-    JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y))) : v));
+    JSON.stringify(value, (_k, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y))) : v,
+    );
   return canonical(a) === canonical(b);
 }
 
-export function createStreams(options: { tables: TableDefinition[]; region: string; accountId?: string; now: () => number; eventLog?: EventLog }) {
+export function createStreams(options: {
+  tables: TableDefinition[];
+  region: string;
+  accountId?: string;
+  now: () => number;
+  eventLog?: EventLog;
+}) {
   const accountId = options.accountId ?? '123456789012';
   const streams = new Map<string, Stream>();
   const keySchemas = new Map<string, string[]>();
   for (const table of options.tables) {
-    keySchemas.set(table.TableName, table.KeySchema.map((k) => k.AttributeName));
+    keySchemas.set(
+      table.TableName,
+      table.KeySchema.map((k) => k.AttributeName),
+    );
     const spec = table.StreamSpecification;
     if (!spec || spec.StreamEnabled === false) continue;
     streams.set(table.TableName, {
@@ -96,11 +107,19 @@ export function createStreams(options: { tables: TableDefinition[]; region: stri
     }
   }
 
-  const keyOf = (tableName: string, item: Item): Item => Object.fromEntries((keySchemas.get(tableName) ?? []).map((name) => [name, item[name]]));
-  const lockKey = (tableName: string, key: Item): string => `${tableName}\u0000${JSON.stringify(keySchemas.get(tableName)?.map((n) => key[n]))}`;
+  const keyOf = (tableName: string, item: Item): Item =>
+    Object.fromEntries((keySchemas.get(tableName) ?? []).map((name) => [name, item[name]]));
+  const lockKey = (tableName: string, key: Item): string =>
+    `${tableName}\u0000${JSON.stringify(keySchemas.get(tableName)?.map((n) => key[n]))}`;
 
   /** Appends the record a change makes, if it changed anything. */
-  function append(tableName: string, key: Item, oldImage: Item | undefined, newImage: Item | undefined, ttl = false): StreamRecord | undefined {
+  function append(
+    tableName: string,
+    key: Item,
+    oldImage: Item | undefined,
+    newImage: Item | undefined,
+    ttl = false,
+  ): StreamRecord | undefined {
     const stream = streams.get(tableName);
     if (!stream || (!oldImage && !newImage) || sameItem(oldImage, newImage)) return undefined;
     const eventName = !oldImage ? 'INSERT' : !newImage ? 'REMOVE' : 'MODIFY';
@@ -185,7 +204,11 @@ export function createStreams(options: { tables: TableDefinition[]; region: stri
             // Not JSON: dynalite answers the SerializationException; nothing to capture.
           }
           // dynalite reads the body from 'data'/'end' events: replay them on a stand-in that carries what it reads.
-          const replay = Object.assign(new EventEmitter(), { headers: req.headers, method: req.method, url: req.url }) as unknown as IncomingMessage;
+          const replay = Object.assign(new EventEmitter(), {
+            headers: req.headers,
+            method: req.method,
+            url: req.url,
+          }) as unknown as IncomingMessage;
           const forward = (): void => {
             handler(replay, res);
             replay.emit('data', raw);
@@ -210,7 +233,9 @@ export function createStreams(options: { tables: TableDefinition[]; region: stri
                     }
                   };
                   void finish()
-                    .catch((error: unknown) => options.eventLog?.record({ kind: 'fault', description: `stream capture failed: ${(error as Error).message}` }))
+                    .catch((error: unknown) =>
+                      options.eventLog?.record({ kind: 'fault', description: `stream capture failed: ${(error as Error).message}` }),
+                    )
                     .finally(() => {
                       end(...args);
                       done();

@@ -56,7 +56,8 @@ export function parseBatchItemFailures(value: unknown, ids: readonly string[]): 
   const failed: string[] = [];
   for (const entry of list) {
     const id = (entry as { itemIdentifier?: unknown } | null)?.itemIdentifier;
-    if (typeof id !== 'string' || id === '' || !ids.includes(id)) return { ok: false, reason: `invalid itemIdentifier ${JSON.stringify(id)}` };
+    if (typeof id !== 'string' || id === '' || !ids.includes(id))
+      return { ok: false, reason: `invalid itemIdentifier ${JSON.stringify(id)}` };
     failed.push(id);
   }
   return { ok: true, failed };
@@ -64,7 +65,9 @@ export function parseBatchItemFailures(value: unknown, ids: readonly string[]): 
 
 const sleepOn = (clock: Clock, ms: number): Promise<void> => new Promise((resolve) => clock.at(clock.now() + ms, resolve));
 
-export function createStreamMapping(options: Common & { definition: StreamEventDefinition; streams: Streams; queues?: Queues; region: string; faults: RecordFault[] }) {
+export function createStreamMapping(
+  options: Common & { definition: StreamEventDefinition; streams: Streams; queues?: Queues; region: string; faults: RecordFault[] },
+) {
   const { definition, clock, functionName } = options;
   const stream = options.streams.streamOfArn(definition.arn);
   if (!stream) throw new Error(`${functionName}: events.stream ${definition.arn} is not the stream of a table with a StreamSpecification`);
@@ -77,27 +80,55 @@ export function createStreamMapping(options: Common & { definition: StreamEventD
   let idle: Promise<void> = Promise.resolve();
   let settle: () => void = () => undefined;
 
-  const log = (action: Extract<Parameters<EventLog['record']>[0], { kind: 'batch' }>['action'], records: StreamRecord[], extra: { attempt?: number; detail?: string } = {}): void =>
-    options.eventLog?.record({ kind: 'batch', source: 'dynamodb', functionName, action, size: records.length, ids: records.map((r) => r.dynamodb.SequenceNumber), ...extra });
+  const log = (
+    action: Extract<Parameters<EventLog['record']>[0], { kind: 'batch' }>['action'],
+    records: StreamRecord[],
+    extra: { attempt?: number; detail?: string } = {},
+  ): void =>
+    options.eventLog?.record({
+      kind: 'batch',
+      source: 'dynamodb',
+      functionName,
+      action,
+      size: records.length,
+      ids: records.map((r) => r.dynamodb.SequenceNumber),
+      ...extra,
+    });
 
   async function invoke(records: StreamRecord[]): Promise<InvocationResult> {
     log('invoke', records);
     const poisoned = options.faults.find((f) => records.some(f.matches));
     if (poisoned) {
       const error = { name: 'Error', message: `injected fault: ${poisoned.description}` };
-      options.eventLog?.record({ kind: 'invoke', functionName, trigger: `stream ${stream!.tableName}`, requestId: randomUUID(), coldStart: false, durationMs: 0, outcome: 'error', error: `${error.name}: ${error.message}` });
+      options.eventLog?.record({
+        kind: 'invoke',
+        functionName,
+        trigger: `stream ${stream!.tableName}`,
+        requestId: randomUUID(),
+        coldStart: false,
+        durationMs: 0,
+        outcome: 'error',
+        error: `${error.name}: ${error.message}`,
+      });
       return { ok: false, kind: 'error', error, requestId: randomUUID(), coldStart: false, durationMs: 0 };
     }
     return options.invoke(functionName, { Records: records }, `stream ${stream!.tableName}`);
   }
 
   async function onFailure(records: StreamRecord[], result: InvocationResult, attempts: number): Promise<void> {
-    if (!definition.onFailureArn || !options.queues) return log('dropped', records, { detail: 'retries exhausted, no on-failure destination' });
+    if (!definition.onFailureArn || !options.queues)
+      return log('dropped', records, { detail: 'retries exhausted, no on-failure destination' });
     const first = records[0];
     const last = records[records.length - 1];
-    const iso = (r: StreamRecord): string => new Date(r.dynamodb.ApproximateCreationDateTime * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const iso = (r: StreamRecord): string =>
+      new Date(r.dynamodb.ApproximateCreationDateTime * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const invocationRecord = {
-      requestContext: { requestId: result.requestId, functionArn: options.functionArn, condition: 'RetryAttemptsExhausted', approximateInvokeCount: attempts },
+      requestContext: {
+        requestId: result.requestId,
+        functionArn: options.functionArn,
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: attempts,
+      },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
       version: '1.0',
       timestamp: new Date(clock.now()).toISOString(),
@@ -151,7 +182,8 @@ export function createStreamMapping(options: Common & { definition: StreamEventD
         remaining = current;
       }
       retries++;
-      if (definition.maximumRetryAttempts >= 0 && retries > definition.maximumRetryAttempts) return onFailure(remaining, result, invocations);
+      if (definition.maximumRetryAttempts >= 0 && retries > definition.maximumRetryAttempts)
+        return onFailure(remaining, result, invocations);
       log('retry', remaining, { attempt: retries + 1 });
       await sleepOn(clock, retryDelay());
       current = remaining;
@@ -236,7 +268,15 @@ export function createSqsMapping(options: Common & { definition: SqsEventDefinit
   const inFlight = new Set<Promise<void>>();
 
   const log = (action: 'invoke' | 'ok' | 'partial' | 'error', messages: ReceivedMessage[], detail?: string): void =>
-    options.eventLog?.record({ kind: 'batch', source: 'sqs', functionName, action, size: messages.length, ids: messages.map((m) => m.messageId), ...(detail ? { detail } : {}) });
+    options.eventLog?.record({
+      kind: 'batch',
+      source: 'sqs',
+      functionName,
+      action,
+      size: messages.length,
+      ids: messages.map((m) => m.messageId),
+      ...(detail ? { detail } : {}),
+    });
 
   const toRecord = (m: ReceivedMessage) => ({
     messageId: m.messageId,
@@ -256,7 +296,10 @@ export function createSqsMapping(options: Common & { definition: SqsEventDefinit
     if (!result.ok) return log('error', messages, `${result.error.name}: ${result.error.message}`); // they come back after the visibility timeout
     let keep = new Set<string>();
     if (definition.reportBatchItemFailures) {
-      const parsed = parseBatchItemFailures(result.value, messages.map((m) => m.messageId));
+      const parsed = parseBatchItemFailures(
+        result.value,
+        messages.map((m) => m.messageId),
+      );
       if (!parsed.ok) return log('error', messages, parsed.reason);
       keep = new Set(parsed.failed);
     }

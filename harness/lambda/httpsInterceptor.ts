@@ -53,7 +53,10 @@ export function installHttpsInterceptor(matchHost: (hostname: string) => boolean
       if (!target) return (passThrough as (...a: unknown[]) => ReturnType<HttpsRequest>).apply(this, args);
       const [first, second, third] = args;
       const fromUrl = typeof first === 'string' || first instanceof URL ? new URL(first) : undefined;
-      const options: RequestOptions = { ...(fromUrl ? { path: fromUrl.pathname + fromUrl.search, method: 'GET' } : {}), ...((fromUrl ? second : first) as RequestOptions) };
+      const options: RequestOptions = {
+        ...(fromUrl ? { path: fromUrl.pathname + fromUrl.search, method: 'GET' } : {}),
+        ...((fromUrl ? second : first) as RequestOptions),
+      };
       const callback = (fromUrl ? (typeof second === 'function' ? second : third) : second) as ((res: IncomingMessage) => void) | undefined;
       // Plain HTTP over an in-memory socket: TLS would only encrypt bytes that never leave the process.
       const { agent: _agent, ...rest } = options;

@@ -23,7 +23,12 @@ export function isInvokeRequest(path: string): boolean {
 }
 
 /** `functions`: the short names (serverless.yml keys) by every name Lambda would accept for them. */
-export function createInvokeApi(options: { invoke: Invoke; functions: Array<{ name: string; deployedName: string }>; region: string; accountId: string }) {
+export function createInvokeApi(options: {
+  invoke: Invoke;
+  functions: Array<{ name: string; deployedName: string }>;
+  region: string;
+  accountId: string;
+}) {
   function resolveName(raw: string): string | undefined {
     const name = decodeURIComponent(raw);
     // An ARN (arn:aws:lambda:region:account:function:name[:qualifier]) or a name with a qualifier.

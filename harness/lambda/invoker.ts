@@ -131,7 +131,12 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     };
   }
 
-  function forwardLogs(fn: FunctionDefinition, stream: NodeJS.ReadableStream, defaultLevel: string, requestId: () => string | undefined): void {
+  function forwardLogs(
+    fn: FunctionDefinition,
+    stream: NodeJS.ReadableStream,
+    defaultLevel: string,
+    requestId: () => string | undefined,
+  ): void {
     createInterface({ input: stream }).on('line', (line) => {
       let entry: { level: string; message: string; data?: Record<string, unknown> };
       try {
@@ -161,7 +166,15 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       wake: new SharedArrayBuffer(8),
     };
     const worker = new Worker(containerEntry, { workerData: data, env: environmentFor(fn), stdout: true, stderr: true });
-    const container: Container = { worker, wake: new Int32Array(data.wake), requestId: undefined, busy: false, stale: false, warm: false, pending: new Map() };
+    const container: Container = {
+      worker,
+      wake: new Int32Array(data.wake),
+      requestId: undefined,
+      busy: false,
+      stale: false,
+      warm: false,
+      pending: new Map(),
+    };
     forwardLogs(fn, worker.stdout, 'INFO', () => container.requestId);
     forwardLogs(fn, worker.stderr, 'ERROR', () => container.requestId);
     worker.on('message', (message: FromContainer) => {
@@ -171,7 +184,11 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
           ? serve(message.request)
           : Promise.resolve({ statusCode: 502, headers: {}, body: Buffer.from('no in-process handler for this host') });
         void answer
-          .catch((error: Error) => ({ statusCode: 500, headers: { 'x-amzn-errortype': 'InternalServerErrorException' }, body: Buffer.from(error.message) }))
+          .catch((error: Error) => ({
+            statusCode: 500,
+            headers: { 'x-amzn-errortype': 'InternalServerErrorException' },
+            body: Buffer.from(error.message),
+          }))
           .then((response) => worker.postMessage({ type: 'http-response', id: message.id, response } satisfies ToContainer));
         return;
       }
@@ -255,7 +272,10 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
   /** One line when a container is frozen with work pending: that work waits for the next invocation, as on AWS. */
   function warnFrozen(pool: FunctionPool, pending: string[]): void {
     // Once per function and kind of pending work (a handler that leaks a timer on every call warns once, not per call).
-    const kinds = pending.map((p) => p.replace(/^\d+ /, '')).sort().join('+');
+    const kinds = pending
+      .map((p) => p.replace(/^\d+ /, ''))
+      .sort()
+      .join('+');
     if (pool.frozenWarnings.has(kinds)) return;
     pool.frozenWarnings.add(kinds);
     options.eventLog?.record({
@@ -366,11 +386,19 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
         const pool = pools.get(functionName);
         if (!pool) throw new Error(`No function "${functionName}" in serverless.yml (have: ${[...pools.keys()].join(', ')})`);
         if (!Number.isInteger(count) || count < 1) throw new Error(`lambdaTimeout count must be a positive integer, got ${count}`);
-        if (when.afterMs !== undefined && when.afterCalls !== undefined) throw new Error('lambdaTimeout takes afterMs or afterCalls, not both');
-        if (when.afterMs !== undefined && !(Number.isFinite(when.afterMs) && when.afterMs >= 0)) throw new Error(`lambdaTimeout afterMs must be ≥ 0, got ${when.afterMs}`);
-        if (when.afterCalls !== undefined && !(Number.isInteger(when.afterCalls) && when.afterCalls >= 1)) throw new Error(`lambdaTimeout afterCalls must be an integer ≥ 1, got ${when.afterCalls}`);
+        if (when.afterMs !== undefined && when.afterCalls !== undefined)
+          throw new Error('lambdaTimeout takes afterMs or afterCalls, not both');
+        if (when.afterMs !== undefined && !(Number.isFinite(when.afterMs) && when.afterMs >= 0))
+          throw new Error(`lambdaTimeout afterMs must be ≥ 0, got ${when.afterMs}`);
+        if (when.afterCalls !== undefined && !(Number.isInteger(when.afterCalls) && when.afterCalls >= 1))
+          throw new Error(`lambdaTimeout afterCalls must be an integer ≥ 1, got ${when.afterCalls}`);
         for (let i = 0; i < count; i++) pool.timeouts.push({ ...when });
-        const moment = when.afterCalls !== undefined ? ` right after AWS call #${when.afterCalls}` : when.afterMs !== undefined ? ` after ${when.afterMs} ms` : '';
+        const moment =
+          when.afterCalls !== undefined
+            ? ` right after AWS call #${when.afterCalls}`
+            : when.afterMs !== undefined
+              ? ` after ${when.afterMs} ms`
+              : '';
         options.eventLog?.record({ kind: 'fault', description: `${functionName}: next ${count} invocation(s) time out${moment}` });
       },
       /** Drops the warm containers of the function so its next invocation is a cold start. */
@@ -398,7 +426,13 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       return Object.fromEntries(
         [...pools.values()].map((p) => [
           p.definition.name,
-          { containers: p.containers.size, busy: [...p.containers].filter((c) => c.busy).length, queued: p.queue.length, coldStarts: p.coldStarts, invocations: p.invocations },
+          {
+            containers: p.containers.size,
+            busy: [...p.containers].filter((c) => c.busy).length,
+            queued: p.queue.length,
+            coldStarts: p.coldStarts,
+            invocations: p.invocations,
+          },
         ]),
       );
     },

@@ -52,7 +52,14 @@ type Pending = string[];
 
 export type FromContainer =
   | { type: 'result'; id: number; ok: true; value: unknown; initMs: number; pendingAtFreeze: Pending }
-  | { type: 'result'; id: number; ok: false; error: { name: string; message: string; stack?: string }; initMs: number; pendingAtFreeze: Pending }
+  | {
+      type: 'result';
+      id: number;
+      ok: false;
+      error: { name: string; message: string; stack?: string };
+      initMs: number;
+      pendingAtFreeze: Pending;
+    }
   | { type: 'http-request'; id: number; request: HttpLikeRequest }
   /** The handler is loaded (init done): the invocation's own time starts now. */
   | { type: 'initialized'; id: number }
@@ -106,9 +113,18 @@ installCallHooks({
       // throwOnRequestTimeout, otherwise a warning and the request goes on.
       if (config.throwOnRequestTimeout) {
         await sleep(timeout);
-        throw Object.assign(new Error(`@smithy/node-http-handler - [ERROR] a request has exceeded the configured ${timeout} ms requestTimeout.`), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+        throw Object.assign(
+          new Error(`@smithy/node-http-handler - [ERROR] a request has exceeded the configured ${timeout} ms requestTimeout.`),
+          { name: 'TimeoutError', code: 'ETIMEDOUT' },
+        );
       }
-      setTimeout(() => console.warn(`@smithy/node-http-handler - [WARN] a request has exceeded the configured ${timeout} ms requestTimeout. Init client requestHandler with throwOnRequestTimeout=true to turn this into an error.`), timeout);
+      setTimeout(
+        () =>
+          console.warn(
+            `@smithy/node-http-handler - [WARN] a request has exceeded the configured ${timeout} ms requestTimeout. Init client requestHandler with throwOnRequestTimeout=true to turn this into an error.`,
+          ),
+        timeout,
+      );
     }
     await sleep(delay);
   },
@@ -167,7 +183,9 @@ async function loadHandler(): Promise<Handler> {
   const module = (await import(pathToFileURL(data.handlerFile).href)) as Record<string, unknown>;
   const exported = module[data.handlerExport] ?? (module.default as Record<string, unknown> | undefined)?.[data.handlerExport];
   if (typeof exported !== 'function') {
-    throw Object.assign(new Error(`${data.handlerFile} does not export a function named "${data.handlerExport}"`), { name: 'Runtime.HandlerNotFound' });
+    throw Object.assign(new Error(`${data.handlerFile} does not export a function named "${data.handlerExport}"`), {
+      name: 'Runtime.HandlerNotFound',
+    });
   }
   initMs = performance.now() - started;
   return exported as Handler;
@@ -232,7 +250,14 @@ port.on('message', async (message: ToContainer) => {
     if (message.stopAfterCalls === 0) stopHere(message.id);
     const value = await call(handler, message.event, contextFor(message.requestId, message.deadline));
     // Lambda returns the JSON serialization of the result: the same here, so nothing unserializable slips through.
-    result = { type: 'result', id: message.id, ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
+    result = {
+      type: 'result',
+      id: message.id,
+      ok: true,
+      value: value === undefined ? null : JSON.parse(JSON.stringify(value)),
+      initMs: reportedInit ?? initMs,
+      pendingAtFreeze: [],
+    };
   } catch (error) {
     result = { type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
   }

@@ -89,7 +89,8 @@ function queryString(query: SdkHttpRequest['query']): string {
   if (!query) return '';
   const parts: string[] = [];
   for (const [key, value] of Object.entries(query)) {
-    for (const v of [value].flat()) parts.push(v === null ? encodeURIComponent(key) : `${encodeURIComponent(key)}=${encodeURIComponent(v)}`);
+    for (const v of [value].flat())
+      parts.push(v === null ? encodeURIComponent(key) : `${encodeURIComponent(key)}=${encodeURIComponent(v)}`);
   }
   return parts.length ? `?${parts.join('&')}` : '';
 }
@@ -122,7 +123,11 @@ export function installSdkInterceptor(matchHost: (hostname: string) => boolean, 
         body: await bodyBytes(request.body),
       });
       return {
-        response: new HttpResponse({ statusCode: answer.statusCode, headers: answer.headers, body: Readable.from([Buffer.from(answer.body)]) }),
+        response: new HttpResponse({
+          statusCode: answer.statusCode,
+          headers: answer.headers,
+          body: Readable.from([Buffer.from(answer.body)]),
+        }),
       };
     };
   }
@@ -164,12 +169,17 @@ export function managementSdkFor(handlerFile: string): ManagementSdk | undefined
     return undefined;
   }
 }
-const METHODS: Record<string, 'POST' | 'GET' | 'DELETE'> = { PostToConnectionCommand: 'POST', GetConnectionCommand: 'GET', DeleteConnectionCommand: 'DELETE' };
+const METHODS: Record<string, 'POST' | 'GET' | 'DELETE'> = {
+  PostToConnectionCommand: 'POST',
+  GetConnectionCommand: 'GET',
+  DeleteConnectionCommand: 'DELETE',
+};
 // The service model's modelled errors; anything else is the service's base exception with the wire's error name.
 const MODELLED = new Set(['ForbiddenException', 'GoneException', 'LimitExceededException', 'PayloadTooLargeException']);
 
 function sdkError(sdk: ManagementSdk, response: { statusCode: number; headers: Record<string, string>; body: Uint8Array }): Error {
-  const name = response.headers['x-amzn-errortype']?.split(':')[0] ?? (response.statusCode >= 500 ? 'InternalServerErrorException' : 'UnknownError');
+  const name =
+    response.headers['x-amzn-errortype']?.split(':')[0] ?? (response.statusCode >= 500 ? 'InternalServerErrorException' : 'UnknownError');
   let message = 'UnknownError';
   try {
     const parsed = JSON.parse(Buffer.from(response.body).toString('utf8')) as { message?: string };
@@ -177,7 +187,12 @@ function sdkError(sdk: ManagementSdk, response: { statusCode: number; headers: R
   } catch {
     // an empty body (410) keeps the SDK's "UnknownError"
   }
-  const init = { name, message, $fault: response.statusCode >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: response.statusCode, attempts: 1, totalRetryDelay: 0 } };
+  const init = {
+    name,
+    message,
+    $fault: response.statusCode >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: response.statusCode, attempts: 1, totalRetryDelay: 0 },
+  };
   const Modelled = MODELLED.has(name) ? (sdk[name] as new (init: object) => Error) : undefined;
   return Modelled ? new Modelled(init) : new sdk.ApiGatewayManagementApiServiceException(init);
 }
@@ -185,7 +200,11 @@ function sdkError(sdk: ManagementSdk, response: { statusCode: number; headers: R
 function output(method: string, response: { statusCode: number; body: Uint8Array }): unknown {
   const $metadata = { httpStatusCode: response.statusCode, attempts: 1, totalRetryDelay: 0 };
   if (method !== 'GET') return { $metadata };
-  const body = JSON.parse(Buffer.from(response.body).toString('utf8')) as { connectedAt: string; lastActiveAt: string; identity: { sourceIp: string; userAgent?: string } };
+  const body = JSON.parse(Buffer.from(response.body).toString('utf8')) as {
+    connectedAt: string;
+    lastActiveAt: string;
+    identity: { sourceIp: string; userAgent?: string };
+  };
   return {
     $metadata,
     ConnectedAt: new Date(body.connectedAt),
@@ -200,7 +219,11 @@ function output(method: string, response: { statusCode: number; body: Uint8Array
  * $metadata.httpStatusCode 410). The SDK's middleware costs ~110 µs a call on two cores, which caps the wire path
  * near 8,000 calls/s; this path serves tens of thousands. `installSdkInterceptor` remains for full wire fidelity.
  */
-export function installManagementApiFastPath(matchHost: (hostname: string) => boolean, handle: HttpLikeHandler, sdk: ManagementSdk = harnessSdk): () => void {
+export function installManagementApiFastPath(
+  matchHost: (hostname: string) => boolean,
+  handle: HttpLikeHandler,
+  sdk: ManagementSdk = harnessSdk,
+): () => void {
   const proto = sdk.ApiGatewayManagementApiClient.prototype;
   // The handler's copy is often the harness's own: patch each copy once.
   if (patchedPrototypes.has(proto)) return () => undefined;
@@ -216,13 +239,15 @@ export function installManagementApiFastPath(matchHost: (hostname: string) => bo
     const { hostname, path } = await endpoint;
     if (!matchHost(hostname)) return originalSend.apply(this, args);
     const { ConnectionId = '', Data } = command.input;
-    const response = await withHooks('execute-api', this.config.requestHandler, () => handle({
-      method,
-      path: `${path.replace(/\/$/, '')}/@connections/${encodeURIComponent(ConnectionId)}`,
-      // The fast path stands in for a signed request.
-      headers: { authorization: 'AWS4-HMAC-SHA256 emulator-fast-path' },
-      body: Data === undefined ? new Uint8Array() : typeof Data === 'string' ? Buffer.from(Data) : Data,
-    }));
+    const response = await withHooks('execute-api', this.config.requestHandler, () =>
+      handle({
+        method,
+        path: `${path.replace(/\/$/, '')}/@connections/${encodeURIComponent(ConnectionId)}`,
+        // The fast path stands in for a signed request.
+        headers: { authorization: 'AWS4-HMAC-SHA256 emulator-fast-path' },
+        body: Data === undefined ? new Uint8Array() : typeof Data === 'string' ? Buffer.from(Data) : Data,
+      }),
+    );
     if (response.statusCode >= 300) throw sdkError(sdk, response);
     return output(method, response);
   };

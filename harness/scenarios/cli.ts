@@ -40,7 +40,8 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   -h, --help`;
 
 /** `{ key: value }` when the value is defined, else `{}` (exactOptionalPropertyTypes). */
-const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } => (value === undefined ? {} : ({ [key]: value } as { [P in K]: V }));
+const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
+  value === undefined ? {} : ({ [key]: value } as { [P in K]: V });
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -72,7 +73,8 @@ async function main(): Promise<number> {
   if (unknown.length) throw new Error(`Unknown reporter(s) ${unknown.join(', ')}; use ${known.join(', ')}`);
   if (Boolean(values.target) !== Boolean(values.ws)) throw new Error('--target and --ws go together');
   const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
 
   const selection: Selection = { ...optional('tags', parseTags(values.tag)), ...optional('grep', parseGrep(values.grep)) };
 
@@ -85,7 +87,9 @@ async function main(): Promise<number> {
     : inProcessTargets({ projectRoot: root, size: concurrency, ...dynamodb });
   const started = Date.now();
   // A progress bar for load scenarios' large connection waves, on an interactive terminal only.
-  const bar = process.stderr.isTTY ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }) : undefined;
+  const bar = process.stderr.isTTY
+    ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr })
+    : undefined;
   let barStep = '';
   try {
     const { failed, skipped, results, notRun } = await runScenarios(files, {
@@ -107,8 +111,12 @@ async function main(): Promise<number> {
           }
         : {}),
     });
-    if (!results.length && !notRun.length) throw new Error(`No scenario matches ${describeSelection(selection)} (in ${files.length} file(s))`);
-    if (notRun.length) console.log(`--bail: ${notRun.length} scenario(s) not run after the first failure:\n${notRun.map((s) => `  - ${s.name}`).join('\n')}`);
+    if (!results.length && !notRun.length)
+      throw new Error(`No scenario matches ${describeSelection(selection)} (in ${files.length} file(s))`);
+    if (notRun.length)
+      console.log(
+        `--bail: ${notRun.length} scenario(s) not run after the first failure:\n${notRun.map((s) => `  - ${s.name}`).join('\n')}`,
+      );
     const durationMs = Date.now() - started;
     if (reporters.includes('console')) console.log(consoleSummary(results, durationMs));
     if (reporters.includes('github')) {
@@ -152,7 +160,10 @@ async function main(): Promise<number> {
       const names = toRun.map((f) => relative(root, f)).join(', ');
       // From the save to the last result on screen (the emulator's reset for the next run comes after).
       if (!rerun.results.length) console.log(`${names}: not selected by ${describeSelection(selection)}`);
-      else console.log(`reran ${names} in ${lastResultAt - savedAt} ms from the save, on the warm emulator: ${rerun.passed} passed, ${rerun.failed} failed, ${rerun.skipped} skipped`);
+      else
+        console.log(
+          `reran ${names} in ${lastResultAt - savedAt} ms from the save, on the warm emulator: ${rerun.passed} passed, ${rerun.failed} failed, ${rerun.skipped} skipped`,
+        );
     });
     return 0;
   } finally {
@@ -164,7 +175,11 @@ async function main(): Promise<number> {
 async function watchUntilInterrupted(files: string[], rerun: (changed: string[], savedAt: number) => Promise<void>): Promise<void> {
   await new Promise<void>((stop) => {
     const watcher = watchScenarioFiles(files, (changed, savedAt) =>
-      rerun(changed, savedAt).catch((error: Error) => console.log(error instanceof ScenarioFileError ? `Malformed scenario file; not run:\n${error.message}` : `rerun failed: ${error.message}`)),
+      rerun(changed, savedAt).catch((error: Error) =>
+        console.log(
+          error instanceof ScenarioFileError ? `Malformed scenario file; not run:\n${error.message}` : `rerun failed: ${error.message}`,
+        ),
+      ),
     );
     process.once('SIGINT', () => {
       watcher.close();

@@ -66,7 +66,9 @@ export class ScenarioClient {
     if (this.token !== undefined && this.tokenParameter !== undefined) url.searchParams.set(this.tokenParameter, this.token);
     else if (this.token !== undefined) tokenHeader.authorization = `Bearer ${this.token}`;
     for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.append(key, value);
-    const socket = new WebSocket(url, options.protocols ?? [], { headers: { 'user-agent': this.userAgent, ...tokenHeader, ...options.headers } });
+    const socket = new WebSocket(url, options.protocols ?? [], {
+      headers: { 'user-agent': this.userAgent, ...tokenHeader, ...options.headers },
+    });
     this.socket = socket;
     return new Promise((resolve, reject) => {
       socket.once('open', () => {

@@ -10,7 +10,8 @@ export function renderMismatch(label: string, pattern: unknown, actual: unknown)
   const expected = JSON.stringify(expectedView(pattern, actual), null, 2) ?? 'undefined';
   const received = JSON.stringify(actual, null, 2) ?? 'undefined';
   const lines: string[] = [`  ${label}: ${problems.length} difference(s)`];
-  for (const p of problems.slice(0, 10)) lines.push(`    at ${p.path || '(root)'}: expected ${p.expected}, received ${JSON.stringify(p.actual) ?? 'undefined'}`);
+  for (const p of problems.slice(0, 10))
+    lines.push(`    at ${p.path || '(root)'}: expected ${p.expected}, received ${JSON.stringify(p.actual) ?? 'undefined'}`);
   lines.push('  - expected  + received');
   for (const part of diffLines(expected, received)) {
     const prefix = part.added ? '+ ' : part.removed ? '- ' : '  ';

@@ -4,7 +4,11 @@ import { ExpectationFailure, type Frame } from './client.js';
 import { renderMismatch } from './diff.js';
 import { describeStreamEvent } from '../lambda/eventSourceEvents.js';
 
-export const indent = (text: string): string => text.split('\n').map((l) => `  ${l}`).join('\n');
+export const indent = (text: string): string =>
+  text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
 
 /** The failure's message, plus for a frame expectation the diff against the nearest frame and every frame received. */
 export function describeFailure(error: Error): string {
@@ -12,9 +16,16 @@ export function describeFailure(error: Error): string {
     const { pattern, nearest, received } = error.detail;
     const parts = [error.message];
     if (pattern !== undefined) {
-      parts.push(nearest !== undefined ? renderMismatch('nearest frame', pattern, nearest) : `  expected a frame matching ${JSON.stringify(pattern)}; none came`);
+      parts.push(
+        nearest !== undefined
+          ? renderMismatch('nearest frame', pattern, nearest)
+          : `  expected a frame matching ${JSON.stringify(pattern)}; none came`,
+      );
     }
-    if (received?.length) parts.push(`  frames received in the window:\n${received.map((f: Frame) => `    +${f.at}ms ${f.consumed ? '(consumed) ' : ''}${f.text.slice(0, 300)}`).join('\n')}`);
+    if (received?.length)
+      parts.push(
+        `  frames received in the window:\n${received.map((f: Frame) => `    +${f.at}ms ${f.consumed ? '(consumed) ' : ''}${f.text.slice(0, 300)}`).join('\n')}`,
+      );
     else if (pattern !== undefined) parts.push('  frames received in the window: none');
     return parts.join('\n');
   }

@@ -15,12 +15,33 @@ export interface MessageExpectation {
   /** name: JSONPath into the matched frame (one client), usable in later steps as ${{ name }}. */
   capture?: Record<string, string>;
 }
-export interface NoMessageExpectation { client: string; match?: Pattern; during: number | string }
-export interface CacheExpectation { keys: string[]; mode?: 'exact' | 'containing'; within?: number | string }
-export interface ConnectionExpectation { client?: string; state?: 'present' | 'gone'; count?: number; within?: number | string }
-export interface ClosedExpectation { client: string; code?: number; within?: number | string }
+export interface NoMessageExpectation {
+  client: string;
+  match?: Pattern;
+  during: number | string;
+}
+export interface CacheExpectation {
+  keys: string[];
+  mode?: 'exact' | 'containing';
+  within?: number | string;
+}
+export interface ConnectionExpectation {
+  client?: string;
+  state?: 'present' | 'gone';
+  count?: number;
+  within?: number | string;
+}
+export interface ClosedExpectation {
+  client: string;
+  code?: number;
+  within?: number | string;
+}
 /** At least `count` (default 1) events of the emulator's log match the pattern (stream records, batches, queue moves…). */
-export interface EventExpectation { match: Pattern; count?: number; within?: number | string }
+export interface EventExpectation {
+  match: Pattern;
+  count?: number;
+  within?: number | string;
+}
 
 export type Expectation =
   | { message: MessageExpectation }
@@ -64,8 +85,20 @@ export interface Step {
 }
 
 export const ACTIONS = [
-  'connect', 'send', 'subscribe', 'graphql', 'expectMessage', 'expectNoMessage', 'expectCacheInvalidated',
-  'expectConnection', 'expectClosed', 'expect', 'fault', 'advanceClock', 'disconnect', 'sleep',
+  'connect',
+  'send',
+  'subscribe',
+  'graphql',
+  'expectMessage',
+  'expectNoMessage',
+  'expectCacheInvalidated',
+  'expectConnection',
+  'expectClosed',
+  'expect',
+  'fault',
+  'advanceClock',
+  'disconnect',
+  'sleep',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 

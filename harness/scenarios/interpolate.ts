@@ -14,7 +14,8 @@ export function interpolate<T>(value: T, captures: Record<string, unknown>): T {
   if (typeof value === 'string') {
     const whole = /^\$\{\{\s*([\w.-]+)\s*\}\}$/.exec(value);
     const lookup = (name: string): unknown => {
-      if (!(name in captures)) throw new InterpolationError(`\${{ ${name} }} is not captured yet (captured: ${Object.keys(captures).join(', ') || 'nothing'})`);
+      if (!(name in captures))
+        throw new InterpolationError(`\${{ ${name} }} is not captured yet (captured: ${Object.keys(captures).join(', ') || 'nothing'})`);
       return captures[name];
     };
     if (whole) return lookup(whole[1]) as T;

@@ -67,7 +67,9 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
     return `${file}:${line}:${col}: ${message}`;
   };
   if (doc.errors.length) {
-    throw new ScenarioFileError(doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1}: YAML: ${e.message.split('\n')[0]}`));
+    throw new ScenarioFileError(
+      doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1}: YAML: ${e.message.split('\n')[0]}`),
+    );
   }
   const data = doc.toJS() as Record<string, unknown>;
   const problems: string[] = [];
@@ -95,7 +97,12 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
       if (!step || typeof step !== 'object') return;
       const actions = ACTIONS.filter((a) => a in step);
       if (actions.length !== 1) {
-        problems.push(at(['steps', i], `a step needs exactly one action (${ACTIONS.join(', ')}), found ${actions.length ? actions.join(' + ') : 'none'}`));
+        problems.push(
+          at(
+            ['steps', i],
+            `a step needs exactly one action (${ACTIONS.join(', ')}), found ${actions.length ? actions.join(' + ') : 'none'}`,
+          ),
+        );
         return;
       }
       // Every client a step names must be declared.
@@ -152,7 +159,8 @@ function vacuousExpectations(step: Step, i: number): Array<[Array<string | numbe
       } catch {
         return; // the schema already reports a malformed duration
       }
-      if (ms <= 0) found.push([[...path, 'during'], 'during must be more than 0: an absence window of 0 watches nothing and always passes']);
+      if (ms <= 0)
+        found.push([[...path, 'during'], 'during must be more than 0: an absence window of 0 watches nothing and always passes']);
     }
     if (kind === 'connection' && e.client === undefined && e.count === undefined) {
       found.push([path, 'a connection expectation needs `client` (with `state`) or `count`: without them it asserts nothing']);

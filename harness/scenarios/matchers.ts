@@ -20,7 +20,26 @@ export interface Mismatch {
 }
 
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-const OPERATORS = new Set(['$any', '$exists', '$anyString', '$isoTimestamp', '$regex', '$options', '$arrayContaining', '$anyNumber', '$gt', '$gte', '$lt', '$lte', '$eq', '$ne', '$in', '$not', '$length', '$exact']);
+const OPERATORS = new Set([
+  '$any',
+  '$exists',
+  '$anyString',
+  '$isoTimestamp',
+  '$regex',
+  '$options',
+  '$arrayContaining',
+  '$anyNumber',
+  '$gt',
+  '$gte',
+  '$lt',
+  '$lte',
+  '$eq',
+  '$ne',
+  '$in',
+  '$not',
+  '$length',
+  '$exact',
+]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const isOperator = (pattern: unknown): pattern is Record<string, unknown> =>
@@ -59,7 +78,8 @@ function matchOperator(pattern: Record<string, unknown>, actual: unknown, path: 
           break;
         }
         for (const [i, wanted] of (arg as unknown[]).entries()) {
-          if (!actual.some((element) => matches(wanted, element))) out.push({ path: `${path}[contains ${i}]`, expected: `an element matching ${describe(wanted)}`, actual });
+          if (!actual.some((element) => matches(wanted, element)))
+            out.push({ path: `${path}[contains ${i}]`, expected: `an element matching ${describe(wanted)}`, actual });
         }
         break;
       }
@@ -71,7 +91,8 @@ function matchOperator(pattern: Record<string, unknown>, actual: unknown, path: 
       case '$lt':
       case '$lte': {
         const n = arg as number;
-        const ok = typeof actual === 'number' && (op === '$gt' ? actual > n : op === '$gte' ? actual >= n : op === '$lt' ? actual < n : actual <= n);
+        const ok =
+          typeof actual === 'number' && (op === '$gt' ? actual > n : op === '$gte' ? actual >= n : op === '$lt' ? actual < n : actual <= n);
         if (!ok) fail(`a number ${op.slice(1)} ${n}`);
         break;
       }
@@ -94,7 +115,8 @@ function matchOperator(pattern: Record<string, unknown>, actual: unknown, path: 
           break;
         }
         const extra = Object.keys(actual).filter((k) => !(k in wanted));
-        if (extra.length) out.push({ path, expected: `no keys besides ${Object.keys(wanted).join(', ')} (extra: ${extra.join(', ')})`, actual });
+        if (extra.length)
+          out.push({ path, expected: `no keys besides ${Object.keys(wanted).join(', ')} (extra: ${extra.join(', ')})`, actual });
         collect(wanted, actual, path, out);
         break;
       }
@@ -147,7 +169,12 @@ export const distance = (pattern: unknown, actual: unknown): number => mismatche
  */
 export function expectedView(pattern: unknown, actual: unknown): unknown {
   if (isOperator(pattern) && '$exact' in pattern && Object.keys(pattern).length === 1) return expectedView(pattern.$exact, actual);
-  if (isOperator(pattern)) return matches(pattern, actual) ? actual : `<${Object.entries(pattern).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}>`;
+  if (isOperator(pattern))
+    return matches(pattern, actual)
+      ? actual
+      : `<${Object.entries(pattern)
+          .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+          .join(', ')}>`;
   if (Array.isArray(pattern)) return pattern.map((p, i) => expectedView(p, Array.isArray(actual) ? actual[i] : undefined));
   if (isRecord(pattern)) {
     const base = isRecord(actual) ? { ...actual } : {};

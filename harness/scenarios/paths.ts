@@ -13,12 +13,18 @@ const SCENARIO_FILES = '**/*.{yml,yaml}';
 export async function expandPaths(patterns: string[], root: string): Promise<string[]> {
   if (!patterns.length) {
     // Load scenarios and known failures are run on purpose, not by default.
-    const all = await glob(`scenarios/${SCENARIO_FILES}`, { cwd: root, absolute: true, ignore: ['scenarios/load/**', 'scenarios/known-failures/**'] });
+    const all = await glob(`scenarios/${SCENARIO_FILES}`, {
+      cwd: root,
+      absolute: true,
+      ignore: ['scenarios/load/**', 'scenarios/known-failures/**'],
+    });
     return [...new Set(all.map((f) => resolve(f)))].sort();
   }
   const files = new Set<string>();
   for (const pattern of patterns) {
-    const isDir = await stat(resolve(root, pattern)).then((s) => s.isDirectory()).catch(() => false);
+    const isDir = await stat(resolve(root, pattern))
+      .then((s) => s.isDirectory())
+      .catch(() => false);
     const expanded = isDir ? `${pattern.replace(/\/$/, '')}/${SCENARIO_FILES}` : pattern;
     const matched = await glob(expanded, { cwd: root, absolute: true });
     if (!matched.length) throw new Error(`No scenario file matches "${pattern}"`);

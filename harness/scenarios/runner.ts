@@ -75,7 +75,9 @@ export async function runScenario(
     for (let i = 0; i < count; i++) {
       const memberName = spec.count ? `${name}[${i}]` : name;
       const claims = spec.claims && { ...spec.claims, sub: spec.count ? `${spec.claims.sub}-${i}` : spec.claims.sub };
-      members.push(new ScenarioClient(memberName, spec.token ?? (claims ? await target.mintToken(claims) : undefined), target.tokenQueryParameter));
+      members.push(
+        new ScenarioClient(memberName, spec.token ?? (claims ? await target.mintToken(claims) : undefined), target.tokenQueryParameter),
+      );
     }
     groups.set(name, members);
   }
@@ -154,7 +156,9 @@ export async function runScenario(
     ...(skipped.length && !failure ? { skipReason: `${skipped.length} step(s) skipped: ${skipped[0].label}: ${skipped[0].reason}` } : {}),
     durationMs,
     steps: results,
-    ...(failure || sloBreaches.length ? { failure: [failure, ...sloBreaches.map((b) => `SLO breached: ${b}`)].filter(Boolean).join('\n') } : {}),
+    ...(failure || sloBreaches.length
+      ? { failure: [failure, ...sloBreaches.map((b) => `SLO breached: ${b}`)].filter(Boolean).join('\n') }
+      : {}),
     sloBreaches,
     ...(scenario.slo ? { slo: scenario.slo } : {}),
     messageLatenciesMs: ctx.messageLatenciesMs,
@@ -168,13 +172,16 @@ function checkSlo(scenario: Scenario, durationMs: number, latencies: number[], g
   const slo = scenario.slo;
   if (!slo) return breaches;
   const slowest = Math.max(...graphqlMs);
-  if (slo.maxGraphqlMs !== undefined && graphqlMs.length && slowest > slo.maxGraphqlMs) breaches.push(`the slowest graphql step took ${slowest} ms, more than maxGraphqlMs ${slo.maxGraphqlMs}`);
-  if (slo.maxDurationMs !== undefined && durationMs > slo.maxDurationMs) breaches.push(`took ${durationMs} ms, more than maxDurationMs ${slo.maxDurationMs}`);
+  if (slo.maxGraphqlMs !== undefined && graphqlMs.length && slowest > slo.maxGraphqlMs)
+    breaches.push(`the slowest graphql step took ${slowest} ms, more than maxGraphqlMs ${slo.maxGraphqlMs}`);
+  if (slo.maxDurationMs !== undefined && durationMs > slo.maxDurationMs)
+    breaches.push(`took ${durationMs} ms, more than maxDurationMs ${slo.maxDurationMs}`);
   if (slo.p95MessageLatencyMs !== undefined && latencies.length) {
     const histogram = buildHistogram();
     for (const l of latencies) histogram.recordValue(Math.max(0, Math.round(l)));
     const p95 = histogram.getValueAtPercentile(95);
-    if (p95 > slo.p95MessageLatencyMs) breaches.push(`p95 message latency ${p95} ms, more than p95MessageLatencyMs ${slo.p95MessageLatencyMs}`);
+    if (p95 > slo.p95MessageLatencyMs)
+      breaches.push(`p95 message latency ${p95} ms, more than p95MessageLatencyMs ${slo.p95MessageLatencyMs}`);
   }
   return breaches;
 }

@@ -33,4 +33,6 @@ export function selects(selection: Selection): (scenario: Scenario) => boolean {
 
 /** What was asked, for the message when nothing is left. */
 export const describeSelection = (selection: Selection): string =>
-  [selection.tags && `--tag ${selection.tags.join(',')}`, selection.grep && `--grep ${selection.grep.source}`].filter(Boolean).join(' and ');
+  [selection.tags && `--tag ${selection.tags.join(',')}`, selection.grep && `--grep ${selection.grep.source}`]
+    .filter(Boolean)
+    .join(' and ');

@@ -19,7 +19,9 @@ export function sloFigures(result: ScenarioResult): SloFigure[] {
     p95MessageLatencyMs: p95(result.messageLatenciesMs),
     maxGraphqlMs: graphqlMs.length ? Math.max(...graphqlMs) : undefined,
   };
-  return (Object.keys(measured) as SloFigure['name'][]).filter((name) => slo[name] !== undefined).map((name) => ({ name, limit: slo[name]!, measured: measured[name] }));
+  return (Object.keys(measured) as SloFigure['name'][])
+    .filter((name) => slo[name] !== undefined)
+    .map((name) => ({ name, limit: slo[name]!, measured: measured[name] }));
 }
 
 function p95(values: number[]): number | undefined {

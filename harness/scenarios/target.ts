@@ -71,19 +71,28 @@ export interface TargetFactory {
 function secretFor(app: ServerlessApp, given: string | undefined): string {
   const variable = app.emulator.tokens?.secretVariable ?? 'JWT_SECRET';
   const secret = given ?? process.env[variable] ?? app.functions.map((f) => f.environment[variable]).find(Boolean);
-  if (!secret) throw new Error(`Scenarios sign tokens with ${variable}: set it, or give the functions a ${variable} in serverless.yml (custom.emulator.tokens.secretVariable names another)`);
+  if (!secret)
+    throw new Error(
+      `Scenarios sign tokens with ${variable}: set it, or give the functions a ${variable} in serverless.yml (custom.emulator.tokens.secretVariable names another)`,
+    );
   return secret;
 }
 
 async function sign(claims: Record<string, unknown>, secret: string): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime('2h').sign(new TextEncoder().encode(secret));
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(new TextEncoder().encode(secret));
 }
 
 function insidesOf(emulator: Emulator): TargetInsides {
   const { connectionRecord } = emulator.app.emulator;
-  const table = connectionRecord && emulator.app.tables.find((t) => t.logicalId === connectionRecord.table || t.TableName === connectionRecord.table);
+  const table =
+    connectionRecord && emulator.app.tables.find((t) => t.logicalId === connectionRecord.table || t.TableName === connectionRecord.table);
   const needRecord = (): { name: string; key: Record<string, string> } => {
-    if (!connectionRecord || !table) throw new Error('expectConnection needs custom.emulator.connectionRecord {table, key} in serverless.yml');
+    if (!connectionRecord || !table)
+      throw new Error('expectConnection needs custom.emulator.connectionRecord {table, key} in serverless.yml');
     return { name: table.TableName, key: connectionRecord.key };
   };
   const keyFor = (template: Record<string, string>, connectionId: string): Record<string, AttributeValue> =>
@@ -112,7 +121,9 @@ function insidesOf(emulator: Emulator): TargetInsides {
     cacheInvalidations: () => emulator.eventLog.all().flatMap((e) => (e.kind === 'cacheInvalidated' ? [e.keys] : [])),
     async connectionRecordExists(connectionId) {
       const { name, key } = needRecord();
-      const { Item } = await emulator.dynamodb.client.send(new GetItemCommand({ TableName: name, Key: keyFor(key, connectionId), ConsistentRead: true }));
+      const { Item } = await emulator.dynamodb.client.send(
+        new GetItemCommand({ TableName: name, Key: keyFor(key, connectionId), ConsistentRead: true }),
+      );
       return Item !== undefined;
     },
     async connectionRecordCount() {
@@ -154,7 +165,12 @@ function insidesOf(emulator: Emulator): TargetInsides {
  * In-process emulators, started on demand up to `size` and reused: each scenario gets one to itself, reset
  * (clients disconnected, tables emptied, faults and events cleared) when the scenario gives it back.
  */
-export function inProcessTargets(options: { projectRoot: string; size: number; jwtSecret?: string; dynamodbEndpoint?: string }): TargetFactory {
+export function inProcessTargets(options: {
+  projectRoot: string;
+  size: number;
+  jwtSecret?: string;
+  dynamodbEndpoint?: string;
+}): TargetFactory {
   const idle: Emulator[] = [];
   const all: Promise<Emulator>[] = [];
   const waiting: Array<(emulator: Emulator) => void> = [];
@@ -185,8 +201,14 @@ export function inProcessTargets(options: { projectRoot: string; size: number; j
         const secret = options.jwtSecret ?? process.env.JWT_SECRET;
         // On a shared external DynamoDB (LocalStack, Floci) each emulator gets a stage of its own, hence tables of its
         // own: a reset empties its tables, never another scenario's.
-        const storage = options.dynamodbEndpoint ? { storage: { endpoint: options.dynamodbEndpoint }, stage: `scenarios${all.length + 1}` } : { storage: 'memory' as const };
-        const starting = startEmulator({ projectRoot: options.projectRoot, ...storage, environment: { LOG_LEVEL: 'INFO', ...(secret ? { JWT_SECRET: secret } : {}) } });
+        const storage = options.dynamodbEndpoint
+          ? { storage: { endpoint: options.dynamodbEndpoint }, stage: `scenarios${all.length + 1}` }
+          : { storage: 'memory' as const };
+        const starting = startEmulator({
+          projectRoot: options.projectRoot,
+          ...storage,
+          environment: { LOG_LEVEL: 'INFO', ...(secret ? { JWT_SECRET: secret } : {}) },
+        });
         all.push(starting);
         return wrap(await starting);
       }

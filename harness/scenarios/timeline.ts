@@ -12,7 +12,10 @@ import type { LoggedEvent } from '../eventLog.js';
 import type { ScenarioResult } from './runner.js';
 
 const text = (s: string, max = 80): string => {
-  const clean = s.replace(/[;#\n\r]/g, ' ').replace(/"/g, "'").replace(/[<>]/g, (c) => (c === '<' ? '‹' : '›'));
+  const clean = s
+    .replace(/[;#\n\r]/g, ' ')
+    .replace(/"/g, "'")
+    .replace(/[<>]/g, (c) => (c === '<' ? '‹' : '›'));
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 };
 
@@ -52,7 +55,8 @@ export function timelineDiagram(result: ScenarioResult, options: TimelineOptions
 
   // HTTP answers waiting for their request's invocation start: a FIFO per "METHOD /path".
   const httpByTrigger = new Map<string, LoggedEvent[]>();
-  for (const e of result.events) if (e.kind === 'http') httpByTrigger.set(`${e.method} ${e.path}`, [...(httpByTrigger.get(`${e.method} ${e.path}`) ?? []), e]);
+  for (const e of result.events)
+    if (e.kind === 'http') httpByTrigger.set(`${e.method} ${e.path}`, [...(httpByTrigger.get(`${e.method} ${e.path}`) ?? []), e]);
   // Handshakes: the i-th $connect invocation started belongs to the i-th handshake that ended (open or refused).
   const handshakeOf = new Map<number, LoggedEvent & { kind: 'connection' }>();
   const connectStarts: number[] = [];
@@ -76,7 +80,9 @@ export function timelineDiagram(result: ScenarioResult, options: TimelineOptions
       }
       case 'invoke':
         // Named, because invocations overlap: the end drawn here may not be the last one started.
-        body.push(`  L-->>-API: ${text(e.functionName)} ${text(e.trigger)} ${e.outcome} in ${e.durationMs} ms${e.error ? ` ${text(e.error, 60)}` : ''}`);
+        body.push(
+          `  L-->>-API: ${text(e.functionName)} ${text(e.trigger)} ${e.outcome} in ${e.durationMs} ms${e.error ? ` ${text(e.error, 60)}` : ''}`,
+        );
         break;
       case 'http':
         body.push(`  API-->>H: ${e.statusCode}`);
@@ -89,13 +95,17 @@ export function timelineDiagram(result: ScenarioResult, options: TimelineOptions
         break;
       }
       case 'dynamodb':
-        body.push(`  L->>D: ${text(e.operation)} ${text(e.table ?? '', 40)} → ${e.statusCode}${e.errorType ? ` ${text(e.errorType, 40)}` : ''}`);
+        body.push(
+          `  L->>D: ${text(e.operation)} ${text(e.table ?? '', 40)} → ${e.statusCode}${e.errorType ? ` ${text(e.errorType, 40)}` : ''}`,
+        );
         break;
       case 'delivered':
         deferred.set(e.connectionId, [...(deferred.get(e.connectionId) ?? []), `  M-->>${laneOf(e.connectionId)}: ${text(e.data)}`]);
         break;
       case 'management':
-        body.push(`  L->>M: ${e.method} @connections/${text(e.connectionId, 20)} → ${e.statusCode}${e.errorType ? ` ${text(e.errorType, 40)}` : ''}`);
+        body.push(
+          `  L->>M: ${e.method} @connections/${text(e.connectionId, 20)} → ${e.statusCode}${e.errorType ? ` ${text(e.errorType, 40)}` : ''}`,
+        );
         if (e.method === 'POST') {
           const frame = deferred.get(e.connectionId)?.shift();
           if (frame) body.push(frame);
@@ -115,7 +125,10 @@ export function timelineDiagram(result: ScenarioResult, options: TimelineOptions
   for (const frames of deferred.values()) body.push(...frames);
   stepNotesUpTo(Number.POSITIVE_INFINITY);
 
-  const shown = body.length > maxLines ? [...body.slice(0, maxLines), `  Note over ${first},M: … ${body.length - maxLines} more lines not drawn`] : body;
+  const shown =
+    body.length > maxLines
+      ? [...body.slice(0, maxLines), `  Note over ${first},M: … ${body.length - maxLines} more lines not drawn`]
+      : body;
   return balanceActivations([...header, ...shown]).join('\n');
 }
 

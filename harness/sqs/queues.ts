@@ -40,7 +40,10 @@ interface Queue {
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
 export class QueueError extends Error {
-  constructor(readonly code: 'QueueDoesNotExist' | 'InvalidParameterValue' | 'ReceiptHandleIsInvalid' | 'InvalidAction', message: string) {
+  constructor(
+    readonly code: 'QueueDoesNotExist' | 'InvalidParameterValue' | 'ReceiptHandleIsInvalid' | 'InvalidAction',
+    message: string,
+  ) {
     super(message);
     this.name = code;
   }
@@ -66,10 +69,17 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
   function wakeAt(queue: Queue, at: number): void {
     const cancel = clock.at(at, () => {
       wakeTimers.delete(cancel);
-      for (const m of queue.messages) if (m.receiptHandle && m.visibleAt <= clock.now()) {
-        options.eventLog?.record({ kind: 'sqs', queue: queue.definition.QueueName, action: 'visible', messageId: m.messageId, receiveCount: m.receiveCount });
-        m.receiptHandle = undefined;
-      }
+      for (const m of queue.messages)
+        if (m.receiptHandle && m.visibleAt <= clock.now()) {
+          options.eventLog?.record({
+            kind: 'sqs',
+            queue: queue.definition.QueueName,
+            action: 'visible',
+            messageId: m.messageId,
+            receiveCount: m.receiveCount,
+          });
+          m.receiptHandle = undefined;
+        }
       notify(queue);
     });
     wakeTimers.add(cancel);
@@ -77,10 +87,22 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
 
   function send(ref: string, body: string, delaySeconds?: number): { messageId: string; md5OfBody: string } {
     const queue = find(ref);
-    if (typeof body !== 'string' || body.length === 0) throw new QueueError('InvalidParameterValue', 'The request must contain the parameter MessageBody.');
-    if (Buffer.byteLength(body) > 1024 * 1024) throw new QueueError('InvalidParameterValue', 'One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.');
+    if (typeof body !== 'string' || body.length === 0)
+      throw new QueueError('InvalidParameterValue', 'The request must contain the parameter MessageBody.');
+    if (Buffer.byteLength(body) > 1024 * 1024)
+      throw new QueueError(
+        'InvalidParameterValue',
+        'One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.',
+      );
     const delay = (delaySeconds ?? queue.definition.DelaySeconds) * 1000;
-    const message: QueueMessage = { messageId: randomUUID(), body, md5OfBody: md5(body), sentAt: clock.now(), receiveCount: 0, visibleAt: clock.now() + delay };
+    const message: QueueMessage = {
+      messageId: randomUUID(),
+      body,
+      md5OfBody: md5(body),
+      sentAt: clock.now(),
+      receiveCount: 0,
+      visibleAt: clock.now() + delay,
+    };
     queue.messages.push(message);
     options.eventLog?.record({ kind: 'sqs', queue: queue.definition.QueueName, action: 'sent', messageId: message.messageId });
     if (delay > 0) wakeAt(queue, message.visibleAt);
@@ -105,7 +127,13 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
         queue.messages.splice(queue.messages.indexOf(message), 1);
         const dlq = find(redrive.deadLetterTargetArn);
         dlq.messages.push({ ...message, receiveCount: 0, visibleAt: now, receiptHandle: undefined });
-        options.eventLog?.record({ kind: 'sqs', queue: queue.definition.QueueName, action: 'redriven', messageId: message.messageId, receiveCount: message.receiveCount });
+        options.eventLog?.record({
+          kind: 'sqs',
+          queue: queue.definition.QueueName,
+          action: 'redriven',
+          messageId: message.messageId,
+          receiveCount: message.receiveCount,
+        });
         notify(dlq);
         continue;
       }
@@ -114,7 +142,13 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
       message.visibleAt = now + hideMs;
       message.receiptHandle = Buffer.from(`${message.messageId}:${randomUUID()}`).toString('base64');
       wakeAt(queue, message.visibleAt);
-      options.eventLog?.record({ kind: 'sqs', queue: queue.definition.QueueName, action: 'received', messageId: message.messageId, receiveCount: message.receiveCount });
+      options.eventLog?.record({
+        kind: 'sqs',
+        queue: queue.definition.QueueName,
+        action: 'received',
+        messageId: message.messageId,
+        receiveCount: message.receiveCount,
+      });
       out.push({
         messageId: message.messageId,
         receiptHandle: message.receiptHandle,
@@ -136,7 +170,8 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
     const queue = find(ref);
     const index = queue.messages.findIndex((m) => m.receiptHandle === receiptHandle);
     if (index < 0) {
-      if (!/^[A-Za-z0-9+/=]+$/.test(receiptHandle)) throw new QueueError('ReceiptHandleIsInvalid', `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`);
+      if (!/^[A-Za-z0-9+/=]+$/.test(receiptHandle))
+        throw new QueueError('ReceiptHandleIsInvalid', `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`);
       return; // already deleted or received again by someone else: SQS answers success
     }
     const [message] = queue.messages.splice(index, 1);
@@ -147,7 +182,8 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
   function changeVisibility(ref: string, receiptHandle: string, seconds: number): void {
     const queue = find(ref);
     const message = queue.messages.find((m) => m.receiptHandle === receiptHandle);
-    if (!message) throw new QueueError('ReceiptHandleIsInvalid', `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`);
+    if (!message)
+      throw new QueueError('ReceiptHandleIsInvalid', `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`);
     message.visibleAt = clock.now() + seconds * 1000;
     wakeAt(queue, message.visibleAt);
   }
@@ -172,7 +208,11 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
           const entries = (input.Entries ?? []) as Array<{ Id: string; MessageBody: string; DelaySeconds?: number }>;
           if (entries.length === 0 || entries.length > 10) throw new QueueError('InvalidParameterValue', 'A batch holds 1 to 10 entries.');
           const total = entries.reduce((n, e) => n + Buffer.byteLength(e.MessageBody ?? ''), 0);
-          if (total > 1024 * 1024) throw new QueueError('InvalidParameterValue', `Batch requests cannot be longer than 1048576 bytes. You have sent ${total} bytes.`);
+          if (total > 1024 * 1024)
+            throw new QueueError(
+              'InvalidParameterValue',
+              `Batch requests cannot be longer than 1048576 bytes. You have sent ${total} bytes.`,
+            );
           const Successful = entries.map((e) => {
             const sent = send(url, e.MessageBody, e.DelaySeconds);
             return { Id: e.Id, MessageId: sent.messageId, MD5OfMessageBody: sent.md5OfBody };
@@ -182,7 +222,13 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
         case 'ReceiveMessage': {
           const messages = receive(url, Number(input.MaxNumberOfMessages ?? 1), input.VisibilityTimeout as number | undefined);
           return json(200, {
-            Messages: messages.map((m) => ({ MessageId: m.messageId, ReceiptHandle: m.receiptHandle, MD5OfBody: m.md5OfBody, Body: m.body, Attributes: m.attributes })),
+            Messages: messages.map((m) => ({
+              MessageId: m.messageId,
+              ReceiptHandle: m.receiptHandle,
+              MD5OfBody: m.md5OfBody,
+              Body: m.body,
+              Attributes: m.attributes,
+            })),
           });
         }
         case 'DeleteMessage':

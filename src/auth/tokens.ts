@@ -59,7 +59,8 @@ export async function verifyToken(token: string | undefined | null, auth: AuthCo
   }
   checkLifetime(payload, auth, Math.floor(now() / 1000));
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new TokenError('The token has no subject (sub)', 'invalid');
-  if (payload.sub.length > MAX_SUBJECT_LENGTH) throw new TokenError(`The token's subject is longer than ${MAX_SUBJECT_LENGTH} characters`, 'invalid');
+  if (payload.sub.length > MAX_SUBJECT_LENGTH)
+    throw new TokenError(`The token's subject is longer than ${MAX_SUBJECT_LENGTH} characters`, 'invalid');
   const role = payload.role;
   if (typeof role !== 'string' || !ROLES.includes(role as Role)) {
     throw new TokenError(`The token's role must be one of ${ROLES.join(', ')}`, 'forbidden');

@@ -31,7 +31,11 @@ export function managementClient(
       // connectionTimeout: an endpoint that never answers the TCP handshake would otherwise hold a post (and the
       // invocation doing the fanout) until the OS gives up, minutes later; requestTimeout bounds the rest — and only
       // with throwOnRequestTimeout does it end the request (without it the SDK logs a warning and keeps waiting).
-      requestHandler: { connectionTimeout: cfg.notify.connectTimeoutMs, requestTimeout: cfg.notify.requestTimeoutMs, throwOnRequestTimeout: true },
+      requestHandler: {
+        connectionTimeout: cfg.notify.connectTimeoutMs,
+        requestTimeout: cfg.notify.requestTimeoutMs,
+        throwOnRequestTimeout: true,
+      },
     });
     managementClients.set(endpoint, client);
   }
@@ -42,10 +46,7 @@ export function managementClient(
  * The management endpoint for a WebSocket event: configuration wins; otherwise AWS's own domain and stage from the
  * event (a custom domain would need WEBSOCKET_API_ENDPOINT, since its path has no stage).
  */
-export function managementEndpoint(
-  configured: string | undefined,
-  requestContext?: { domainName?: string; stage?: string },
-): string {
+export function managementEndpoint(configured: string | undefined, requestContext?: { domainName?: string; stage?: string }): string {
   if (configured) return configured;
   if (requestContext?.domainName && requestContext.stage) {
     return `https://${requestContext.domainName}/${requestContext.stage}`;

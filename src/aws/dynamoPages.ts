@@ -30,12 +30,18 @@ const sleepFor = (ms: number): Promise<void> => new Promise((resolve) => setTime
  * throttled again, so each round waits longer (exponential backoff with full jitter, as AWS recommends); gives up
  * loudly after a few rounds.
  */
-export async function batchWriteAll(db: DynamoDBDocumentClient, table: string, requests: Item[], options: BatchWriteOptions = {}): Promise<void> {
+export async function batchWriteAll(
+  db: DynamoDBDocumentClient,
+  table: string,
+  requests: Item[],
+  options: BatchWriteOptions = {},
+): Promise<void> {
   const { baseDelayMs = 50, maxDelayMs = 2000, maxRounds = 8, sleep = sleepFor } = options;
   for (let i = 0; i < requests.length; i += 25) {
     let pending: Item[] | undefined = requests.slice(i, i + 25);
     for (let attempt = 0; pending?.length; attempt++) {
-      if (attempt >= maxRounds) throw new Error(`BatchWrite on ${table}: ${pending.length} requests still unprocessed after ${maxRounds} rounds`);
+      if (attempt >= maxRounds)
+        throw new Error(`BatchWrite on ${table}: ${pending.length} requests still unprocessed after ${maxRounds} rounds`);
       if (attempt > 0) {
         const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
         await sleep(ceiling / 2 + Math.random() * (ceiling / 2));

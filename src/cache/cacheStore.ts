@@ -36,7 +36,9 @@ const MAX_VARIANT_LENGTH = 256;
 export const DEFAULT_MAX_VARIANTS_PER_KEY = 50;
 
 const sortKeyOf = (variant: string): string =>
-  variant.length <= MAX_VARIANT_LENGTH && !variant.startsWith('#') ? variant : `sha256:${createHash('sha256').update(variant).digest('hex')}`;
+  variant.length <= MAX_VARIANT_LENGTH && !variant.startsWith('#')
+    ? variant
+    : `sha256:${createHash('sha256').update(variant).digest('hex')}`;
 
 export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlSeconds: number, options: CacheOptions = {}) {
   const now = options.now ?? Date.now;
@@ -51,7 +53,9 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
   /** The cached value if it is live and of the current generation, plus what a store needs to know. */
   async function lookup(key: string, sk: string) {
     const { Responses } = await db.send(
-      new BatchGetCommand({ RequestItems: { [table]: { Keys: [GENERATION, VARIANTS, sk].map((s) => ({ pk: key, sk: s })), ConsistentRead: true } } }),
+      new BatchGetCommand({
+        RequestItems: { [table]: { Keys: [GENERATION, VARIANTS, sk].map((s) => ({ pk: key, sk: s })), ConsistentRead: true } },
+      }),
     );
     const items = Responses?.[table] ?? [];
     const find = (s: string) => items.find((item) => item.sk === s);
@@ -111,11 +115,18 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
     await db.send(new PutCommand({ TableName: table, Item: { pk: key, sk, value: json, gen, ttl: nowSeconds() + ttlSeconds } }));
     // An invalidation may have come between our load and our put: then what we stored is stale, so take it back.
     if ((await generationOf(key)) !== gen) {
-      await db.send(new DeleteCommand({ TableName: table, Key: { pk: key, sk }, ConditionExpression: 'gen = :gen', ExpressionAttributeValues: { ':gen': gen } })).catch(
-        (error: unknown) => {
+      await db
+        .send(
+          new DeleteCommand({
+            TableName: table,
+            Key: { pk: key, sk },
+            ConditionExpression: 'gen = :gen',
+            ExpressionAttributeValues: { ':gen': gen },
+          }),
+        )
+        .catch((error: unknown) => {
           if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
-        },
-      );
+        });
     }
   }
 
@@ -127,7 +138,12 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
     let deleted = 0;
     for (const key of keys) {
       await db.send(
-        new UpdateCommand({ TableName: table, Key: { pk: key, sk: GENERATION }, UpdateExpression: 'ADD gen :one', ExpressionAttributeValues: { ':one': 1 } }),
+        new UpdateCommand({
+          TableName: table,
+          Key: { pk: key, sk: GENERATION },
+          UpdateExpression: 'ADD gen :one',
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
       );
       const items = await queryAll(db, {
         TableName: table,
@@ -137,7 +153,11 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
         ConsistentRead: true,
       });
       const doomed = items.filter((item) => item.sk !== GENERATION);
-      await batchWriteAll(db, table, doomed.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })));
+      await batchWriteAll(
+        db,
+        table,
+        doomed.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
+      );
       deleted += doomed.filter((item) => item.sk !== VARIANTS).length;
     }
     return deleted;

@@ -146,7 +146,8 @@ function authConfig(env: Env): AuthConfig {
   const jwks = optional(env, 'JWT_JWKS_URL');
   if (jwks) {
     const missing = (['JWT_ISSUER', 'JWT_AUDIENCE'] as const).filter((name) => !optional(env, name));
-    if (missing.length) throw new ConfigError(`JWT_JWKS_URL is set, so ${missing.join(' and ')} must be set too (tokens are checked against them)`);
+    if (missing.length)
+      throw new ConfigError(`JWT_JWKS_URL is set, so ${missing.join(' and ')} must be set too (tokens are checked against them)`);
     return { kind: 'jwks', jwksUrl: jwksUrl(jwks), ...policy, issuer: policy.issuer!, audience: policy.audience! };
   }
   const secret = optional(env, 'JWT_SECRET');

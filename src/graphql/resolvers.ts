@@ -28,9 +28,14 @@ export function createResolvers(service: PartnerService) {
       ),
     },
     Mutation: {
-      createPartner: withAuth((_: unknown, args: { input: PartnerInput; clientMutationId?: string | null }) => service.createPartner(args.input, args.clientMutationId), { role: 'admin' }),
+      createPartner: withAuth(
+        (_: unknown, args: { input: PartnerInput; clientMutationId?: string | null }) =>
+          service.createPartner(args.input, args.clientMutationId),
+        { role: 'admin' },
+      ),
       updatePartner: withAuth(
-        (_: unknown, args: { id: string; input: PartnerUpdate & { expectedVersion?: number | null } }) => service.updatePartner(args.id, args.input),
+        (_: unknown, args: { id: string; input: PartnerUpdate & { expectedVersion?: number | null } }) =>
+          service.updatePartner(args.id, args.input),
         { role: 'admin' },
       ),
       deletePartner: withAuth((_: unknown, args: { id: string }) => service.deletePartner(args.id), { role: 'admin' }),

@@ -20,11 +20,18 @@ export function errorFormatter(debug: boolean, logger: Pick<Logger, 'error'>) {
     if (code !== undefined && code !== ApolloServerErrorCode.INTERNAL_SERVER_ERROR) return formatted;
     logger.error('GraphQL internal error', { error: unwrapResolverError(error) as Error, path: formatted.path });
     if (debug) return formatted;
-    return { message: 'Internal server error', ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: ApolloServerErrorCode.INTERNAL_SERVER_ERROR } };
+    return {
+      message: 'Internal server error',
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code: ApolloServerErrorCode.INTERNAL_SERVER_ERROR },
+    };
   };
 }
 
-export function createApolloServer(service: PartnerService, options: Config['graphql'] & { logger: Pick<Logger, 'error'> }): ApolloServer<GraphQLContext> {
+export function createApolloServer(
+  service: PartnerService,
+  options: Config['graphql'] & { logger: Pick<Logger, 'error'> },
+): ApolloServer<GraphQLContext> {
   return new ApolloServer<GraphQLContext>({
     typeDefs,
     // Apollo's resolver map type is looser than ours; the shapes match the schema above.

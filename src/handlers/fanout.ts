@@ -7,5 +7,9 @@ const app = createApp();
 
 /** Lambda entry for the fanout queue: posts one shard of a large fanout, or a retry of failed posts. */
 export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-  return handleFanoutShards(event, { notifier: app.notifier, logger: app.logger, shouldStop: () => context.getRemainingTimeInMillis() < app.cfg.notify.stopMarginMs });
+  return handleFanoutShards(event, {
+    notifier: app.notifier,
+    logger: app.logger,
+    shouldStop: () => context.getRemainingTimeInMillis() < app.cfg.notify.stopMarginMs,
+  });
 }

@@ -7,5 +7,9 @@ const app = createApp();
 
 /** Lambda entry for the partners table's stream (event source mapping with ReportBatchItemFailures). */
 export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
-  return handleStreamBatch(event, { notifier: app.notifier, logger: app.logger, shouldStop: () => context.getRemainingTimeInMillis() < app.cfg.notify.stopMarginMs });
+  return handleStreamBatch(event, {
+    notifier: app.notifier,
+    logger: app.logger,
+    shouldStop: () => context.getRemainingTimeInMillis() < app.cfg.notify.stopMarginMs,
+  });
 }

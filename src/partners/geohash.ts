@@ -5,35 +5,71 @@
 const BASE32 = '0123456789bcdefghjkmnpqrstuvwxyz';
 
 export function encodeGeohash(latitude: number, longitude: number, precision = 9): string {
-  let latMin = -90, latMax = 90, lonMin = -180, lonMax = 180;
+  let latMin = -90,
+    latMax = 90,
+    lonMin = -180,
+    lonMax = 180;
   let hash = '';
-  let bits = 0, bitCount = 0, evenBit = true;
+  let bits = 0,
+    bitCount = 0,
+    evenBit = true;
   while (hash.length < precision) {
     if (evenBit) {
       const mid = (lonMin + lonMax) / 2;
-      if (longitude >= mid) { bits = bits * 2 + 1; lonMin = mid; } else { bits *= 2; lonMax = mid; }
+      if (longitude >= mid) {
+        bits = bits * 2 + 1;
+        lonMin = mid;
+      } else {
+        bits *= 2;
+        lonMax = mid;
+      }
     } else {
       const mid = (latMin + latMax) / 2;
-      if (latitude >= mid) { bits = bits * 2 + 1; latMin = mid; } else { bits *= 2; latMax = mid; }
+      if (latitude >= mid) {
+        bits = bits * 2 + 1;
+        latMin = mid;
+      } else {
+        bits *= 2;
+        latMax = mid;
+      }
     }
     evenBit = !evenBit;
-    if (++bitCount === 5) { hash += BASE32[bits]; bits = 0; bitCount = 0; }
+    if (++bitCount === 5) {
+      hash += BASE32[bits];
+      bits = 0;
+      bitCount = 0;
+    }
   }
   return hash;
 }
 
-export interface Bounds { latMin: number; latMax: number; lonMin: number; lonMax: number }
+export interface Bounds {
+  latMin: number;
+  latMax: number;
+  lonMin: number;
+  lonMax: number;
+}
 
 export function geohashBounds(hash: string): Bounds {
-  let latMin = -90, latMax = 90, lonMin = -180, lonMax = 180;
+  let latMin = -90,
+    latMax = 90,
+    lonMin = -180,
+    lonMax = 180;
   let evenBit = true;
   for (const char of hash) {
     const index = BASE32.indexOf(char);
     if (index < 0) throw new Error(`Invalid geohash character "${char}"`);
     for (let bit = 4; bit >= 0; bit--) {
       const on = (index >> bit) & 1;
-      if (evenBit) { const mid = (lonMin + lonMax) / 2; if (on) lonMin = mid; else lonMax = mid; }
-      else { const mid = (latMin + latMax) / 2; if (on) latMin = mid; else latMax = mid; }
+      if (evenBit) {
+        const mid = (lonMin + lonMax) / 2;
+        if (on) lonMin = mid;
+        else lonMax = mid;
+      } else {
+        const mid = (latMin + latMax) / 2;
+        if (on) latMin = mid;
+        else latMax = mid;
+      }
       evenBit = !evenBit;
     }
   }

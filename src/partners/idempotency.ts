@@ -22,7 +22,9 @@ export const CLIENT_MUTATION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** The same input, whatever its key order: a key reused with another input is refused rather than answered. */
 export function fingerprintOf(input: object): string {
-  const canonical = JSON.stringify(input, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+  const canonical = JSON.stringify(input, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -31,8 +33,19 @@ export function createIdempotencyStore(db: DynamoDBDocumentClient, table: string
   const nowSeconds = (): number => Math.floor(now() / 1000);
 
   /** Claims `key`, or answers the record that holds it (a claim older than its TTL is free again). */
-  async function claim(operation: string, key: string, fingerprint: string, partnerId: string): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }> {
-    const record: IdempotencyRecord = { pk: pkOf(operation, key), fingerprint, partnerId, status: 'pending', ttl: nowSeconds() + ttlSeconds };
+  async function claim(
+    operation: string,
+    key: string,
+    fingerprint: string,
+    partnerId: string,
+  ): Promise<{ claimed: true } | { claimed: false; record: IdempotencyRecord }> {
+    const record: IdempotencyRecord = {
+      pk: pkOf(operation, key),
+      fingerprint,
+      partnerId,
+      status: 'pending',
+      ttl: nowSeconds() + ttlSeconds,
+    };
     try {
       await db.send(
         new PutCommand({

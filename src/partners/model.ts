@@ -39,13 +39,21 @@ export const EDITABLE_FIELDS = [
 ] as const;
 
 export type EditableField = (typeof EDITABLE_FIELDS)[number];
-export type PartnerInput = Pick<Partner, 'name' | 'category' | 'address' | 'city' | 'zipCode' | 'phone' | 'discount' | 'latitude' | 'longitude'> &
+export type PartnerInput = Pick<
+  Partner,
+  'name' | 'category' | 'address' | 'city' | 'zipCode' | 'phone' | 'discount' | 'latitude' | 'longitude'
+> &
   Partial<Pick<Partner, 'description' | 'email' | 'website' | 'active'>>;
 export type PartnerUpdate = Partial<Pick<Partner, EditableField>>;
 
 /** Case- and accent-insensitive key for a city or category, so "Paris", "paris " and "PARIS" match each other. */
 export function placeKey(value: string): string {
-  return value.trim().normalize('NFD').replace(/\p{Diacritic}/gu, '').toLowerCase().replace(/\s+/g, ' ');
+  return value
+    .trim()
+    .normalize('NFD')
+    .replace(/\p{Diacritic}/gu, '')
+    .toLowerCase()
+    .replace(/\s+/g, ' ');
 }
 
 /** What changed between two versions of a partner: the field names whose values differ. */

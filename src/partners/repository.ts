@@ -17,7 +17,11 @@ import { readStoredPartner } from './storedPartner.js';
 /** Two writers raced and the caller asked for a specific version: nothing was written. */
 export class VersionConflictError extends Error {
   override name = 'VersionConflictError';
-  constructor(readonly id: string, readonly expected: number, readonly actual: number) {
+  constructor(
+    readonly id: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
     super(`Partner ${id} is at version ${actual}, not ${expected}: reload it and apply your change again`);
   }
 }
@@ -127,7 +131,8 @@ export function createPartnerRepository(
       options.logger?.error('stored partner unreadable, skipped', { id: item.id, problem: reading.problem });
       return undefined;
     }
-    if (reading.repairs.length) options.logger?.warn('stored partner repaired on read', { id: reading.partner.id, repairs: reading.repairs });
+    if (reading.repairs.length)
+      options.logger?.warn('stored partner repaired on read', { id: reading.partner.id, repairs: reading.repairs });
     return reading.partner;
   }
   const readable = (items: Record<string, unknown>[]): Partner[] => items.map(fromStored).filter((p): p is Partner => p !== undefined);
@@ -141,9 +146,7 @@ export function createPartnerRepository(
   async function create(input: PartnerInput, id: string = randomUUID()): Promise<Partner> {
     const timestamp = now().toISOString();
     const partner: Partner = { active: true, ...input, id, version: 1, createdAt: timestamp, updatedAt: timestamp };
-    await db.send(
-      new PutCommand({ TableName: table, Item: toStored(partner), ConditionExpression: 'attribute_not_exists(id)' }),
-    );
+    await db.send(new PutCommand({ TableName: table, Item: toStored(partner), ConditionExpression: 'attribute_not_exists(id)' }));
     return partner;
   }
 
@@ -160,7 +163,12 @@ export function createPartnerRepository(
     if (expectedVersion !== undefined) return conditionalUpdate(id, patch, expectedVersion, current);
     for (let attempt = 1; current; attempt++) {
       if (changedFields(current, merge(current, patch)).length === 0) return { before: current, after: current, changes: [] };
-      const other = 'latitude' in patch && !('longitude' in patch) ? 'longitude' : 'longitude' in patch && !('latitude' in patch) ? 'latitude' : undefined;
+      const other =
+        'latitude' in patch && !('longitude' in patch)
+          ? 'longitude'
+          : 'longitude' in patch && !('latitude' in patch)
+            ? 'latitude'
+            : undefined;
       const complete = other ? { ...patch, [other]: current[other] } : patch;
       const guard = other ? { field: other, value: current[other] } : undefined;
       try {
@@ -232,7 +240,12 @@ export function createPartnerRepository(
     return { before, after, changes: changedFields(before, after) };
   }
 
-  async function conditionalUpdate(id: string, patch: PartnerUpdate, expectedVersion: number, first: Partner | undefined): Promise<PartnerChange | undefined> {
+  async function conditionalUpdate(
+    id: string,
+    patch: PartnerUpdate,
+    expectedVersion: number,
+    first: Partner | undefined,
+  ): Promise<PartnerChange | undefined> {
     let before: Partner | undefined = first;
     for (let attempt = 1; ; attempt++) {
       if (!before) return undefined;
@@ -277,7 +290,11 @@ export function createPartnerRepository(
     const city = query.city !== undefined ? placeKey(query.city) : undefined;
     const category = query.category !== undefined ? placeKey(query.category) : undefined;
     const keySchema =
-      city !== undefined ? { id: undefined, cityKey: city, categoryKey: category } : category !== undefined ? { id: undefined, categoryKey: category, cityKey: undefined } : { id: undefined };
+      city !== undefined
+        ? { id: undefined, cityKey: city, categoryKey: category }
+        : category !== undefined
+          ? { id: undefined, categoryKey: category, cityKey: undefined }
+          : { id: undefined };
     const start = decodePageToken(query.nextToken, keySchema);
     try {
       return await listFrom(query, start);
@@ -322,7 +339,12 @@ export function createPartnerRepository(
    * and its neighbours), then an exact distance check on what those cells hold. Cost follows the area, not the table,
    * and is bounded: past `nearMaxItems` items read the query stops with TooManyItemsError (narrow the radius).
    */
-  async function near(latitude: number, longitude: number, radiusKm: number, limit: number): Promise<Array<{ partner: Partner; distanceKm: number }>> {
+  async function near(
+    latitude: number,
+    longitude: number,
+    radiusKm: number,
+    limit: number,
+  ): Promise<Array<{ partner: Partner; distanceKm: number }>> {
     const precision = precisionForRadius(radiusKm, latitude);
     const cells = geohashWithNeighbours(encodeGeohash(latitude, longitude, precision));
     const found: Array<{ partner: Partner; distanceKm: number }> = [];
@@ -343,7 +365,8 @@ export function createPartnerRepository(
             }),
           );
           read += page.Items?.length ?? 0;
-          if (read > nearMaxItems) throw new TooManyItemsError(`More than ${nearMaxItems} partners lie in the area searched; use a smaller radiusKm`);
+          if (read > nearMaxItems)
+            throw new TooManyItemsError(`More than ${nearMaxItems} partners lie in the area searched; use a smaller radiusKm`);
           for (const partner of readable(page.Items ?? [])) {
             const distance = distanceKm(latitude, longitude, partner.latitude, partner.longitude);
             if (distance <= radiusKm) found.push({ partner, distanceKm: distance });

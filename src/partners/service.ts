@@ -16,7 +16,12 @@ export interface MutationResponse {
   errors?: FieldError[];
 }
 
-const refused = (message: string, errors?: FieldError[]): MutationResponse => ({ success: false, message, partner: null, ...(errors ? { errors } : {}) });
+const refused = (message: string, errors?: FieldError[]): MutationResponse => ({
+  success: false,
+  message,
+  partner: null,
+  ...(errors ? { errors } : {}),
+});
 
 /** Bad arguments to a query: surfaced as a GraphQL error with BAD_USER_INPUT by the resolvers. */
 export class QueryInputError extends Error {
@@ -37,7 +42,12 @@ function idProblem(id: string): FieldError | undefined {
  * audience-bound) so the writer reads its own write; the notifier invalidates them again after the change, which
  * also clears an entry a concurrent read re-cached from before the write.
  */
-export function createPartnerService(deps: { repository: PartnerRepository; cache: CacheStore; logger: Logger; idempotency?: IdempotencyStore }) {
+export function createPartnerService(deps: {
+  repository: PartnerRepository;
+  cache: CacheStore;
+  logger: Logger;
+  idempotency?: IdempotencyStore;
+}) {
   const { repository, cache, logger, idempotency } = deps;
 
   async function invalidateAtWrite(before: Partner | undefined, after: Partner | undefined): Promise<void> {
@@ -64,7 +74,8 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
       await invalidateAtWrite(undefined, partner);
       return created(partner);
     }
-    if (!CLIENT_MUTATION_ID.test(clientMutationId)) return refused('clientMutationId must be 1 to 128 letters, digits or _.:-', [{ field: 'clientMutationId', message: 'invalid' }]);
+    if (!CLIENT_MUTATION_ID.test(clientMutationId))
+      return refused('clientMutationId must be 1 to 128 letters, digits or _.:-', [{ field: 'clientMutationId', message: 'invalid' }]);
     if (!idempotency) throw new Error('clientMutationId needs IDEMPOTENCY_TABLE');
     const fingerprint = fingerprintOf(valid);
     const reservedId = randomUUID();
@@ -115,7 +126,8 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
       throw error;
     }
     if (!change) return refused(`Partner ${id} not found`);
-    if (change.changes.length === 0) return { success: true, message: `Partner ${id} unchanged: the update matches its current values`, partner: change.after };
+    if (change.changes.length === 0)
+      return { success: true, message: `Partner ${id} unchanged: the update matches its current values`, partner: change.after };
     await invalidateAtWrite(change.before, change.after);
     return { success: true, message: `Partner ${change.after.name} updated (${change.changes.join(', ')})`, partner: change.after };
   }
@@ -135,7 +147,12 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
     return cache.readThrough(partnerKey(id), 'item', async () => (await repository.get(id)) ?? null);
   }
 
-  async function listPartners(query: { city?: string | null; category?: string | null; limit?: number | null; nextToken?: string | null }): Promise<PartnerPage> {
+  async function listPartners(query: {
+    city?: string | null;
+    category?: string | null;
+    limit?: number | null;
+    nextToken?: string | null;
+  }): Promise<PartnerPage> {
     const limit = query.limit ?? 20;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new QueryInputError('limit must be an integer between 1 and 100');
     // Longer than any stored city/category can be, so refusing them loses nothing and keeps index keys in bounds.
@@ -163,8 +180,10 @@ export function createPartnerService(deps: { repository: PartnerRepository; cach
 
   async function partnersNear(args: { latitude: number; longitude: number; radiusKm: number; limit?: number | null }) {
     const limit = args.limit ?? 20;
-    if (Math.abs(args.latitude) > 90 || Math.abs(args.longitude) > 180) throw new QueryInputError('latitude must be within -90..90 and longitude within -180..180');
-    if (!(args.radiusKm > 0 && args.radiusKm <= MAX_RADIUS_KM)) throw new QueryInputError(`radiusKm must be greater than 0 and at most ${MAX_RADIUS_KM}`);
+    if (Math.abs(args.latitude) > 90 || Math.abs(args.longitude) > 180)
+      throw new QueryInputError('latitude must be within -90..90 and longitude within -180..180');
+    if (!(args.radiusKm > 0 && args.radiusKm <= MAX_RADIUS_KM))
+      throw new QueryInputError(`radiusKm must be greater than 0 and at most ${MAX_RADIUS_KM}`);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new QueryInputError('limit must be an integer between 1 and 100');
     try {
       return await repository.near(args.latitude, args.longitude, args.radiusKm, limit);

@@ -9,7 +9,11 @@ export type StoredReading = { partner: Partner; repairs: string[] } | { partner:
 
 const REQUIRED_TEXT = ['id', 'name', 'category', 'address', 'city', 'zipCode', 'phone', 'createdAt', 'updatedAt'] as const;
 const OPTIONAL_TEXT = ['description', 'email', 'website'] as const;
-const COORDINATES = [['discount', 0, 100], ['latitude', -90, 90], ['longitude', -180, 180]] as const;
+const COORDINATES = [
+  ['discount', 0, 100],
+  ['latitude', -90, 90],
+  ['longitude', -180, 180],
+] as const;
 /** Attributes kept beside a partner only so indexes can find it; never served. */
 const INDEX_ATTRIBUTES = new Set(['cityKey', 'categoryKey', 'geohash', 'geoPartition']);
 
@@ -19,7 +23,8 @@ export function readStoredPartner(item: Record<string, unknown>): StoredReading 
   const repairs: string[] = [];
   for (const field of REQUIRED_TEXT) {
     const value = partner[field];
-    if (typeof value !== 'string' || value.trim().length === 0) return { partner: undefined, problem: `${field} is ${JSON.stringify(value ?? null)}` };
+    if (typeof value !== 'string' || value.trim().length === 0)
+      return { partner: undefined, problem: `${field} is ${JSON.stringify(value ?? null)}` };
   }
   for (const [field, min, max] of COORDINATES) {
     const value = partner[field];

@@ -52,7 +52,8 @@ function subscriptionOf(data: unknown): Subscription {
       Array.isArray(data.categories) &&
       data.categories.length <= MAX_CATEGORIES &&
       data.categories.every((c) => typeof c === 'string' && c.trim().length > 0 && c.length <= 60);
-    if (!ok) throw new ClientMessageError('INVALID_MESSAGE', `data.categories must be an array of at most ${MAX_CATEGORIES} non-empty strings`);
+    if (!ok)
+      throw new ClientMessageError('INVALID_MESSAGE', `data.categories must be an array of at most ${MAX_CATEGORIES} non-empty strings`);
     subscription.categories = (data.categories as string[]).map((c) => c.trim());
   }
   if (data.batch !== undefined && data.batch !== null) {
@@ -63,14 +64,25 @@ function subscriptionOf(data: unknown): Subscription {
     const near = data.near;
     const ok =
       isRecord(near) &&
-      typeof near.latitude === 'number' && Math.abs(near.latitude) <= 90 &&
-      typeof near.longitude === 'number' && Math.abs(near.longitude) <= 180 &&
-      typeof near.radiusKm === 'number' && near.radiusKm > 0 && near.radiusKm <= MAX_RADIUS_KM;
+      typeof near.latitude === 'number' &&
+      Math.abs(near.latitude) <= 90 &&
+      typeof near.longitude === 'number' &&
+      Math.abs(near.longitude) <= 180 &&
+      typeof near.radiusKm === 'number' &&
+      near.radiusKm > 0 &&
+      near.radiusKm <= MAX_RADIUS_KM;
     if (!ok) {
-      throw new ClientMessageError('INVALID_MESSAGE', `data.near must be {latitude: -90..90, longitude: -180..180, radiusKm: 0..${MAX_RADIUS_KM}}`);
+      throw new ClientMessageError(
+        'INVALID_MESSAGE',
+        `data.near must be {latitude: -90..90, longitude: -180..180, radiusKm: 0..${MAX_RADIUS_KM}}`,
+      );
     }
     // Stored with the subscription rows: numbers DynamoDB would refuse (underflow) are the zero they mean.
-    subscription.near = { latitude: storableNumber(near.latitude as number), longitude: storableNumber(near.longitude as number), radiusKm: near.radiusKm as number };
+    subscription.near = {
+      latitude: storableNumber(near.latitude as number),
+      longitude: storableNumber(near.longitude as number),
+      radiusKm: near.radiusKm as number,
+    };
   }
   return subscription;
 }
@@ -94,6 +106,9 @@ export function parseClientMessage(body: string | undefined | null): ClientMessa
     case 'ping':
       return { type: 'ping' };
     default:
-      throw new ClientMessageError('UNKNOWN_TYPE', `Unknown message type ${JSON.stringify(message.type)}; expected subscribe, unsubscribe or ping`);
+      throw new ClientMessageError(
+        'UNKNOWN_TYPE',
+        `Unknown message type ${JSON.stringify(message.type)}; expected subscribe, unsubscribe or ping`,
+      );
   }
 }

@@ -30,14 +30,23 @@ const subSk = (target: string): string => `SUB#${target}`;
  * `slots`, when given, is the per-user connection limit: every way a connection's rows go ($disconnect, 410
  * clean-up) frees its slot too.
  */
-export function createConnectionStore(db: DynamoDBDocumentClient, table: string, options: { nowMs?: () => number; slots?: UserSlots } = {}) {
+export function createConnectionStore(
+  db: DynamoDBDocumentClient,
+  table: string,
+  options: { nowMs?: () => number; slots?: UserSlots } = {},
+) {
   const nowMs = options.nowMs ?? Date.now;
   const nowSeconds = (): number => Math.floor(nowMs() / 1000);
 
   const batchWrite = (requests: Record<string, unknown>[]): Promise<void> => batchWriteAll(db, table, requests);
 
   const rowsOf = (connectionId: string): Promise<Record<string, unknown>[]> =>
-    queryAll(db, { TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pkOf(connectionId) }, ConsistentRead: true });
+    queryAll(db, {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pkOf(connectionId) },
+      ConsistentRead: true,
+    });
 
   async function save(record: ConnectionRecord): Promise<void> {
     await db.send(new PutCommand({ TableName: table, Item: { pk: pkOf(record.connectionId), sk: META, ...record } }));
@@ -58,7 +67,9 @@ export function createConnectionStore(db: DynamoDBDocumentClient, table: string,
     const topics = new Set(rows.map((row) => row.topic));
     const stale = (await rowsOf(connection.connectionId)).filter((row) => row.sk !== META && topics.has(row.topic as Topic));
     const keep = new Set(rows.map((row) => subSk(targetOf(row))));
-    const deletes = stale.filter((row) => !keep.has(row.sk as string)).map((row) => ({ DeleteRequest: { Key: { pk: row.pk, sk: row.sk } } }));
+    const deletes = stale
+      .filter((row) => !keep.has(row.sk as string))
+      .map((row) => ({ DeleteRequest: { Key: { pk: row.pk, sk: row.sk } } }));
     const subscribedAt = nowMs();
     const puts = rows.map((row) => ({
       PutRequest: {

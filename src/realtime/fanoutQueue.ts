@@ -34,8 +34,12 @@ export function encodeShard(deliveries: readonly Delivery[], retry = false): str
 
 export function decodeShard(body: string): { deliveries: Delivery[]; retry: boolean } {
   const message = JSON.parse(body) as ShardMessage;
-  if (message.v !== 1 || !Array.isArray(message.payloads) || !Array.isArray(message.deliveries)) throw new Error('not a fanout shard message');
-  return { retry: message.retry === true, deliveries: message.deliveries.map(([connectionId, indexes]) => ({ connectionId, payloads: indexes.map((i) => message.payloads[i]) })) };
+  if (message.v !== 1 || !Array.isArray(message.payloads) || !Array.isArray(message.deliveries))
+    throw new Error('not a fanout shard message');
+  return {
+    retry: message.retry === true,
+    deliveries: message.deliveries.map(([connectionId, indexes]) => ({ connectionId, payloads: indexes.map((i) => message.payloads[i]) })),
+  };
 }
 
 /** Splits deliveries into shards of at most `size` connections, halving any shard whose message would be too large. */
@@ -66,7 +70,8 @@ export function createFanoutQueue(sqs: SQSClient, queueUrl: string) {
         ...(options.retry ? { DelaySeconds: 1 } : {}),
       }));
       const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-      if (result.Failed?.length) throw new Error(`fanout queue refused ${result.Failed.length} shard(s): ${result.Failed.map((f) => f.Message).join('; ')}`);
+      if (result.Failed?.length)
+        throw new Error(`fanout queue refused ${result.Failed.length} shard(s): ${result.Failed.map((f) => f.Message).join('; ')}`);
     }
     return bodies.length;
   }

@@ -10,13 +10,25 @@ import { decodeShard } from './fanoutQueue.js';
  * fails, is reported as a batch item failure: SQS hands it back after its visibility timeout and its redrive
  * policy eventually moves it to the dead-letter queue.
  */
-export async function handleFanoutShards(event: SQSEvent, deps: { notifier: Notifier; logger: Logger; shouldStop?: () => boolean }): Promise<SQSBatchResponse> {
+export async function handleFanoutShards(
+  event: SQSEvent,
+  deps: { notifier: Notifier; logger: Logger; shouldStop?: () => boolean },
+): Promise<SQSBatchResponse> {
   const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
   for (const record of event.Records) {
     try {
       const { deliveries, retry } = decodeShard(record.body);
       const sent = await deps.notifier.deliver(deliveries, deps.shouldStop);
-      deps.logger.info('fanout shard sent', { messageId: record.messageId, retry, connections: deliveries.length, posts: sent.posts, delivered: sent.delivered.length, gone: sent.gone.length, failed: sent.failed.length, handedOver: sent.undelivered.length });
+      deps.logger.info('fanout shard sent', {
+        messageId: record.messageId,
+        retry,
+        connections: deliveries.length,
+        posts: sent.posts,
+        delivered: sent.delivered.length,
+        gone: sent.gone.length,
+        failed: sent.failed.length,
+        handedOver: sent.undelivered.length,
+      });
     } catch (error) {
       deps.logger.error('fanout shard failed', { messageId: record.messageId, error: error as Error });
       batchItemFailures.push({ itemIdentifier: record.messageId });

@@ -6,8 +6,22 @@ import type { Partner } from '../partners/model.js';
  * a notification whose eventId it has already seen.
  */
 export type Notification =
-  | { type: 'partner_updated'; action: 'created'; partnerId: string; data: { id: string; name: string; category: string; city: string; discount: number }; timestamp: string; eventId?: string }
-  | { type: 'partner_updated'; action: 'updated'; partnerId: string; data: { id: string; changes: string[]; updatedAt: string }; timestamp: string; eventId?: string }
+  | {
+      type: 'partner_updated';
+      action: 'created';
+      partnerId: string;
+      data: { id: string; name: string; category: string; city: string; discount: number };
+      timestamp: string;
+      eventId?: string;
+    }
+  | {
+      type: 'partner_updated';
+      action: 'updated';
+      partnerId: string;
+      data: { id: string; changes: string[]; updatedAt: string };
+      timestamp: string;
+      eventId?: string;
+    }
   | { type: 'partner_updated'; action: 'deleted'; partnerId: string; timestamp: string; eventId?: string }
   | { type: 'cache_invalidated'; keys: string[]; timestamp: string; eventId?: string; eventIds?: string[] };
 
@@ -23,11 +37,25 @@ export interface NotificationsFrame {
 
 export function partnerCreated(partner: Partner, timestamp: string, eventId?: string): Notification {
   const { id, name, category, city, discount } = partner;
-  return { type: 'partner_updated', action: 'created', partnerId: id, data: { id, name, category, city, discount }, timestamp, ...(eventId ? { eventId } : {}) };
+  return {
+    type: 'partner_updated',
+    action: 'created',
+    partnerId: id,
+    data: { id, name, category, city, discount },
+    timestamp,
+    ...(eventId ? { eventId } : {}),
+  };
 }
 
 export function partnerUpdated(partner: Partner, changes: string[], timestamp: string, eventId?: string): Notification {
-  return { type: 'partner_updated', action: 'updated', partnerId: partner.id, data: { id: partner.id, changes, updatedAt: partner.updatedAt }, timestamp, ...(eventId ? { eventId } : {}) };
+  return {
+    type: 'partner_updated',
+    action: 'updated',
+    partnerId: partner.id,
+    data: { id: partner.id, changes, updatedAt: partner.updatedAt },
+    timestamp,
+    ...(eventId ? { eventId } : {}),
+  };
 }
 
 export function partnerDeleted(partnerId: string, timestamp: string, eventId?: string): Notification {
@@ -35,7 +63,12 @@ export function partnerDeleted(partnerId: string, timestamp: string, eventId?: s
 }
 
 export function cacheInvalidated(keys: string[], timestamp: string, eventIds: string[] = []): Notification {
-  return { type: 'cache_invalidated', keys, timestamp, ...(eventIds.length === 1 ? { eventId: eventIds[0] } : eventIds.length ? { eventId: batchEventId(eventIds), eventIds } : {}) };
+  return {
+    type: 'cache_invalidated',
+    keys,
+    timestamp,
+    ...(eventIds.length === 1 ? { eventId: eventIds[0] } : eventIds.length ? { eventId: batchEventId(eventIds), eventIds } : {}),
+  };
 }
 
 /**

@@ -62,9 +62,17 @@ function prepare(change: PartnerChange, timestamp: string): PreparedChange {
  * seed's shapes), then ONE cache_invalidated with the union of the batch's keys. A `"batch": true` subscriber gets
  * those in `notifications` frames instead, each under the 128 KB message limit.
  */
-export function planDeliveries(prepared: readonly PreparedChange[], subscribers: readonly Subscriber[], timestamp: string): { deliveries: Delivery[]; unbatchedMessages: number } {
+export function planDeliveries(
+  prepared: readonly PreparedChange[],
+  subscribers: readonly Subscriber[],
+  timestamp: string,
+): { deliveries: Delivery[]; unbatchedMessages: number } {
   const allKeys = [...new Set(prepared.flatMap((p) => p.keys))];
-  const cacheMessage = cacheInvalidated(allKeys, timestamp, prepared.map((p) => p.change.eventId));
+  const cacheMessage = cacheInvalidated(
+    allKeys,
+    timestamp,
+    prepared.map((p) => p.change.eventId),
+  );
   const cacheText = JSON.stringify(cacheMessage);
   const texts = new Map(prepared.map((p) => [p, JSON.stringify(p.notification)]));
   const deliveries: Delivery[] = [];
@@ -74,9 +82,12 @@ export function planDeliveries(prepared: readonly PreparedChange[], subscribers:
     const payloads: string[] = [];
     // A subscription hears of changes committed after it (a client reads the state when it subscribes; the stream
     // lags the write, so without this it would hear of older changes too).
-    const after = (row: Subscriber['rows'][number], p: PreparedChange): boolean => row.subscribedAt === undefined || row.subscribedAt <= p.change.committedBy;
+    const after = (row: Subscriber['rows'][number], p: PreparedChange): boolean =>
+      row.subscribedAt === undefined || row.subscribedAt <= p.change.committedBy;
     for (const p of prepared) {
-      const matches = subscriber.rows.some((row) => PARTNER_TOPICS.includes(row.topic) && p.targets.has(targetOf(row)) && withinNear(row.near, p.places) && after(row, p));
+      const matches = subscriber.rows.some(
+        (row) => PARTNER_TOPICS.includes(row.topic) && p.targets.has(targetOf(row)) && withinNear(row.near, p.places) && after(row, p),
+      );
       if (matches) {
         messages.push(p.notification);
         payloads.push(texts.get(p)!);
@@ -135,7 +146,11 @@ export function createNotifier(deps: {
 
     if (deps.queue && deliveries.length > deps.fanout.shardThreshold) {
       report.shards = await deps.queue.enqueue(deliveries, deps.fanout.shardSize);
-      deps.logger.info('fanout sharded', { connections: deliveries.length, shards: report.shards, eventIds: changes.map((c) => c.eventId) });
+      deps.logger.info('fanout sharded', {
+        connections: deliveries.length,
+        shards: report.shards,
+        eventIds: changes.map((c) => c.eventId),
+      });
       return report;
     }
     report.sent = await deliver(deliveries, shouldStop);
@@ -160,7 +175,10 @@ export function createNotifier(deps: {
       logger: deps.logger,
       ...(shouldStop ? { shouldStop } : {}),
     });
-    const again: Delivery[] = [...sent.undelivered, ...sent.failed.filter((f) => f.retryable).map((f) => ({ connectionId: f.connectionId, payloads: f.remaining }))];
+    const again: Delivery[] = [
+      ...sent.undelivered,
+      ...sent.failed.filter((f) => f.retryable).map((f) => ({ connectionId: f.connectionId, payloads: f.remaining })),
+    ];
     if (again.length) {
       if (!deps.queue) deps.logger.error('notifications not delivered and no fanout queue to retry them', { connections: again.length });
       else await deps.queue.enqueue(again, deps.fanout.shardSize, { retry: true });

@@ -33,7 +33,9 @@ function isRetryable(error: SdkError): boolean {
   const status = statusOf(error);
   if (status === 429 || error.name === 'LimitExceededException' || error.name === 'ThrottlingException') return true;
   if (status !== undefined) return status >= 500;
-  return error.name === 'TimeoutError' || error.name === 'RequestTimeout' || /ECONNRESET|ETIMEDOUT|socket hang up/i.test(error.message ?? '');
+  return (
+    error.name === 'TimeoutError' || error.name === 'RequestTimeout' || /ECONNRESET|ETIMEDOUT|socket hang up/i.test(error.message ?? '')
+  );
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,10 +83,17 @@ export async function sendDeliveries(
         const error = caught as SdkError;
         if (isGone(error)) return 'gone';
         const retry = isRetryable(error) && attempt < options.maxAttempts;
-        deps.logger.warn('postToConnection failed', { connectionId, attempt, retry, errorName: error.name, statusCode: statusOf(error), message: error.message });
+        deps.logger.warn('postToConnection failed', {
+          connectionId,
+          attempt,
+          retry,
+          errorName: error.name,
+          statusCode: statusOf(error),
+          message: error.message,
+        });
         if (!retry) return { error: `${error.name ?? 'Error'}: ${error.message ?? ''}`, statusCode: statusOf(error) };
         const backoff = options.retryBaseDelayMs * 2 ** (attempt - 1);
-        await sleep(backoff / 2 + Math.random() * backoff / 2);
+        await sleep(backoff / 2 + (Math.random() * backoff) / 2);
       }
     }
   }
@@ -140,6 +149,15 @@ export async function sendToConnections(
   options: SendOptions,
   deps: { onGone: (connectionId: string) => Promise<unknown>; logger: Logger },
 ): Promise<SendReport> {
-  const report = await sendDeliveries(client, connectionIds.map((connectionId) => ({ connectionId, payloads: [payload] })), options, deps);
-  return { delivered: report.delivered, gone: report.gone, failed: report.failed.map(({ connectionId, error, statusCode }) => ({ connectionId, error, statusCode })) };
+  const report = await sendDeliveries(
+    client,
+    connectionIds.map((connectionId) => ({ connectionId, payloads: [payload] })),
+    options,
+    deps,
+  );
+  return {
+    delivered: report.delivered,
+    gone: report.gone,
+    failed: report.failed.map(({ connectionId, error, statusCode }) => ({ connectionId, error, statusCode })),
+  };
 }

@@ -10,7 +10,10 @@ import { partnerChangeOf, StreamRecordError, type PartnerChange } from './stream
  * else that fails (cache, subscriber lookup, queue) throws: the whole batch is retried, clients drop duplicates by
  * eventId.
  */
-export async function handleStreamBatch(event: DynamoDBStreamEvent, deps: { notifier: Notifier; logger: Logger; shouldStop?: () => boolean }): Promise<DynamoDBBatchResponse> {
+export async function handleStreamBatch(
+  event: DynamoDBStreamEvent,
+  deps: { notifier: Notifier; logger: Logger; shouldStop?: () => boolean },
+): Promise<DynamoDBBatchResponse> {
   const changes: PartnerChange[] = [];
   let failed: string | undefined;
   for (const record of event.Records) {
@@ -19,7 +22,11 @@ export async function handleStreamBatch(event: DynamoDBStreamEvent, deps: { noti
       if (change) changes.push(change);
     } catch (error) {
       if (!(error instanceof StreamRecordError)) throw error;
-      deps.logger.error('unreadable stream record', { eventID: record.eventID, sequenceNumber: record.dynamodb?.SequenceNumber, error: error.message });
+      deps.logger.error('unreadable stream record', {
+        eventID: record.eventID,
+        sequenceNumber: record.dynamodb?.SequenceNumber,
+        error: error.message,
+      });
       failed = record.dynamodb?.SequenceNumber ?? '';
       break;
     }

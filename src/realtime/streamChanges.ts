@@ -50,12 +50,19 @@ export function partnerChangeOf(record: DynamoDBRecord): PartnerChange | undefin
       return { eventId, sequenceNumber, committedBy: committedBy(partner), event: { action: 'created', partner } };
     }
     case 'REMOVE':
-      return { eventId, sequenceNumber, committedBy: approximate, event: { action: 'deleted', partner: partnerOf(images.OldImage, 'OldImage') } };
+      return {
+        eventId,
+        sequenceNumber,
+        committedBy: approximate,
+        event: { action: 'deleted', partner: partnerOf(images.OldImage, 'OldImage') },
+      };
     case 'MODIFY': {
       const before = partnerOf(images.OldImage, 'OldImage');
       const after = partnerOf(images.NewImage, 'NewImage');
       const changes = changedFields(before, after);
-      return changes.length ? { eventId, sequenceNumber, committedBy: committedBy(after), event: { action: 'updated', before, after, changes } } : undefined;
+      return changes.length
+        ? { eventId, sequenceNumber, committedBy: committedBy(after), event: { action: 'updated', before, after, changes } }
+        : undefined;
     }
     default:
       throw new StreamRecordError(`unknown eventName ${JSON.stringify(record.eventName)}`);

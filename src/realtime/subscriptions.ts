@@ -52,7 +52,14 @@ export function subscriptionRows(subscription: Subscription): SubscriptionRow[] 
     }
     const city = subscription.city ? placeKey(subscription.city) : ANY;
     const categories = subscription.categories?.length ? [...new Set(subscription.categories.map(placeKey))] : [ANY];
-    for (const category of categories) rows.push({ topic, city, category, ...(subscription.near ? { near: subscription.near } : {}), ...(subscription.batch ? { batch: true } : {}) });
+    for (const category of categories)
+      rows.push({
+        topic,
+        city,
+        category,
+        ...(subscription.near ? { near: subscription.near } : {}),
+        ...(subscription.batch ? { batch: true } : {}),
+      });
   }
   return rows;
 }
@@ -88,6 +95,9 @@ export const cacheTarget = (): string => targetOf({ topic: CACHE_TOPIC, city: AN
 export function withinNear(near: Near | undefined, places: readonly PartnerPlace[]): boolean {
   if (!near) return true;
   return places.some(
-    (p) => p.latitude !== undefined && p.longitude !== undefined && distanceKm(near.latitude, near.longitude, p.latitude, p.longitude) <= near.radiusKm,
+    (p) =>
+      p.latitude !== undefined &&
+      p.longitude !== undefined &&
+      distanceKm(near.latitude, near.longitude, p.latitude, p.longitude) <= near.radiusKm,
   );
 }

@@ -43,7 +43,11 @@ export function createUserSlots(db: DynamoDBDocumentClient, table: string, max: 
     // the item now exists and the conditional update decides.
     try {
       await db.send(
-        new PutCommand({ TableName: table, Item: { ...userKey(userId), open: 1, slots: { [connectionId]: ttl } }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: table,
+          Item: { ...userKey(userId), open: 1, slots: { [connectionId]: ttl } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return true;
     } catch (error) {

@@ -86,10 +86,24 @@ export function createWebSocketRoutes(deps: {
         return { type: 'pong', timestamp };
       case 'subscribe': {
         const connection = await deps.connections.get(connectionId);
-        if (!connection) return { type: 'error', code: 'UNKNOWN_CONNECTION', message: 'This connection is not registered; reconnect with a valid token', timestamp };
+        if (!connection)
+          return {
+            type: 'error',
+            code: 'UNKNOWN_CONNECTION',
+            message: 'This connection is not registered; reconnect with a valid token',
+            timestamp,
+          };
         await deps.connections.subscribe(connection, subscriptionRows(message.subscription));
         const { topics, city, categories, near, batch } = message.subscription;
-        return { type: 'subscribed', topics: [...new Set(topics)], city: city ?? null, categories: categories ?? [], ...(near ? { near } : {}), ...(batch ? { batch } : {}), timestamp };
+        return {
+          type: 'subscribed',
+          topics: [...new Set(topics)],
+          city: city ?? null,
+          categories: categories ?? [],
+          ...(near ? { near } : {}),
+          ...(batch ? { batch } : {}),
+          timestamp,
+        };
       }
       case 'unsubscribe': {
         const removed = await deps.connections.unsubscribe(connectionId, message.topics);

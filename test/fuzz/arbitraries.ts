@@ -18,15 +18,17 @@ const near = fc.record({
   radiusKm: fc.double({ min: 0.001, max: 100, noNaN: true }),
 });
 
-const validSubscribe = fc.record(
-  {
-    topics: fc.uniqueArray(topic, { minLength: 1, maxLength: 3 }),
-    city: place,
-    categories: fc.array(place, { maxLength: 5 }),
-    near,
-  },
-  { requiredKeys: ['topics'] },
-).map((data) => ({ type: 'subscribe', data }));
+const validSubscribe = fc
+  .record(
+    {
+      topics: fc.uniqueArray(topic, { minLength: 1, maxLength: 3 }),
+      city: place,
+      categories: fc.array(place, { maxLength: 5 }),
+      near,
+    },
+    { requiredKeys: ['topics'] },
+  )
+  .map((data) => ({ type: 'subscribe', data }));
 
 export const validWsMessage: fc.Arbitrary<{ kind: Kind; body: string; expect: string }> = fc
   .oneof(
@@ -107,9 +109,16 @@ export const wsMessage = fc.oneof(
 // GraphQL operations
 
 const word = fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{0,11}$/);
-const zipCode = fc.tuple(fc.integer({ min: 1, max: 95 }), fc.integer({ min: 0, max: 999 })).map(([d, n]) => `${String(d).padStart(2, '0')}${String(n).padStart(3, '0')}`);
+const zipCode = fc
+  .tuple(fc.integer({ min: 1, max: 95 }), fc.integer({ min: 0, max: 999 }))
+  .map(([d, n]) => `${String(d).padStart(2, '0')}${String(n).padStart(3, '0')}`);
 const phone = fc
-  .tuple(fc.constantFrom('0', '+33 '), fc.integer({ min: 1, max: 9 }), fc.array(fc.integer({ min: 0, max: 99 }), { minLength: 4, maxLength: 4 }), fc.constantFrom(' ', '.', '-', ''))
+  .tuple(
+    fc.constantFrom('0', '+33 '),
+    fc.integer({ min: 1, max: 9 }),
+    fc.array(fc.integer({ min: 0, max: 99 }), { minLength: 4, maxLength: 4 }),
+    fc.constantFrom(' ', '.', '-', ''),
+  )
   .map(([prefix, first, pairs, sep]) => `${prefix}${first}${pairs.map((p) => sep + String(p).padStart(2, '0')).join('')}`);
 
 export const validPartnerInput = fc.record(
@@ -182,64 +191,93 @@ export interface GraphQLCase {
 const pageToken = fc.oneof(
   fc.string({ maxLength: 60 }),
   fc.jsonValue({ maxDepth: 2 }).map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
-  fc.dictionary(fc.constantFrom('id', 'cityKey', 'categoryKey', 'pk', 'geohash'), fc.oneof(fc.string({ maxLength: 20 }), fc.integer())).map((v) =>
-    Buffer.from(JSON.stringify(v)).toString('base64url'),
-  ),
+  fc
+    .dictionary(fc.constantFrom('id', 'cityKey', 'categoryKey', 'pk', 'geohash'), fc.oneof(fc.string({ maxLength: 20 }), fc.integer()))
+    .map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
   fc.constant('A'.repeat(5000)),
 );
 
 export const graphqlCase: fc.Arbitrary<GraphQLCase> = fc.oneof(
   // valid
-  { weight: 3, arbitrary: validPartnerInput.map((input): GraphQLCase => ({ kind: 'valid', expect: { create: input }, query: CREATE, variables: { input }, caller: 'admin' })) },
+  {
+    weight: 3,
+    arbitrary: validPartnerInput.map(
+      (input): GraphQLCase => ({ kind: 'valid', expect: { create: input }, query: CREATE, variables: { input }, caller: 'admin' }),
+    ),
+  },
   {
     weight: 2,
     arbitrary: validPartnerInput.chain((input) =>
-      fc.subarray(Object.keys(input), { minLength: 1 }).map((keys): GraphQLCase => ({
-        kind: 'valid',
-        expect: 'update',
-        query: UPDATE,
-        variables: { input: Object.fromEntries(keys.map((k) => [k, input[k as keyof typeof input]])) },
-        caller: 'admin',
-        needsId: true,
-      })),
+      fc.subarray(Object.keys(input), { minLength: 1 }).map(
+        (keys): GraphQLCase => ({
+          kind: 'valid',
+          expect: 'update',
+          query: UPDATE,
+          variables: { input: Object.fromEntries(keys.map((k) => [k, input[k as keyof typeof input]])) },
+          caller: 'admin',
+          needsId: true,
+        }),
+      ),
     ),
   },
   {
     weight: 2,
     arbitrary: fc
-      .record({ city: fc.option(fc.constantFrom('Paris', 'Lyon', 'Fuzzville'), { nil: undefined }), category: fc.option(fc.constantFrom('Bar', 'Gym'), { nil: undefined }), limit: fc.integer({ min: 1, max: 100 }) })
+      .record({
+        city: fc.option(fc.constantFrom('Paris', 'Lyon', 'Fuzzville'), { nil: undefined }),
+        category: fc.option(fc.constantFrom('Bar', 'Gym'), { nil: undefined }),
+        limit: fc.integer({ min: 1, max: 100 }),
+      })
       .map((variables): GraphQLCase => ({ kind: 'valid', expect: 'any', query: LIST, variables, caller: 'user' })),
   },
   {
     weight: 1,
     arbitrary: fc
-      .record({ lat: fc.double({ min: 40, max: 50, noNaN: true }), lon: fc.double({ min: -5, max: 8, noNaN: true }), r: fc.double({ min: 0.1, max: 100, noNaN: true }), limit: fc.integer({ min: 1, max: 100 }) })
+      .record({
+        lat: fc.double({ min: 40, max: 50, noNaN: true }),
+        lon: fc.double({ min: -5, max: 8, noNaN: true }),
+        r: fc.double({ min: 0.1, max: 100, noNaN: true }),
+        limit: fc.integer({ min: 1, max: 100 }),
+      })
       .map((variables): GraphQLCase => ({ kind: 'valid', expect: 'any', query: NEAR, variables, caller: 'user' })),
   },
   // near-valid
   {
     weight: 3,
-    arbitrary: fc.tuple(validPartnerInput, badField).map(([input, [field, value]]): GraphQLCase => ({
-      kind: 'near-valid',
-      expect: { refusedField: field },
-      query: CREATE,
-      variables: { input: { ...input, [field]: value } },
-      caller: 'admin',
-    })),
+    arbitrary: fc.tuple(validPartnerInput, badField).map(
+      ([input, [field, value]]): GraphQLCase => ({
+        kind: 'near-valid',
+        expect: { refusedField: field },
+        query: CREATE,
+        variables: { input: { ...input, [field]: value } },
+        caller: 'admin',
+      }),
+    ),
   },
   {
     weight: 2,
-    arbitrary: badField.map(([field, value]): GraphQLCase => ({ kind: 'near-valid', expect: { refusedField: field }, query: UPDATE, variables: { input: { [field]: value } }, caller: 'admin', needsId: true })),
+    arbitrary: badField.map(
+      ([field, value]): GraphQLCase => ({
+        kind: 'near-valid',
+        expect: { refusedField: field },
+        query: UPDATE,
+        variables: { input: { [field]: value } },
+        caller: 'admin',
+        needsId: true,
+      }),
+    ),
   },
   {
     weight: 1,
-    arbitrary: fc.tuple(validPartnerInput, fc.constantFrom<Caller>('user', 'none', 'garbage')).map(([input, caller]): GraphQLCase => ({
-      kind: 'near-valid',
-      expect: 'any',
-      query: CREATE,
-      variables: { input },
-      caller,
-    })),
+    arbitrary: fc.tuple(validPartnerInput, fc.constantFrom<Caller>('user', 'none', 'garbage')).map(
+      ([input, caller]): GraphQLCase => ({
+        kind: 'near-valid',
+        expect: 'any',
+        query: CREATE,
+        variables: { input },
+        caller,
+      }),
+    ),
   },
   // hostile
   {
@@ -249,7 +287,11 @@ export const graphqlCase: fc.Arbitrary<GraphQLCase> = fc.oneof(
         id: fc.oneof(fc.string({ maxLength: 300 }), fc.constant(''), fc.constant('x'.repeat(5000))),
         op: fc.constantFrom(PARTNER, DELETE, UPDATE),
         caller: fc.constantFrom<Caller>('admin', 'user', 'none', 'garbage'),
-        input: fc.dictionary(fc.constantFrom('name', 'city', 'discount', 'active', 'expectedVersion', 'latitude'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
+        input: fc.dictionary(
+          fc.constantFrom('name', 'city', 'discount', 'active', 'expectedVersion', 'latitude'),
+          fc.jsonValue({ maxDepth: 1 }),
+          { maxKeys: 3 },
+        ),
       })
       .map(({ id, op, caller, input }): GraphQLCase => ({ kind: 'hostile', expect: 'any', query: op, variables: { id, input }, caller })),
   },
@@ -267,13 +309,23 @@ export const graphqlCase: fc.Arbitrary<GraphQLCase> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .record({ lat: fc.oneof(fc.double(), fc.string()), lon: fc.double(), r: fc.oneof(fc.double(), fc.integer()), limit: fc.option(fc.integer(), { nil: undefined }) })
+      .record({
+        lat: fc.oneof(fc.double(), fc.string()),
+        lon: fc.double(),
+        r: fc.oneof(fc.double(), fc.integer()),
+        limit: fc.option(fc.integer(), { nil: undefined }),
+      })
       .map((variables): GraphQLCase => ({ kind: 'hostile', expect: 'any', query: NEAR, variables, caller: 'user' })),
   },
   {
     weight: 2,
     arbitrary: fc
-      .tuple(fc.constantFrom(CREATE, UPDATE, LIST, NEAR, PARTNER, '{ __schema { types { name } } }', '{ partnr { id } }'), fc.nat(), fc.nat(), fc.string({ maxLength: 5 }))
+      .tuple(
+        fc.constantFrom(CREATE, UPDATE, LIST, NEAR, PARTNER, '{ __schema { types { name } } }', '{ partnr { id } }'),
+        fc.nat(),
+        fc.nat(),
+        fc.string({ maxLength: 5 }),
+      )
       .map(([query, a, b, junk]): GraphQLCase => {
         // A valid document with a slice cut out or replaced: parse errors, validation errors, unknown fields.
         const start = a % query.length;
@@ -289,6 +341,8 @@ export const graphqlCase: fc.Arbitrary<GraphQLCase> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.jsonValue({ maxDepth: 3 }).map((input): GraphQLCase => ({ kind: 'hostile', expect: 'any', query: CREATE, variables: { input }, caller: 'admin' })),
+    arbitrary: fc
+      .jsonValue({ maxDepth: 3 })
+      .map((input): GraphQLCase => ({ kind: 'hostile', expect: 'any', query: CREATE, variables: { input }, caller: 'admin' })),
   },
 );

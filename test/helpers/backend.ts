@@ -14,7 +14,13 @@ import { startDynamoDB } from '../../harness/dynamodb/provider.js';
 import { createClock } from '../../harness/clock.js';
 import { createEventLog } from '../../harness/eventLog.js';
 import { createManagementApi } from '../../harness/apiGateway/management.js';
-import { connectEvent, disconnectEvent, messageEvent, type ApiIdentity, type ConnectionFacts } from '../../harness/apiGateway/websocket/events.js';
+import {
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+  type ApiIdentity,
+  type ConnectionFacts,
+} from '../../harness/apiGateway/websocket/events.js';
 import { httpApiEvent } from '../../harness/apiGateway/http/events.js';
 import { installSdkInterceptor } from '../../harness/lambda/sdkInterceptor.js';
 
@@ -23,7 +29,12 @@ export const API_ID = 'abc123defg';
 export const STAGE = 'test';
 export const REGION = 'eu-west-3';
 export const MANAGEMENT_HOST = `${API_ID}.execute-api.${REGION}.amazonaws.com`;
-export const TABLES = { partners: 'perkup-test-partners', connections: 'perkup-test-connections', cache: 'perkup-test-cache', idempotency: 'perkup-test-idempotency' };
+export const TABLES = {
+  partners: 'perkup-test-partners',
+  connections: 'perkup-test-connections',
+  cache: 'perkup-test-cache',
+  idempotency: 'perkup-test-idempotency',
+};
 
 const serverlessFile = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
 
@@ -40,7 +51,12 @@ export async function startBackend() {
   // The tables serverless.yml declares, for stage "test", on the harness's dynalite.
   const app = loadServerlessConfig(serverlessFile, { stage: STAGE, refs: () => API_ID });
   const dbOps: DbOperation[] = [];
-  const dynamodb = await startDynamoDB({ storage: 'memory', tables: app.tables, region: REGION, onRequest: (request) => dbOps.push(request) });
+  const dynamodb = await startDynamoDB({
+    storage: 'memory',
+    tables: app.tables,
+    region: REGION,
+    onRequest: (request) => dbOps.push(request),
+  });
   const endpoint = dynamodb.endpoint;
 
   Object.assign(process.env, {
@@ -111,32 +127,51 @@ export async function startBackend() {
   const partnersStream = dynamodb.streams.streams.get(TABLES.partners)!;
   let streamNext = 0;
   let streamPaused = false;
-  const notifierContext = () => ({ awsRequestId: `req-${++requestCounter}`, functionName: 'perkup-test-notifier', getRemainingTimeInMillis: () => 60_000 });
+  const notifierContext = () => ({
+    awsRequestId: `req-${++requestCounter}`,
+    functionName: 'perkup-test-notifier',
+    getRemainingTimeInMillis: () => 60_000,
+  });
   async function drainStream(): Promise<void> {
     while (streamNext < partnersStream.records.length) {
       const batch = partnersStream.records.slice(streamNext, streamNext + 100);
       streamNext += batch.length;
       const response = await notifierModule.handler({ Records: batch } as never, notifierContext() as never);
-      if (response.batchItemFailures.length) throw new Error(`the notifier reported failures: ${JSON.stringify(response.batchItemFailures)}`);
+      if (response.batchItemFailures.length)
+        throw new Error(`the notifier reported failures: ${JSON.stringify(response.batchItemFailures)}`);
     }
   }
 
   let requestCounter = 0;
-  const lambdaContext = () => ({ awsRequestId: `req-${++requestCounter}`, functionName: 'perkup-test-graphql', getRemainingTimeInMillis: () => 10_000 });
+  const lambdaContext = () => ({
+    awsRequestId: `req-${++requestCounter}`,
+    functionName: 'perkup-test-graphql',
+    getRemainingTimeInMillis: () => 10_000,
+  });
 
   async function graphql(query: string, variables: Record<string, unknown> = {}, token?: string) {
     const body = JSON.stringify({ query, variables });
     const event = httpEvent(body, token ? { authorization: `Bearer ${token}` } : {});
     // The integration's handler type includes a callback parameter AWS's async runtime never passes.
-    const result = (await (graphqlModule.handler as (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }>)(event, lambdaContext()));
+    const result = await (graphqlModule.handler as (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }>)(
+      event,
+      lambdaContext(),
+    );
     if (!streamPaused) await drainStream();
-    return { statusCode: result.statusCode, body: JSON.parse(result.body) as { data?: Record<string, any>; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+    return {
+      statusCode: result.statusCode,
+      body: JSON.parse(result.body) as { data?: Record<string, any>; errors?: Array<{ message: string; extensions?: { code?: string } }> },
+    };
   }
 
   const api: ApiIdentity = { apiId: API_ID, stage: STAGE, region: REGION };
   const factsOf = (connectionId: string): ConnectionFacts => {
     let f = facts.get(connectionId);
-    if (!f) facts.set(connectionId, (f = { connectionId, connectedAt: Date.now(), sourceIp: '127.0.0.1', userAgent: 'vitest', authorizer: undefined }));
+    if (!f)
+      facts.set(
+        connectionId,
+        (f = { connectionId, connectedAt: Date.now(), sourceIp: '127.0.0.1', userAgent: 'vitest', authorizer: undefined }),
+      );
     return f;
   };
   const ws = {
@@ -148,7 +183,13 @@ export async function startBackend() {
       return result;
     },
     async send(connectionId: string, body: string | object) {
-      const event = messageEvent(api, factsOf(connectionId), '$default', typeof body === 'string' ? body : JSON.stringify(body), Date.now());
+      const event = messageEvent(
+        api,
+        factsOf(connectionId),
+        '$default',
+        typeof body === 'string' ? body : JSON.stringify(body),
+        Date.now(),
+      );
       return websocketModule.handler(event as never);
     },
     async disconnect(connectionId: string) {
@@ -188,5 +229,11 @@ export type Backend = Awaited<ReturnType<typeof startBackend>>;
 function httpEvent(body: string, headers: Record<string, string>) {
   const rawHeaders = Object.entries({ 'content-type': 'application/json', host: 'localhost', 'user-agent': 'vitest', ...headers }).flat();
   const request = { method: 'POST', url: '/graphql', rawHeaders, httpVersion: '1.1', sourceIp: '127.0.0.1' };
-  return httpApiEvent(request, Buffer.from(body), { method: 'POST', path: '/graphql' }, {}, { apiId: 'httpapi01', region: REGION, stage: '$default' });
+  return httpApiEvent(
+    request,
+    Buffer.from(body),
+    { method: 'POST', path: '/graphql' },
+    {},
+    { apiId: 'httpapi01', region: REGION, stage: '$default' },
+  );
 }

@@ -51,7 +51,11 @@ export function tablesOf(template: Template): TemplateTable[] {
   return Object.entries(template.Resources)
     .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, r]) => {
-      const p = r.Properties as { TableName: string; KeySchema: KeyElement[]; GlobalSecondaryIndexes?: Array<{ IndexName: string; KeySchema: KeyElement[] }> };
+      const p = r.Properties as {
+        TableName: string;
+        KeySchema: KeyElement[];
+        GlobalSecondaryIndexes?: Array<{ IndexName: string; KeySchema: KeyElement[] }>;
+      };
       return {
         logicalId,
         name: p.TableName,
@@ -67,22 +71,32 @@ export function evaluate(value: unknown, template: Template, stand: Stand): stri
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
   const [key, arg] = Object.entries((value ?? {}) as Record<string, unknown>)[0] ?? [];
   const ref = (id: string): string => {
-    const pseudo: Record<string, string> = { 'AWS::Region': stand.region, 'AWS::AccountId': stand.accountId, 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com' };
+    const pseudo: Record<string, string> = {
+      'AWS::Region': stand.region,
+      'AWS::AccountId': stand.accountId,
+      'AWS::Partition': 'aws',
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
     const resource = template.Resources[id];
     const resolved =
       pseudo[id] ??
       stand.refs[id] ??
       (resource?.Type === 'AWS::DynamoDB::Table' ? String(resource.Properties.TableName) : undefined) ??
       // A queue's Ref is its URL.
-      (resource?.Type === 'AWS::SQS::Queue' ? `https://sqs.${stand.region}.amazonaws.com/${stand.accountId}/${String(resource.Properties.QueueName)}` : undefined);
+      (resource?.Type === 'AWS::SQS::Queue'
+        ? `https://sqs.${stand.region}.amazonaws.com/${stand.accountId}/${String(resource.Properties.QueueName)}`
+        : undefined);
     if (resolved === undefined) throw new Error(`no stand-in for Ref ${id}`);
     return resolved;
   };
   const getAtt = (id: string, attribute: string): string => {
     const resource = template.Resources[id];
-    if (resource?.Type === 'AWS::DynamoDB::Table' && attribute === 'Arn') return `arn:aws:dynamodb:${stand.region}:${stand.accountId}:table/${String(resource.Properties.TableName)}`;
-    if (resource?.Type === 'AWS::DynamoDB::Table' && attribute === 'StreamArn') return `arn:aws:dynamodb:${stand.region}:${stand.accountId}:table/${String(resource.Properties.TableName)}/stream/stand-in`;
-    if (resource?.Type === 'AWS::SQS::Queue' && attribute === 'Arn') return `arn:aws:sqs:${stand.region}:${stand.accountId}:${String(resource.Properties.QueueName)}`;
+    if (resource?.Type === 'AWS::DynamoDB::Table' && attribute === 'Arn')
+      return `arn:aws:dynamodb:${stand.region}:${stand.accountId}:table/${String(resource.Properties.TableName)}`;
+    if (resource?.Type === 'AWS::DynamoDB::Table' && attribute === 'StreamArn')
+      return `arn:aws:dynamodb:${stand.region}:${stand.accountId}:table/${String(resource.Properties.TableName)}/stream/stand-in`;
+    if (resource?.Type === 'AWS::SQS::Queue' && attribute === 'Arn')
+      return `arn:aws:sqs:${stand.region}:${stand.accountId}:${String(resource.Properties.QueueName)}`;
     if (resource?.Type === 'AWS::IAM::Role' && attribute === 'Arn') return `arn:aws:iam::${stand.accountId}:role/${id}`;
     throw new Error(`no stand-in for Fn::GetAtt ${id}.${attribute}`);
   };
@@ -98,7 +112,9 @@ export function evaluate(value: unknown, template: Template, stand: Stand): stri
       return getAtt(id, attribute);
     }
     case 'Fn::Sub':
-      return String(arg).replace(/\$\{([^}]+)\}/g, (_m, name: string) => (name.includes('.') ? getAtt(...(name.split('.') as [string, string])) : ref(name)));
+      return String(arg).replace(/\$\{([^}]+)\}/g, (_m, name: string) =>
+        name.includes('.') ? getAtt(...(name.split('.') as [string, string])) : ref(name),
+      );
     default:
       throw new Error(`unsupported template value ${JSON.stringify(value)}`);
   }
@@ -193,19 +209,34 @@ export async function startManagementApi(stage: string) {
   };
 }
 
-type ProbeMessage = { type: 'loaded'; exportType: string; exports: string[] } | { type: 'loadError'; message: string } | { type: 'result'; result: unknown } | { type: 'error'; message: string };
+type ProbeMessage =
+  | { type: 'loaded'; exportType: string; exports: string[] }
+  | { type: 'loadError'; message: string }
+  | { type: 'result'; result: unknown }
+  | { type: 'error'; message: string };
 
 /** A packaged handler loaded in its own Node process (test/helpers/lambdaProbe.mjs), invoked one event at a time. */
-export async function loadBundle(options: { file: string; exportName: string; functionName: string; cwd: string; env: Record<string, string>; timeoutMs?: number }) {
+export async function loadBundle(options: {
+  file: string;
+  exportName: string;
+  functionName: string;
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs?: number;
+}) {
   const probe = fileURLToPath(new URL('./lambdaProbe.mjs', import.meta.url));
   // execArgv [] and a bare environment: nothing of vitest's process (loaders, NODE_OPTIONS) reaches the bundle.
-  const child: ChildProcess = fork(probe, [options.file, options.exportName, options.functionName, ...(options.timeoutMs ? [String(options.timeoutMs)] : [])], {
-    cwd: options.cwd,
-    env: options.env,
-    execPath: process.execPath,
-    execArgv: [],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+  const child: ChildProcess = fork(
+    probe,
+    [options.file, options.exportName, options.functionName, ...(options.timeoutMs ? [String(options.timeoutMs)] : [])],
+    {
+      cwd: options.cwd,
+      env: options.env,
+      execPath: process.execPath,
+      execArgv: [],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -13,7 +13,13 @@ export const wsAppRoot = fileURLToPath(new URL('../fixtures/ws-app', import.meta
 
 export async function startWsApp(options: Partial<Parameters<typeof startEmulator>[0]> = {}) {
   const emulator: Emulator = await startEmulator({ projectRoot: wsAppRoot, ...options });
-  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: emulator.dynamodb.endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+  const db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint: emulator.dynamodb.endpoint,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    }),
+  );
   const clients: ScenarioClient[] = [];
   return {
     emulator,
@@ -21,7 +27,12 @@ export async function startWsApp(options: Partial<Parameters<typeof startEmulato
     async events(routeKey: string, connectionId?: string): Promise<Array<Record<string, any>>> {
       const { Items = [] } = await db.send(new ScanCommand({ TableName: 'wsfixture-events' }));
       return Items.filter((i) => i.routeKey === routeKey && (!connectionId || i.connectionId === connectionId))
-        .map((i): Record<string, any> => ({ ...(JSON.parse(i.event as string) as Record<string, any>), _postDuringConnect: i.postDuringConnect }))
+        .map(
+          (i): Record<string, any> => ({
+            ...(JSON.parse(i.event as string) as Record<string, any>),
+            _postDuringConnect: i.postDuringConnect,
+          }),
+        )
         .sort((a, b) => a.requestContext.requestTimeEpoch - b.requestContext.requestTimeEpoch);
     },
     /**
@@ -65,7 +76,12 @@ export async function startWsApp(options: Partial<Parameters<typeof startEmulato
       return { client, outcome };
     },
     management(endpoint = emulator.managementUrl) {
-      return new ApiGatewayManagementApiClient({ endpoint, region: 'eu-west-1', maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+      return new ApiGatewayManagementApiClient({
+        endpoint,
+        region: 'eu-west-1',
+        maxAttempts: 1,
+        credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      });
     },
     async close() {
       await Promise.all(clients.map((c) => c.disconnect({ abrupt: true }).catch(() => undefined)));

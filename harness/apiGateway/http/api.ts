@@ -23,7 +23,6 @@ export interface HttpRoute {
   functionName: string;
 }
 
-
 /** Matches "/items/{id}" and "/{proxy+}" style paths; returns the path parameters or undefined. */
 export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const names: string[] = [];
@@ -77,14 +76,22 @@ export function createHttpApi(options: HttpApiOptions) {
 
   /** Maps a Lambda result back, including payload 2.0's inference for results without a statusCode. */
   function respond(response: ServerResponse, value: unknown, cors: Record<string, string> | undefined): number {
-    const result = value as { statusCode?: number; headers?: Record<string, string>; cookies?: string[]; body?: unknown; isBase64Encoded?: boolean } | null;
+    const result = value as {
+      statusCode?: number;
+      headers?: Record<string, string>;
+      cookies?: string[];
+      body?: unknown;
+      isBase64Encoded?: boolean;
+    } | null;
     if (result === null || typeof result !== 'object' || typeof result.statusCode !== 'number') {
       // No statusCode: API Gateway assumes 200, JSON, and the whole result as the body.
       const body = typeof value === 'string' ? value : JSON.stringify(value ?? null);
       send(response, 200, { 'content-type': 'application/json', ...cors }, body);
       return 200;
     }
-    const headers: Record<string, string | string[]> = cors ? { ...withoutCorsHeaders(result.headers ?? {}), ...cors } : { ...(result.headers ?? {}) };
+    const headers: Record<string, string | string[]> = cors
+      ? { ...withoutCorsHeaders(result.headers ?? {}), ...cors }
+      : { ...(result.headers ?? {}) };
     if (result.cookies?.length) headers['set-cookie'] = result.cookies;
     const body = result.body === undefined ? '' : typeof result.body === 'string' ? result.body : JSON.stringify(result.body);
     send(response, result.statusCode, headers, result.isBase64Encoded ? Buffer.from(body, 'base64') : body);
@@ -92,9 +99,15 @@ export function createHttpApi(options: HttpApiOptions) {
   }
 
   /** Lambda's answer, or 'integration-timeout' when it is later than the HTTP API waits (the invocation goes on). */
-  function invokeWithin(functionName: string, event: unknown, trigger: string): Promise<Awaited<ReturnType<Invoke>> | 'integration-timeout'> {
+  function invokeWithin(
+    functionName: string,
+    event: unknown,
+    trigger: string,
+  ): Promise<Awaited<ReturnType<Invoke>> | 'integration-timeout'> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'integration-timeout'>((resolve) => (timer = setTimeout(() => resolve('integration-timeout'), integrationTimeoutMs)));
+    const timeout = new Promise<'integration-timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('integration-timeout'), integrationTimeoutMs)),
+    );
     return Promise.race([options.invoke(functionName, event, trigger), timeout]).finally(() => clearTimeout(timer));
   }
 
@@ -123,7 +136,15 @@ export function createHttpApi(options: HttpApiOptions) {
       status = 404;
       send(response, status, { 'content-type': 'application/json', ...cors }, NOT_FOUND);
     } else {
-      const result = await invokeWithin(found.route.functionName, httpApiEvent(requestFacts(request), Buffer.concat(chunks), found.route, found.pathParameters, { apiId: options.apiId, region: options.region, stage }), `${method} ${path}`);
+      const result = await invokeWithin(
+        found.route.functionName,
+        httpApiEvent(requestFacts(request), Buffer.concat(chunks), found.route, found.pathParameters, {
+          apiId: options.apiId,
+          region: options.region,
+          stage,
+        }),
+        `${method} ${path}`,
+      );
       if (result === 'integration-timeout') {
         status = 503;
         send(response, status, { 'content-type': 'application/json', ...cors }, SERVICE_UNAVAILABLE);
@@ -140,7 +161,9 @@ export function createHttpApi(options: HttpApiOptions) {
 
   return {
     listen(port: number, host?: string): Promise<{ port: number }> {
-      server = createServer((request, response) => void handle(request, response).catch((error: Error) => send(response, 500, {}, error.message)));
+      server = createServer(
+        (request, response) => void handle(request, response).catch((error: Error) => send(response, 500, {}, error.message)),
+      );
       return listen(server, port, host);
     },
     close: (): Promise<void> => closeServer(server),

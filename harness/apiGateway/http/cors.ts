@@ -20,12 +20,21 @@ export interface CorsConfiguration {
  * The Serverless Framework's defaults for `cors: true` (lib/plugins/aws/package/compile/events/http-api.js):
  * any origin, these headers, and the methods of the API's routes plus OPTIONS.
  */
-export const SERVERLESS_DEFAULT_ALLOWED_HEADERS = ['Content-Type', 'X-Amz-Date', 'Authorization', 'X-Api-Key', 'X-Amz-Security-Token', 'X-Amz-User-Agent', 'X-Amzn-Trace-Id'];
+export const SERVERLESS_DEFAULT_ALLOWED_HEADERS = [
+  'Content-Type',
+  'X-Amz-Date',
+  'Authorization',
+  'X-Api-Key',
+  'X-Amz-Security-Token',
+  'X-Amz-User-Agent',
+  'X-Amzn-Trace-Id',
+];
 
 const list = (value: unknown, field: string): string[] | undefined => {
   if (value === undefined) return undefined;
   const items = [value].flat();
-  if (!items.every((v) => typeof v === 'string' && v.length > 0)) throw new Error(`provider.httpApi.cors.${field} must be a string or a list of strings, got ${JSON.stringify(value)}`);
+  if (!items.every((v) => typeof v === 'string' && v.length > 0))
+    throw new Error(`provider.httpApi.cors.${field} must be a string or a list of strings, got ${JSON.stringify(value)}`);
   return items as string[];
 };
 
@@ -34,14 +43,26 @@ const KNOWN = new Set(['allowedOrigins', 'allowedHeaders', 'allowedMethods', 'al
 /** `provider.httpApi.cors` (true or the object form) → the API's CORS configuration; undefined when absent or false. */
 export function corsConfiguration(raw: unknown, routeMethods: string[]): CorsConfiguration | undefined {
   if (raw === undefined || raw === null || raw === false) return undefined;
-  const methods = routeMethods.some((m) => m === '*' || m === 'ANY') ? ['*'] : [...new Set([...routeMethods.map((m) => m.toUpperCase()), 'OPTIONS'])];
-  if (raw === true) return { allowOrigins: ['*'], allowHeaders: SERVERLESS_DEFAULT_ALLOWED_HEADERS, allowMethods: methods, allowCredentials: false, exposeHeaders: [] };
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`provider.httpApi.cors must be true or an object, got ${JSON.stringify(raw)}`);
+  const methods = routeMethods.some((m) => m === '*' || m === 'ANY')
+    ? ['*']
+    : [...new Set([...routeMethods.map((m) => m.toUpperCase()), 'OPTIONS'])];
+  if (raw === true)
+    return {
+      allowOrigins: ['*'],
+      allowHeaders: SERVERLESS_DEFAULT_ALLOWED_HEADERS,
+      allowMethods: methods,
+      allowCredentials: false,
+      exposeHeaders: [],
+    };
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`provider.httpApi.cors must be true or an object, got ${JSON.stringify(raw)}`);
   const o = raw as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !KNOWN.has(k));
   if (unknown.length) throw new Error(`provider.httpApi.cors: unknown key(s) ${unknown.join(', ')} (known: ${[...KNOWN].join(', ')})`);
-  if (o.allowCredentials !== undefined && typeof o.allowCredentials !== 'boolean') throw new Error('provider.httpApi.cors.allowCredentials must be true or false');
-  if (o.maxAge !== undefined && !(Number.isInteger(o.maxAge) && (o.maxAge as number) >= 0)) throw new Error(`provider.httpApi.cors.maxAge must be a whole number of seconds, got ${JSON.stringify(o.maxAge)}`);
+  if (o.allowCredentials !== undefined && typeof o.allowCredentials !== 'boolean')
+    throw new Error('provider.httpApi.cors.allowCredentials must be true or false');
+  if (o.maxAge !== undefined && !(Number.isInteger(o.maxAge) && (o.maxAge as number) >= 0))
+    throw new Error(`provider.httpApi.cors.maxAge must be a whole number of seconds, got ${JSON.stringify(o.maxAge)}`);
   return {
     allowOrigins: list(o.allowedOrigins, 'allowedOrigins') ?? ['*'],
     allowHeaders: list(o.allowedHeaders, 'allowedHeaders') ?? SERVERLESS_DEFAULT_ALLOWED_HEADERS,
@@ -57,12 +78,19 @@ export function originAllowed(cors: CorsConfiguration, origin: string): boolean 
   return cors.allowOrigins.some((allowed) => {
     if (allowed === '*' || allowed.toLowerCase() === origin.toLowerCase()) return true;
     if (!allowed.includes('*')) return false;
-    const pattern = new RegExp(`^${allowed.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 'i');
+    const pattern = new RegExp(
+      `^${allowed
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+        .join('.*')}$`,
+      'i',
+    );
     return pattern.test(origin);
   });
 }
 
-const allowOriginValue = (cors: CorsConfiguration, origin: string): string => (cors.allowOrigins.includes('*') && !cors.allowCredentials ? '*' : origin);
+const allowOriginValue = (cors: CorsConfiguration, origin: string): string =>
+  cors.allowOrigins.includes('*') && !cors.allowCredentials ? '*' : origin;
 
 /** Is this request a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)? */
 export function isPreflight(method: string, headers: Record<string, string | string[] | undefined>): boolean {

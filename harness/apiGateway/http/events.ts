@@ -52,14 +52,20 @@ export function httpApiEvent(
     const name = request.rawHeaders[i].toLowerCase();
     const value = request.rawHeaders[i + 1];
     if (name === 'cookie') {
-      cookies.push(...value.split(';').map((c) => c.trim()).filter(Boolean));
+      cookies.push(
+        ...value
+          .split(';')
+          .map((c) => c.trim())
+          .filter(Boolean),
+      );
       continue;
     }
     // Duplicate headers are joined with commas in payload 2.0.
     headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
   }
   const queryStringParameters: Record<string, string> = {};
-  for (const [key, value] of url.searchParams) queryStringParameters[key] = queryStringParameters[key] === undefined ? value : `${queryStringParameters[key]},${value}`;
+  for (const [key, value] of url.searchParams)
+    queryStringParameters[key] = queryStringParameters[key] === undefined ? value : `${queryStringParameters[key]},${value}`;
   const requestId = randomBytes(12).toString('base64').replace(/[+/]/g, 'A');
   const textual = TEXTUAL.test(headers['content-type'] ?? 'text/plain');
   const routeKey = `${route.method} ${route.path}`;

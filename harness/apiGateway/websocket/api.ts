@@ -18,7 +18,15 @@ import { observed } from '../observed.js';
 import { authorize, type AuthorizerSettings } from './authorizer.js';
 import { CloseCode } from './closeCodes.js';
 import { createConnectionRegistry, newConnection, type Connection } from './connections.js';
-import { connectEvent, disconnectEvent, messageEvent, newConnectionId, newRequestId, type ApiIdentity, type HandshakeRequest } from './events.js';
+import {
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+  newConnectionId,
+  newRequestId,
+  type ApiIdentity,
+  type HandshakeRequest,
+} from './events.js';
 import { limitFrameSize } from './frameLimit.js';
 import { connectOutcome, malformedUpgrade, refuseUpgrade, type Refusal } from './handshake.js';
 import { selectRoute } from './routeSelection.js';
@@ -85,7 +93,9 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
       },
       info: (id) => {
         const c = registry.get(id);
-        return c && { connectedAt: c.facts.connectedAt, lastActiveAt: c.lastActiveAt, sourceIp: c.facts.sourceIp, userAgent: c.facts.userAgent };
+        return (
+          c && { connectedAt: c.facts.connectedAt, lastActiveAt: c.lastActiveAt, sourceIp: c.facts.sourceIp, userAgent: c.facts.userAgent }
+        );
       },
       send: (id, data) => deliver(registry.get(id)!, Buffer.from(data).toString('utf8')),
       close: (id) => serverClose(registry.get(id)!, observed.disconnect.deleteConnection, CloseCode.normal, ''),
@@ -98,7 +108,10 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
     const socket = connection.socket;
     if (!socket || connection.state !== 'open') return false;
     if (socket.bufferedAmount + Buffer.byteLength(data) > observed.slowConsumer.maxBufferedBytes) {
-      log?.record({ kind: 'fault', description: `${connection.facts.connectionId} stopped reading (${socket.bufferedAmount} bytes buffered): dropped` });
+      log?.record({
+        kind: 'fault',
+        description: `${connection.facts.connectionId} stopped reading (${socket.bufferedAmount} bytes buffered): dropped`,
+      });
       connection.state = 'closing';
       socket.terminate();
       return false;
@@ -136,8 +149,18 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
     registry.remove(connection.facts.connectionId);
     const cause =
       connection.serverClose ??
-      (code === CloseCode.noStatus ? observed.disconnect.clientWithoutStatus : code === CloseCode.abnormal ? observed.disconnect.abnormal : { code, reason });
-    log?.record({ kind: 'connection', connectionId: connection.facts.connectionId, state: 'closed', statusCode: cause.code, reason: cause.reason });
+      (code === CloseCode.noStatus
+        ? observed.disconnect.clientWithoutStatus
+        : code === CloseCode.abnormal
+          ? observed.disconnect.abnormal
+          : { code, reason });
+    log?.record({
+      kind: 'connection',
+      connectionId: connection.facts.connectionId,
+      state: 'closed',
+      statusCode: cause.code,
+      reason: cause.reason,
+    });
     if (!hadOpened || !routeKeys.has('$disconnect')) return;
     if (connection.dropDisconnect) {
       log?.record({ kind: 'fault', description: `$disconnect for ${connection.facts.connectionId} dropped` });
@@ -201,13 +224,22 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
     });
     try {
       if (options.authorizer) {
-        const refusal = await authorize(options.authorizer, invoke, { api, facts: connection.facts, request, handshake, now: clock.now(), accountId });
+        const refusal = await authorize(options.authorizer, invoke, {
+          api,
+          facts: connection.facts,
+          request,
+          handshake,
+          now: clock.now(),
+          accountId,
+        });
         if (refusal) return refuse(socket, refusal, connection);
       }
       registry.add(connection);
       let protocol: string | undefined;
       if (routeKeys.has('$connect')) {
-        const outcome = connectOutcome(await invoke(options.routes.$connect, connectEvent(api, connection.facts, handshake, clock.now()), '$connect'));
+        const outcome = connectOutcome(
+          await invoke(options.routes.$connect, connectEvent(api, connection.facts, handshake, clock.now()), '$connect'),
+        );
         if ('status' in outcome) return refuse(socket, outcome, connection);
         protocol = outcome.protocol;
       }
@@ -236,7 +268,10 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
     ws.on('error', () => undefined); // 'close' follows with the code (1009, 1006…)
   }
 
-  const port = createWebSocketPort({ onUpgrade: (request, socket, head) => void onUpgrade(request, socket, head), management: management.handle });
+  const port = createWebSocketPort({
+    onUpgrade: (request, socket, head) => void onUpgrade(request, socket, head),
+    management: management.handle,
+  });
 
   function mustGet(connectionId: string): Connection {
     const connection = registry.get(connectionId);

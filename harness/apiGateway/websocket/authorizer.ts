@@ -36,17 +36,21 @@ export async function authorize(
   call: { api: ApiIdentity; facts: ConnectionFacts; request: IncomingMessage; handshake: HandshakeRequest; now: number; accountId: string },
 ): Promise<Refusal | undefined> {
   const query = new URLSearchParams(call.handshake.query);
-  if (settings.identitySource.some((source) => !identitySourceValue(source, call.request, query))) return { status: 401, message: 'Unauthorized' };
+  if (settings.identitySource.some((source) => !identitySourceValue(source, call.request, query)))
+    return { status: 401, message: 'Unauthorized' };
   const event = authorizerEvent(call.api, call.facts, call.handshake, call.now, call.accountId);
   const result = await invoke(settings.functionName, event, '$connect authorizer');
   if (!result.ok) {
-    return result.error.message === 'Unauthorized' ? { status: 401, message: 'Unauthorized' } : { status: 500, message: 'Internal server error' };
+    return result.error.message === 'Unauthorized'
+      ? { status: 401, message: 'Unauthorized' }
+      : { status: 500, message: 'Internal server error' };
   }
   const policy = result.value as Policy | null;
   const statements = policy?.policyDocument?.Statement ?? [];
   if (!statements.length || statements.some((s) => s.Effect !== 'Allow')) return { status: 403, message: 'Forbidden' };
   const context = { ...(policy?.context ?? {}), principalId: policy?.principalId };
-  if (Buffer.byteLength(JSON.stringify(context)) > websocketApiLimits.maxAuthorizerContextBytes) return { status: 500, message: 'Internal server error' };
+  if (Buffer.byteLength(JSON.stringify(context)) > websocketApiLimits.maxAuthorizerContextBytes)
+    return { status: 500, message: 'Internal server error' };
   call.facts.authorizer = context;
   return undefined;
 }

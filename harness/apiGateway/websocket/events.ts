@@ -128,7 +128,11 @@ export function disconnectEvent(api: ApiIdentity, connection: ConnectionFacts, s
   return {
     headers: headers.single,
     multiValueHeaders: headers.multi,
-    requestContext: { ...requestContext(api, connection, '$disconnect', 'DISCONNECT', now), disconnectStatusCode: statusCode, disconnectReason: reason },
+    requestContext: {
+      ...requestContext(api, connection, '$disconnect', 'DISCONNECT', now),
+      disconnectStatusCode: statusCode,
+      disconnectReason: reason,
+    },
     isBase64Encoded: false,
   };
 }
@@ -147,4 +151,3 @@ export function authorizerEvent(api: ApiIdentity, connection: ConnectionFacts, r
     requestContext: connect.requestContext,
   };
 }
-

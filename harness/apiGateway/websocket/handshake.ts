@@ -24,7 +24,8 @@ export function malformedUpgrade(request: IncomingMessage): Refusal | undefined 
   const key = request.headers['sec-websocket-key'];
   if (typeof key !== 'string' || !/^[A-Za-z0-9+/]{22}==$/.test(key.trim())) return { status: 400, message: 'Bad Request' };
   // §4.2.2: a version the server does not speak is answered 426 with the version it does.
-  if (request.headers['sec-websocket-version'] !== '13') return { status: 426, message: 'Upgrade Required', headers: { 'Sec-WebSocket-Version': '13' } };
+  if (request.headers['sec-websocket-version'] !== '13')
+    return { status: 426, message: 'Upgrade Required', headers: { 'Sec-WebSocket-Version': '13' } };
   return undefined;
 }
 
@@ -43,7 +44,9 @@ export function refuseUpgrade(socket: Duplex, refusal: Refusal, connectionId?: s
   const body = JSON.stringify({ message: refusal.message, ...(connectionId ? { connectionId } : {}) });
   socket.end(
     `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}\r\n` +
-      Object.entries(refusal.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
+      Object.entries(refusal.headers ?? {})
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('') +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

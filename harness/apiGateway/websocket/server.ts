@@ -30,10 +30,12 @@ export function createWebSocketPort(handlers: {
     request.on('end', () => {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
-      void handlers.management({ method: request.method ?? 'GET', path: request.url ?? '/', headers, body: Buffer.concat(chunks) }).then((answer) => {
-        response.writeHead(answer.statusCode, answer.headers);
-        response.end(Buffer.from(answer.body));
-      });
+      void handlers
+        .management({ method: request.method ?? 'GET', path: request.url ?? '/', headers, body: Buffer.concat(chunks) })
+        .then((answer) => {
+          response.writeHead(answer.statusCode, answer.headers);
+          response.end(Buffer.from(answer.body));
+        });
     });
   });
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => handlers.onUpgrade(request, socket, head));

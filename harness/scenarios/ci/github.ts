@@ -14,7 +14,9 @@ const escapeData = (s: string): string => s.replace(/%/g, '%25').replace(/\r/g, 
 const escapeProperty = (s: string): string => escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
 function command(kind: 'error' | 'warning', properties: Record<string, string | number>, message: string): string {
-  const props = Object.entries(properties).map(([k, v]) => `${k}=${escapeProperty(String(v))}`).join(',');
+  const props = Object.entries(properties)
+    .map(([k, v]) => `${k}=${escapeProperty(String(v))}`)
+    .join(',');
   return `::${kind} ${props}::${escapeData(message)}`;
 }
 
@@ -23,7 +25,10 @@ export function githubAnnotations(results: ScenarioResult[]): string[] {
   return results.flatMap((r) => {
     const at = { file: rel(r.file), line: lineOf(r) };
     if (r.status === 'failed') return [command('error', { ...at, title: `Scenario failed: ${r.name}` }, r.failure ?? 'failed')];
-    if (r.status === 'skipped') return [command('warning', { ...at, title: `Scenario skipped: ${r.name}` }, [r.skipReason ?? 'skipped', ...skippedSteps(r)].join('\n'))];
+    if (r.status === 'skipped')
+      return [
+        command('warning', { ...at, title: `Scenario skipped: ${r.name}` }, [r.skipReason ?? 'skipped', ...skippedSteps(r)].join('\n')),
+      ];
     return [];
   });
 }
@@ -44,14 +49,25 @@ export function githubSummary(results: ScenarioResult[], durationMs: number): st
     '|---|---|---|---:|---|',
   ];
   for (const r of results) {
-    const slos = sloFigures(r).map((f) => `${f.name} ${f.limit} / ${f.measured ?? '–'}`).join('<br>');
+    const slos = sloFigures(r)
+      .map((f) => `${f.name} ${f.limit} / ${f.measured ?? '–'}`)
+      .join('<br>');
     out.push(`| ${mark[r.status]} | ${cell(r.name)} | \`${rel(r.file)}:${lineOf(r)}\` | ${(r.durationMs / 1000).toFixed(2)} s | ${slos} |`);
   }
   for (const r of results.filter((x) => x.status !== 'passed')) {
     const text = r.failure ?? [r.skipReason ?? 'skipped', ...skippedSteps(r)].join('\n');
     // A fence longer than any backtick run inside keeps frames quoting ``` from closing the block.
     const fence = '`'.repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
-    out.push('', `<details><summary>${mark[r.status]} ${cell(r.name)} — <code>${rel(r.file)}:${lineOf(r)}</code></summary>`, '', `${fence}text`, text, fence, '', '</details>');
+    out.push(
+      '',
+      `<details><summary>${mark[r.status]} ${cell(r.name)} — <code>${rel(r.file)}:${lineOf(r)}</code></summary>`,
+      '',
+      `${fence}text`,
+      text,
+      fence,
+      '',
+      '</details>',
+    );
   }
   return `${out.join('\n')}\n`;
 }

@@ -25,12 +25,24 @@ export const skippedSteps = (result: ScenarioResult): string[] =>
 
 export function junit(results: ScenarioResult[]): string {
   const count = (status: ScenarioResult['status']): number => results.filter((r) => r.status === status).length;
-  const totals = { tests: results.length, failures: count('failed'), errors: 0, skipped: count('skipped'), time: secs(results.reduce((s, r) => s + r.durationMs, 0)) };
+  const totals = {
+    tests: results.length,
+    failures: count('failed'),
+    errors: 0,
+    skipped: count('skipped'),
+    time: secs(results.reduce((s, r) => s + r.durationMs, 0)),
+  };
   // Control characters (a binary frame quoted in a failure) are not allowed in XML 1.0: dropped.
   const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '' });
   const suite = doc.ele('testsuites', totals).ele('testsuite', { name: 'scenarios', ...totals });
   for (const r of results) {
-    const testcase = suite.ele('testcase', { classname: rel(r.file), name: r.name, file: rel(r.file), line: lineOf(r), time: secs(r.durationMs) });
+    const testcase = suite.ele('testcase', {
+      classname: rel(r.file),
+      name: r.name,
+      file: rel(r.file),
+      line: lineOf(r),
+      time: secs(r.durationMs),
+    });
     const figures = sloFigures(r);
     if (figures.length) {
       const properties = testcase.ele('properties');
@@ -40,7 +52,13 @@ export function junit(results: ScenarioResult[]): string {
         if (f.measured !== undefined) properties.ele('property', { name: `measured.${f.name}`, value: f.measured });
       }
     }
-    if (r.failure) testcase.ele('failure', { message: r.failure.split('\n')[0], type: r.sloBreaches.length && !r.steps.some((s) => s.status === 'failed') ? 'SLO' : 'step' }).txt(r.failure);
+    if (r.failure)
+      testcase
+        .ele('failure', {
+          message: r.failure.split('\n')[0],
+          type: r.sloBreaches.length && !r.steps.some((s) => s.status === 'failed') ? 'SLO' : 'step',
+        })
+        .txt(r.failure);
     if (r.status === 'skipped') testcase.ele('skipped', { message: r.skipReason ?? 'skipped' });
     const skipped = skippedSteps(r);
     if (skipped.length) testcase.ele('system-out').txt(skipped.join('\n'));

@@ -17,7 +17,9 @@ function bars(counts: number[], labelOf: (i: number) => string, title: string, m
     const h = ((H - 2 * PAD) * c) / max;
     return `<rect x="${(PAD + i * width).toFixed(1)}" y="${(H - PAD - h).toFixed(1)}" width="${Math.max(1, width - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="#0969da"><title>${labelOf(i)}: ${c}</title></rect>`;
   });
-  const ticks = [0, Math.floor(counts.length / 2), counts.length - 1].map((i) => `<text x="${(PAD + i * width).toFixed(1)}" y="${H - 10}" font-size="11">${labelOf(i)}</text>`);
+  const ticks = [0, Math.floor(counts.length / 2), counts.length - 1].map(
+    (i) => `<text x="${(PAD + i * width).toFixed(1)}" y="${H - 10}" font-size="11">${labelOf(i)}</text>`,
+  );
   const lines = marks.map((m) => {
     const x = (PAD + m.at * (W - 2 * PAD)).toFixed(1);
     // Percentiles are often a few ms apart: their values are in the title, the lines only carry a tooltip.
@@ -37,7 +39,10 @@ export function latencyHistogram(result: ScenarioResult): string {
   for (const v of values) counts[Math.min(binCount - 1, Math.floor(v / binWidth))]++;
   const histogram = buildHistogram();
   for (const v of values) histogram.recordValue(Math.max(0, Math.round(v)));
-  const marks = [50, 95, 99].map((q) => ({ at: histogram.getValueAtPercentile(q) / top, label: `p${q} ${histogram.getValueAtPercentile(q)} ms` }));
+  const marks = [50, 95, 99].map((q) => ({
+    at: histogram.getValueAtPercentile(q) / top,
+    label: `p${q} ${histogram.getValueAtPercentile(q)} ms`,
+  }));
   return bars(counts, (i) => `${Math.round(i * binWidth)} ms`, `message latency, n=${values.length}`, marks);
 }
 

@@ -14,9 +14,11 @@ import { deliveriesPerSecond, latencyHistogram } from './charts.js';
 const require = createRequire(import.meta.url);
 let mermaidSource: string | undefined;
 /** mermaid.min.js defines a global `mermaid`; read once, only when an HTML report is asked for. */
-const mermaidScript = (): string => (mermaidSource ??= readFileSync(require.resolve('mermaid/dist/mermaid.min.js'), 'utf8').replace(/<\/script/gi, '<\\/script'));
+const mermaidScript = (): string =>
+  (mermaidSource ??= readFileSync(require.resolve('mermaid/dist/mermaid.min.js'), 'utf8').replace(/<\/script/gi, '<\\/script'));
 
-const html = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const html = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const rel = (file: string): string => relative(process.cwd(), file) || file;
 const mark = { passed: '✓', failed: '✗', skipped: '↷' } as const;
 
@@ -31,9 +33,15 @@ pre.failure { background: #fff5f5; border: 1px solid #ffc1c1; padding: .75rem; o
 export function htmlReport(results: ScenarioResult[], options: { title?: string } = {}): string {
   const count = (status: ScenarioResult['status']): number => results.filter((r) => r.status === status).length;
   const title = options.title ?? 'Scenario report';
-  const rows = results.map((r, i) => `<tr><td class="${r.status}">${mark[r.status]}</td><td><a href="#s${i}">${html(r.name)}</a></td><td><code>${html(rel(r.file))}</code></td><td>${(r.durationMs / 1000).toFixed(2)} s</td></tr>`);
+  const rows = results.map(
+    (r, i) =>
+      `<tr><td class="${r.status}">${mark[r.status]}</td><td><a href="#s${i}">${html(r.name)}</a></td><td><code>${html(rel(r.file))}</code></td><td>${(r.durationMs / 1000).toFixed(2)} s</td></tr>`,
+  );
   const sections = results.map((r, i) => {
-    const steps = r.steps.map((s) => `<li class="${s.status}">${mark[s.status]} ${html(s.label)} <small>line ${s.line}, ${s.durationMs} ms${s.reason ? ` — ${html(s.reason)}` : ''}</small></li>`);
+    const steps = r.steps.map(
+      (s) =>
+        `<li class="${s.status}">${mark[s.status]} ${html(s.label)} <small>line ${s.line}, ${s.durationMs} ms${s.reason ? ` — ${html(s.reason)}` : ''}</small></li>`,
+    );
     return [
       `<section id="s${i}" data-status="${r.status}">`,
       `<h2 class="${r.status}">${mark[r.status]} ${html(r.name)}</h2>`,

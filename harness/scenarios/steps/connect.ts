@@ -16,7 +16,8 @@ export const connectStep: StepKind<'connect'> = {
         const outcome = await client.connect(ctx.target.wsUrl);
         if (spec.expectStatus !== undefined) {
           if (outcome.ok) throw new StepFailure(`${client.name}: the handshake succeeded, expected it refused with ${spec.expectStatus}`);
-          if (outcome.status !== spec.expectStatus) throw new StepFailure(`${client.name}: the handshake was refused with ${outcome.status}, expected ${spec.expectStatus}`);
+          if (outcome.status !== spec.expectStatus)
+            throw new StepFailure(`${client.name}: the handshake was refused with ${outcome.status}, expected ${spec.expectStatus}`);
           return;
         }
         if (!outcome.ok) throw new StepFailure(`${client.name}: the handshake was refused with ${outcome.status}`);

@@ -18,8 +18,15 @@ export async function expectCacheInvalidated(e: CacheExpectation, ctx: StepConte
     return index >= 0 ? index : undefined;
   });
   if (hit === undefined) {
-    const seen = ctx.insides().cacheInvalidations().map((keys) => `    [${keys.join(', ')}]`).join('\n') || '    (none)';
-    throw new StepFailure(`no cache invalidation with ${mode === 'exact' ? 'exactly' : 'at least'} the keys [${wanted.join(', ')}]\n  invalidations seen:\n${seen}`);
+    const seen =
+      ctx
+        .insides()
+        .cacheInvalidations()
+        .map((keys) => `    [${keys.join(', ')}]`)
+        .join('\n') || '    (none)';
+    throw new StepFailure(
+      `no cache invalidation with ${mode === 'exact' ? 'exactly' : 'at least'} the keys [${wanted.join(', ')}]\n  invalidations seen:\n${seen}`,
+    );
   }
   ctx.consumedInvalidations.add(hit);
 }

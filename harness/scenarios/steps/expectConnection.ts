@@ -9,7 +9,10 @@ export async function expectConnection(e: ConnectionExpectation, ctx: StepContex
     for (const client of ctx.clientsOf(e.client)) {
       const id = ctx.connectionIdOf(client);
       const ok = await poll(within, async () => ((await ctx.insides().connectionRecordExists(id)) === wantPresent ? true : undefined));
-      if (!ok) throw new StepFailure(`the connection record of ${client.name} (${id}) is ${wantPresent ? 'absent' : 'still present'} after ${within} ms; expected ${wantPresent ? 'present' : 'gone'}`);
+      if (!ok)
+        throw new StepFailure(
+          `the connection record of ${client.name} (${id}) is ${wantPresent ? 'absent' : 'still present'} after ${within} ms; expected ${wantPresent ? 'present' : 'gone'}`,
+        );
     }
   }
   if (e.count !== undefined) {
@@ -19,4 +22,9 @@ export async function expectConnection(e: ConnectionExpectation, ctx: StepContex
   }
 }
 
-export const expectConnectionStep: StepKind<'expectConnection'> = { action: 'expectConnection', needsInsides: always, changesState: false, run: expectConnection };
+export const expectConnectionStep: StepKind<'expectConnection'> = {
+  action: 'expectConnection',
+  needsInsides: always,
+  changesState: false,
+  run: expectConnection,
+};

@@ -22,7 +22,14 @@ export async function expectMessage(e: MessageExpectation, ctx: StepContext): Pr
   if (!missed.length) return;
   if (members.length === 1) throw missed[0];
   // For a group, how many went without is the finding (e.g. notifications lost under load); the first says how.
-  throw new StepFailure(`${missed.length} of ${members.length} clients of ${e.client} got no matching message (lost)\n${describeFailure(missed[0])}`);
+  throw new StepFailure(
+    `${missed.length} of ${members.length} clients of ${e.client} got no matching message (lost)\n${describeFailure(missed[0])}`,
+  );
 }
 
-export const expectMessageStep: StepKind<'expectMessage'> = { action: 'expectMessage', needsInsides: never, changesState: false, run: expectMessage };
+export const expectMessageStep: StepKind<'expectMessage'> = {
+  action: 'expectMessage',
+  needsInsides: never,
+  changesState: false,
+  run: expectMessage,
+};

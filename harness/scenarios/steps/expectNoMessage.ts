@@ -10,4 +10,9 @@ export async function expectNoMessage(e: NoMessageExpectation, ctx: StepContext)
   await Promise.all(ctx.clientsOf(e.client).map((client) => client.expectNone(e.match ?? { $any: true }, toMs(e.during, 0))));
 }
 
-export const expectNoMessageStep: StepKind<'expectNoMessage'> = { action: 'expectNoMessage', needsInsides: never, changesState: false, run: expectNoMessage };
+export const expectNoMessageStep: StepKind<'expectNoMessage'> = {
+  action: 'expectNoMessage',
+  needsInsides: never,
+  changesState: false,
+  run: expectNoMessage,
+};

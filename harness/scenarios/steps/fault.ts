@@ -13,7 +13,8 @@ export const faultStep: StepKind<'fault'> = {
       const f = fault.postToConnection;
       for (const c of ctx.clientsOf(f.client)) faults.postToConnection(ctx.connectionIdOf(c), f.status, f.count ?? 1);
     } else if ('socketDies' in fault) {
-      for (const c of ctx.clientsOf(fault.socketDies.client)) faults.socketDies(ctx.connectionIdOf(c), fault.socketDies.disconnectFails ?? false);
+      for (const c of ctx.clientsOf(fault.socketDies.client))
+        faults.socketDies(ctx.connectionIdOf(c), fault.socketDies.disconnectFails ?? false);
     } else if ('dynamodbThrottle' in fault) faults.dynamodbThrottle(fault.dynamodbThrottle.count, fault.dynamodbThrottle.operation);
     else if ('lambdaTimeout' in fault) {
       const { function: fn, count, afterMs, afterCalls, service } = fault.lambdaTimeout;
@@ -25,8 +26,10 @@ export const faultStep: StepKind<'fault'> = {
     } else if ('dynamodbIndexLag' in fault) await faults.indexLag(toMs(fault.dynamodbIndexLag.ms, 0));
     else if ('streamRecordFails' in fault) {
       const pattern = fault.streamRecordFails.match;
-      faults.streamRecordFails((record) => matches(pattern, record), fault.streamRecordFails.description ?? `a record matching ${JSON.stringify(pattern)}`);
-    }
-    else faults.coldStart(fault.coldStart.function);
+      faults.streamRecordFails(
+        (record) => matches(pattern, record),
+        fault.streamRecordFails.description ?? `a record matching ${JSON.stringify(pattern)}`,
+      );
+    } else faults.coldStart(fault.coldStart.function);
   },
 };
