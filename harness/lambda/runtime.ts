@@ -103,6 +103,8 @@ const signal = new Int32Array(data.wake);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 installCallHooks({
+  // A call left pending by an earlier invocation may finish during this one: it is not this invocation's call.
+  started: () => current?.id,
   async before(service, config) {
     callsInFlight++;
     const delay = current ? serviceDelay(current.latency, service) : 0;
@@ -128,8 +130,9 @@ installCallHooks({
     }
     await sleep(delay);
   },
-  after(service) {
+  after(service, startedBy) {
     callsInFlight--;
+    if (startedBy !== current?.id) return;
     if (current?.stopAfterService !== undefined && service !== current.stopAfterService) return;
     callsThisInvocation++;
     if (current?.stopAfterCalls !== undefined && callsThisInvocation === current.stopAfterCalls) stopHere(current.id);

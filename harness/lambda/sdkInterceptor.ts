@@ -35,10 +35,12 @@ interface HandlerConfig {
  * interceptor, or a real socket such as DynamoDB's): network time before, call counting after.
  */
 export interface CallHooks {
+  /** Called as the call starts; what it answers reaches `after` (e.g. which invocation made the call). */
+  started(service: string): unknown;
   /** Waits the call's network time; rejects as the SDK would when that exceeds a throwing request timeout. */
   before(service: string, config: HandlerConfig): Promise<void>;
   /** The call to `service` (SigV4's name: execute-api, dynamodb, sqs…) has its answer (or its error). */
-  after(service: string): void;
+  after(service: string, startedBy: unknown): void;
 }
 let hooks: CallHooks | undefined;
 
@@ -56,11 +58,12 @@ export function serviceOf(request: { hostname: string; headers: Record<string, s
 async function withHooks<T>(service: string, handler: unknown, call: () => Promise<T>): Promise<T> {
   if (!hooks) return call();
   const active = hooks;
+  const startedBy = active.started(service);
   try {
     await active.before(service, await configOf(handler));
     return await call();
   } finally {
-    active.after(service);
+    active.after(service, startedBy);
   }
 }
 
