@@ -45,7 +45,7 @@ export function createPartnerRequest(graphqlUrl: string, adminToken: string, nam
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
     body: JSON.stringify({
-      query: 'mutation ($input: PartnerInput!) { createPartner(input: $input) { success } }',
+      query: 'mutation ($input: PartnerInput!) { createPartner(input: $input) { success partner { id } } }',
       variables: {
         input: {
           name,

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { startEmulator, type Emulator } from '../harness/emulator.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
 import type { HttpLikeRequest, HttpLikeResponse } from '../harness/lambda/types.js';
+import { createPartnerRequest } from './fanout.bench.js';
 
 const SECRET = 'bench-secret';
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -63,26 +64,7 @@ async function subscribers(
 async function createPartner(emulator: Emulator, name: string): Promise<{ ms: number; id: string }> {
   const admin = await signDevelopmentToken({ sub: 'admin', role: 'admin' }, SECRET);
   const started = performance.now();
-  const response = await fetch(emulator.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-    body: JSON.stringify({
-      query: 'mutation ($input: PartnerInput!) { createPartner(input: $input) { success partner { id } } }',
-      variables: {
-        input: {
-          name,
-          category: 'Restaurant',
-          address: '1 rue de Rivoli',
-          city: 'Paris',
-          zipCode: '75001',
-          phone: '0142424242',
-          discount: 10,
-          latitude: 48.86,
-          longitude: 2.34,
-        },
-      },
-    }),
-  });
+  const response = await createPartnerRequest(emulator.graphqlUrl, admin, name);
   const ms = performance.now() - started;
   const body = (await response.json()) as { data?: { createPartner?: { partner?: { id: string } } } };
   const id = body.data?.createPartner?.partner?.id;
