@@ -33,6 +33,8 @@ interface ViewQueue {
   lastDue: number;
   pending: Array<{ due: number; epoch: number; key: Item; image: Promise<Item | undefined> }>;
   draining: boolean;
+  /** When the "falling behind" warning was last given (Date.now()). */
+  warnedAt: number;
   timer?: NodeJS.Timeout | undefined;
 }
 
@@ -126,7 +128,7 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
    */
   function schedule(table: TableDefinition, keys: Item[]): void {
     let queue = queues.get(table.TableName);
-    if (!queue) queues.set(table.TableName, (queue = { lastDue: 0, pending: [], draining: false }));
+    if (!queue) queues.set(table.TableName, (queue = { lastDue: 0, pending: [], draining: false, warnedAt: 0 }));
     // Index updates apply in write order, so a later write never shows before an earlier one.
     const due = Math.max(queue.lastDue, Date.now() + draw(lag));
     queue.lastDue = due;
@@ -157,6 +159,19 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
     queue.timer = timer;
   }
 
+  /**
+   * Said out loud when this machine's DynamoDB cannot keep the view within the lag: reads of the index are then staler
+   * than on AWS (harsher, but not what AWS does). Once per table every 30 s.
+   */
+  function warnIfBehind(table: TableDefinition, queue: ViewQueue, behindMs: number): void {
+    if (behindMs < 2000 || Date.now() - queue.warnedAt < 30_000) return;
+    queue.warnedAt = Date.now();
+    options.eventLog?.record({
+      kind: 'fault',
+      description: `index lag: the emulated indexes of ${table.TableName} are ${(behindMs / 1000).toFixed(1)} s behind their lag (this machine's DynamoDB cannot keep up); AWS propagates to a GSI within about a second, so index reads here are staler than on AWS`,
+    });
+  }
+
   async function drain(table: TableDefinition, queue: ViewQueue): Promise<void> {
     queue.draining = true;
     try {
@@ -164,6 +179,7 @@ export function createIndexLag(options: { client: DynamoDBClient; tables: TableD
       let n = 0;
       while (n < queue.pending.length && queue.pending[n]!.due <= now) n++;
       const due = queue.pending.splice(0, n).filter((u) => u.epoch === epoch);
+      warnIfBehind(table, queue, due[0] ? now - due[0].due : 0);
       const latest = new Map<string, { key: Item; item: Item | undefined }>();
       for (const update of due) {
         const id = JSON.stringify(update.key);
