@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createApp } from '../app.js';
+import { withMetrics } from '../shared/metrics.js';
 import { managementClient, managementEndpoint } from '../aws/clients.js';
 import { createWebSocketRoutes, type WebSocketEvent } from '../realtime/websocketRoutes.js';
 
@@ -12,10 +13,12 @@ const routes = createWebSocketRoutes({
   logger: app.logger,
   sendOptions: app.sendOptions,
   connectionTtlSeconds: app.cfg.connectionTtlSeconds,
+  metrics: app.metrics,
 });
 
 /** Lambda entry for the WebSocket API's $connect, $disconnect and $default routes. */
-export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyResult> {
+// Metrics are flushed once per invocation, whatever its outcome.
+export const handler = withMetrics(async (event: WebSocketEvent): Promise<APIGatewayProxyResult> => {
   switch (event.requestContext.routeKey) {
     case '$connect':
       return routes.onConnect(event);
@@ -24,4 +27,4 @@ export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyRes
     default:
       return routes.onMessage(event);
   }
-}
+});
