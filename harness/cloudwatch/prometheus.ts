@@ -1,7 +1,7 @@
 /**
  * The collected CloudWatch series in the Prometheus text exposition format (`GET /_emulator/metrics?format=prometheus`),
- * rendered by prom-client so names, labels and escaping follow the format. Names: `<namespace>_<metric>` in snake
- * case; a `Count` metric is a counter (`…_total`, the sum of its values), any other unit a summary (quantiles 0.5,
+ * rendered by prom-client so names, labels and escaping follow the format. Names: `<namespace>_<metric>`, lower-case,
+ * the metric's name in snake case (PerkUp/NotificationsSent → perkup_notifications_sent_total); a `Count` metric is a counter (`…_total`, the sum of its values), any other unit a summary (quantiles 0.5,
  * 0.9, 0.99 over the values kept, `_sum`, `_count`) named with its unit. Dimensions become labels.
  */
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
@@ -21,7 +21,9 @@ const unitSuffix = (unit: string): string => (unit === 'None' ? '' : `_${snakeCa
 
 /** The Prometheus name of a CloudWatch metric; a label name from a dimension name. */
 export function prometheusName(series: Pick<MetricSeries, 'namespace' | 'name' | 'unit'>): string {
-  const base = `${snakeCase(series.namespace)}_${snakeCase(series.name)}`;
+  // A namespace is a product or service name (PerkUp, AWS/Lambda): lower-cased whole, not split into words.
+  const namespace = series.namespace.replace(/[^a-zA-Z0-9]+/g, '_').toLowerCase();
+  const base = `${namespace}_${snakeCase(series.name)}`;
   const name = series.unit === 'Count' ? `${base}_total` : `${base}${unitSuffix(series.unit)}`;
   return /^[a-zA-Z_]/.test(name) ? name : `_${name}`;
 }
