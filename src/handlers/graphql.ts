@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { handlers, startServerAndCreateLambdaHandler } from '@as-integrations/aws-lambda';
 import { createApp } from '../app.js';
 import { withMetrics } from '../shared/metrics.js';
+import { withLogContext } from '../shared/logger.js';
 import { authContext, createApolloServer } from '../graphql/server.js';
 import type { GraphQLContext } from '../graphql/resolvers.js';
 
@@ -16,9 +17,11 @@ const apollo = startServerAndCreateLambdaHandler(server as never, handlers.creat
 });
 
 /** Lambda entry for POST /graphql behind an API Gateway HTTP API (payload format 2.0). */
-// Metrics (mutations by kind) are flushed once per invocation, whatever its outcome. The integration's handler is
-// async; its type also allows Lambda's callback style, which it never uses, hence the cast.
-export const handler = withMetrics(
-  async (event: APIGatewayProxyEventV2, context: Context) =>
-    (await apollo(event, context, () => undefined)) as APIGatewayProxyStructuredResultV2,
+// Log lines carry the invocation's request id and route; metrics (mutations by kind) are flushed once per invocation.
+// The integration's handler is async; its type also allows Lambda's callback style, which it never uses, hence the cast.
+export const handler = withLogContext(
+  withMetrics(
+    async (event: APIGatewayProxyEventV2, context: Context) =>
+      (await apollo(event, context, () => undefined)) as APIGatewayProxyStructuredResultV2,
+  ),
 );
