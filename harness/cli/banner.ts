@@ -15,6 +15,7 @@ export function banner(emulator: Emulator, facts: { readyMs: number; storage: st
     `  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${app.stage})`,
     `  Lambda      ${emulator.lambdaEndpoint}  (aws lambda invoke --endpoint-url ${emulator.lambdaEndpoint} --function-name <name> out.json)`,
     `  Health      ${emulator.healthUrl}`,
+    `  Metrics     ${emulator.metricsUrl}  (CloudWatch metrics from the functions' EMF lines; ?format=prometheus)`,
     `  Latency     ${describeProfile(emulator.latency)}${emulator.latency.name === 'none' ? '' : '   (--latency none: answers at once)'}`,
   ];
   if (facts.secretVariable) {
