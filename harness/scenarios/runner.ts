@@ -148,7 +148,7 @@ export async function runScenario(
   let load: LoadReport | undefined;
   if (scenario.load && !failure && !skipRestBecause) {
     const outcome = await runLoadSection(scenario, scenario.load, target, ctx, options.load ?? {});
-    results.push(outcome.step);
+    results.push(...outcome.steps);
     load = outcome.report;
     if (outcome.failure) failure = outcome.failure;
   }

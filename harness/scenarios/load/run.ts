@@ -21,7 +21,7 @@ import { createConnector, type ConnectionMode, type LoadConnection } from './con
 import type { KnownEntity, LoadSpec, MutationKind } from './format.js';
 import { createLimiter } from './limiter.js';
 import { createMetrics, type LoadMetrics } from './metrics.js';
-import { evaluateThresholds, type ThresholdOutcome } from './thresholds.js';
+import { evaluateThresholds, insideOnly, type ThresholdOutcome } from './thresholds.js';
 
 export interface LoadProgress {
   connections: { done: number; total: number };
@@ -374,7 +374,7 @@ export async function runLoad(spec: LoadSpec, options: LoadOptions): Promise<Loa
     mode: connector.mode,
     scale: options.scale,
     metrics: snapshot,
-    thresholds: evaluateThresholds(spec.thresholds, v),
+    thresholds: evaluateThresholds(spec.thresholds, v, (metric) => insides !== undefined || !insideOnly(metric)),
     inFlight: {
       handshakes: { peak: handshakes.peak, limit: spec.inFlight },
       mutations: { peak: mutations.peak, limit: m?.maxInFlight ?? 1 },

@@ -38,7 +38,7 @@ export async function runLoadSection(
   target: ScenarioTarget,
   ctx: StepContext,
   options: LoadRunOptions,
-): Promise<{ step: StepResult; report?: LoadReport; failure?: string }> {
+): Promise<{ steps: StepResult[]; report?: LoadReport; failure?: string }> {
   const base = { index: scenario.steps.length, line: scenario.loadLine ?? 1, label: 'load', action: 'load' };
   const t0 = Date.now();
   try {
@@ -52,20 +52,34 @@ export async function runLoadSection(
       mode,
       ...(options.onProgress ? { onProgress: (p: LoadProgress) => options.onProgress!(scenario.name, p) } : {}),
     });
-    const breaches = report.thresholds.filter((t) => !t.ok);
+    const breaches = report.thresholds.filter((t) => !t.ok && !t.unobservable);
+    const unobservable = report.thresholds.filter((t) => t.unobservable);
     const failure = breaches.length
       ? `load at ${scenario.file}:${base.line}: ${breaches.length} threshold(s) breached\n${breaches
           .map((t) => `  ${t.metric} ${t.source}: measured ${t.value === undefined ? 'nothing' : t.value}`)
           .join('\n')}`
       : undefined;
+    // Thresholds this target cannot observe are not passed silently: they make the scenario skipped, as steps do.
+    const skipped: StepResult[] = unobservable.length
+      ? [
+          {
+            ...base,
+            index: base.index + 1,
+            label: 'load thresholds',
+            status: 'skipped',
+            durationMs: 0,
+            reason: `not observable on ${target.name}: ${unobservable.map((t) => t.metric).join(', ')}`,
+          },
+        ]
+      : [];
     return {
-      step: { ...base, status: failure ? 'failed' : 'passed', durationMs: Date.now() - t0 },
+      steps: [{ ...base, status: failure ? 'failed' : 'passed', durationMs: Date.now() - t0 }, ...skipped],
       report,
       ...(failure ? { failure } : {}),
     };
   } catch (error) {
     return {
-      step: { ...base, status: 'failed', durationMs: Date.now() - t0, reason: (error as Error).message },
+      steps: [{ ...base, status: 'failed', durationMs: Date.now() - t0, reason: (error as Error).message }],
       failure: `load at ${scenario.file}:${base.line}: ${(error as Error).message}`,
     };
   }

@@ -46,8 +46,8 @@ export function summaryRows(report: LoadReport): Array<[string, string]> {
     ],
     ['time, memory', `${number(v['duration.s'])} s, peak RSS ${number(v['rss.peak.mb'])} MB`],
     ...report.thresholds.map((t): [string, string] => [
-      `${t.ok ? '✓' : '✗'} ${t.metric}`,
-      `${t.source} (measured ${t.value === undefined ? 'nothing' : number(t.value)})`,
+      `${t.unobservable ? '↷' : t.ok ? '✓' : '✗'} ${t.metric}`,
+      `${t.source} (${t.unobservable ? 'not observable on this target' : `measured ${t.value === undefined ? 'nothing' : number(t.value)}`})`,
     ]),
   ];
 }

@@ -69,14 +69,24 @@ export interface ThresholdOutcome extends Threshold {
   /** Undefined when the run measured nothing for it (e.g. no message arrived): that is a breach. */
   value: number | undefined;
   ok: boolean;
+  /** The target cannot observe this metric (management calls and invocations of a remote emulator): not checked. */
+  unobservable?: true;
 }
+
+/** Metrics only the in-process emulator's event log can give (a remote target's management API is out of sight). */
+export const insideOnly = (metric: string): boolean => /^(management\.|errors\.(invoke|management)\.)/.test(metric);
 
 /**
  * Each threshold against the run's metrics. A counter of a family that never occurred (`management.post.410`) is 0;
  * a latency with no sample is not measured, which breaches: a threshold nothing could check must not pass.
  */
-export function evaluateThresholds(thresholds: Threshold[], metrics: Record<string, number>): ThresholdOutcome[] {
+export function evaluateThresholds(
+  thresholds: Threshold[],
+  metrics: Record<string, number>,
+  observable: (metric: string) => boolean = () => true,
+): ThresholdOutcome[] {
   return thresholds.map((t) => {
+    if (!observable(t.metric)) return { ...t, value: undefined, ok: false, unobservable: true };
     const isTrend = TRENDS.some((trend) => t.metric.startsWith(`${trend}.`));
     const value = t.metric in metrics ? metrics[t.metric] : isTrend ? undefined : 0;
     return { ...t, value, ok: value !== undefined && holds(value, t) };
