@@ -285,6 +285,7 @@ export async function startEmulator(options: EmulatorOptions) {
      */
     async reset(): Promise<void> {
       await websocketApi.closeAll();
+      websocketApi.setMaxConnectionsPerSecond(websocketApi.defaultMaxConnectionsPerSecond);
       invoker!.setLatency(initialLatency);
       await dynamodb.setIndexLag(initialLatency.indexLag);
       recordFaults.length = 0;

@@ -16,6 +16,9 @@ import { watchScenarioFiles } from './watch.js';
 import { htmlReport } from './html/report.js';
 import { describeSelection, parseGrep, parseTags, selects, type Selection } from './select.js';
 import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
+import { parseMode, parseScale, type LoadRunOptions } from './load/section.js';
+import { summaryTable } from './load/summary.js';
+import { loadProgressBars } from './load/progress.js';
 
 const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
 
@@ -35,6 +38,11 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
   --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
                           (default: strict when CI is set, else a skip is reported but exits 0)
+  --scale <f>             load sections at this fraction of their size (0 < f ≤ 1, e.g. 0.01; LOAD_SCALE too;
+                          default full size)
+  --connections <mode>    load sections' connections: simulated (in-process, no sockets: tens of thousands) or
+                          ws (real sockets, also against --target; a few thousand). LOAD_CONNECTIONS too;
+                          default the file's load.mode, else simulated
   --dynamodb <where>      the in-process emulators' DynamoDB: dynalite (default), localstack, floci or a URL
                           (docker-compose.localstack.yml; DYNAMODB_ENDPOINT also works)
   -h, --help`;
@@ -59,6 +67,8 @@ async function main(): Promise<number> {
       grep: { type: 'string' },
       bail: { type: 'boolean', default: false },
       watch: { type: 'boolean', default: false },
+      scale: { type: 'string' },
+      connections: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -76,6 +86,12 @@ async function main(): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
 
+  const loadBars = loadProgressBars();
+  const load: LoadRunOptions = {
+    ...optional('scale', values.scale === undefined ? undefined : parseScale(values.scale, '--scale')),
+    ...optional('mode', values.connections === undefined ? undefined : parseMode(values.connections, '--connections')),
+    ...(loadBars ? { onProgress: loadBars.update } : {}),
+  };
   const selection: Selection = { ...optional('tags', parseTags(values.tag)), ...optional('grep', parseGrep(values.grep)) };
 
   const endpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb });
@@ -96,8 +112,14 @@ async function main(): Promise<number> {
       targets,
       concurrency,
       bail: values.bail!,
+      load,
       ...(selection.tags || selection.grep ? { select: selects(selection) } : {}),
-      onResult: (result) => reporters.includes('console') && console.log(consoleLine(result)),
+      onResult: (result) => {
+        loadBars?.stop();
+        if (!reporters.includes('console')) return;
+        console.log(consoleLine(result));
+        if (result.load) console.log(summaryTable(result.load));
+      },
       ...(bar
         ? {
             onProgress: ({ step, done, total }) => {

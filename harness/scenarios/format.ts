@@ -1,4 +1,5 @@
 /** The scenario file format, as TypeScript sees it after the loader has validated it against the JSON Schema. */
+import type { LoadSpec } from './load/format.js';
 
 export type Pattern = unknown;
 
@@ -126,6 +127,10 @@ export interface Scenario {
   clients: Record<string, ClientSpec>;
   slo?: { maxDurationMs?: number; p95MessageLatencyMs?: number; maxGraphqlMs?: number };
   steps: Step[];
+  /** A load run after the steps (harness/scenarios/load/). */
+  load?: LoadSpec;
+  /** Where `load:` starts in the file. */
+  loadLine?: number;
   /** Where each step starts in the file, for messages that point at it. */
   stepLines: number[];
 }

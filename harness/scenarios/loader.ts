@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ACTIONS, actionOf, toMs, type Scenario, type Step } from './format.js';
+import { loadSectionProblems, parseLoad } from './load/format.js';
 
 const schemaFile = fileURLToPath(new URL('../../scenarios/scenario.schema.json', import.meta.url));
 const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
@@ -125,6 +126,15 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
       walk(body, ['steps', i, action]);
     });
   }
+  // The load section has its own schema piece (harness/scenarios/load/format.ts).
+  if (data?.load !== undefined) {
+    problems.push(...loadSectionProblems(data.load).map(([path, message]) => at(['load', ...path], `load: ${message}`)));
+    const as = (data.load as { mutations?: { as?: unknown } })?.mutations?.as;
+    if (typeof as === 'string' && !(as in ((data.clients ?? {}) as object)))
+      problems.push(
+        at(['load', 'mutations', 'as'], `unknown client "${as}" (declared: ${Object.keys(data.clients ?? {}).join(', ') || 'none'})`),
+      );
+  }
   if (problems.length) throw new ScenarioFileError(problems);
   const steps = data.steps as Step[];
   return {
@@ -135,6 +145,7 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
     ...(data.vars ? { vars: data.vars as Record<string, unknown> } : {}),
     ...(data.latency ? { latency: data.latency as Scenario['latency'] } : {}),
     ...(data.slo ? { slo: data.slo as Scenario['slo'] } : {}),
+    ...(data.load ? { load: parseLoad(data.load), loadLine: position(doc, lines, ['load'], true).line } : {}),
     clients: (data.clients ?? {}) as Scenario['clients'],
     steps,
     stepLines: steps.map((_, i) => position(doc, lines, ['steps', i]).line),

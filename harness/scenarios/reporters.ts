@@ -2,6 +2,7 @@
  * Scenario reports: console (default), JSON, and Markdown with a sequence diagram per scenario. The CI formats
  * (JUnit XML; GitHub's annotations and job summary) live in ci/ and are re-exported here.
  */
+import { summaryRows } from './load/summary.js';
 import { relative } from 'node:path';
 import { build as buildHistogram } from 'hdr-histogram-js';
 import type { ScenarioResult } from './runner.js';
@@ -87,6 +88,7 @@ export function markdown(results: ScenarioResult[]): string {
     for (const s of r.steps)
       out.push(`- ${s.status === 'passed' ? '✓' : s.status === 'failed' ? '✗' : '↷'} ${s.label}${s.reason ? ` — ${s.reason}` : ''}`);
     if (r.failure) out.push('', '```text', r.failure, '```');
+    if (r.load) out.push('', '| load | |', '|---|---|', ...summaryRows(r.load).map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`));
     if (r.events.length) out.push('', '```mermaid', timelineDiagram(r), '```');
   }
   return `${out.join('\n')}\n`;

@@ -11,6 +11,8 @@ import type { ScenarioTarget, TargetFactory } from './target.js';
 import { loadScenario } from './loader.js';
 import { describeFailure, formatEvent, indent } from './failures.js';
 import { stepKinds, StepFailure, type Progress, type StepContext, type StepKind } from './steps/index.js';
+import { runLoadSection, type LoadRunOptions } from './load/section.js';
+import type { LoadReport } from './load/run.js';
 
 export { formatEvent } from './failures.js';
 
@@ -45,6 +47,8 @@ export interface ScenarioResult {
   events: LoggedEvent[];
   /** Which scenario client (a group's name for its members) each connection id belonged to, for diagrams' lanes. */
   connections: Record<string, string>;
+  /** A load run's figures and thresholds (scenarios with a `load:` section). */
+  load?: LoadReport;
 }
 
 /**
@@ -61,7 +65,7 @@ const stepLabel = (step: Step, index: number): string => `step ${index + 1} (${a
 export async function runScenario(
   scenario: Scenario,
   target: ScenarioTarget,
-  options: { defaultWithinMs?: number; onProgress?: (progress: Progress) => void } = {},
+  options: { defaultWithinMs?: number; onProgress?: (progress: Progress) => void; load?: LoadRunOptions } = {},
 ): Promise<ScenarioResult> {
   const started = Date.now();
   const groups = new Map<string, ScenarioClient[]>();
@@ -141,6 +145,14 @@ export async function runScenario(
     noteConnections();
   }
 
+  let load: LoadReport | undefined;
+  if (scenario.load && !failure && !skipRestBecause) {
+    const outcome = await runLoadSection(scenario, scenario.load, target, ctx, options.load ?? {});
+    results.push(...outcome.steps);
+    load = outcome.report;
+    if (outcome.failure) failure = outcome.failure;
+  }
+
   await Promise.all([...groups.values()].flat().map((c) => c.disconnect().catch(() => undefined)));
   const durationMs = Date.now() - started;
   const graphqlMs = results.filter((r) => r.action === 'graphql' && r.status === 'passed').map((r) => r.durationMs);
@@ -164,6 +176,7 @@ export async function runScenario(
     messageLatenciesMs: ctx.messageLatenciesMs,
     events,
     connections,
+    ...(load ? { load } : {}),
   };
 }
 
@@ -197,6 +210,8 @@ export interface RunOptions {
   select?: (scenario: Scenario) => boolean;
   /** Start no scenario after the first failure (those already running finish); the rest are reported as not run. */
   bail?: boolean;
+  /** Load sections: scale, connection mode, progress. */
+  load?: LoadRunOptions;
 }
 
 export interface RunSummary {
@@ -225,6 +240,7 @@ export async function runScenarios(files: string[], options: RunOptions): Promis
         const result = await runScenario(scenario, target, {
           ...(options.defaultWithinMs ? { defaultWithinMs: options.defaultWithinMs } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.load ? { load: options.load } : {}),
         });
         results.push(result);
         if (options.bail && result.status === 'failed') bailed = true;

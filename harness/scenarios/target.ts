@@ -10,6 +10,8 @@ import { startEmulator, type Emulator } from '../emulator.js';
 import { loadServerlessConfig, type ServerlessApp } from '../config/serverless.js';
 import type { LoggedEvent } from '../eventLog.js';
 import type { MetricQuery, MetricSeries } from '../cloudwatch/metrics.js';
+import type { SimulatedClient, SimulatedHandshake } from '../apiGateway/websocket/api.js';
+import type { SimulatedClientEvents } from '../apiGateway/websocket/simulated.js';
 
 /** How the app subscribes: `send` plus the step's fields under `dataField`, acknowledged by a frame matching `ack`. */
 export interface SubscribeProtocol {
@@ -45,6 +47,17 @@ export interface TargetInsides {
   events(): readonly LoggedEvent[];
   /** Waits until API Gateway has let go of the connection and its $disconnect (if any) has run. */
   settle(connectionId: string): Promise<void>;
+  /** Load runs: connections without sockets in the emulated API's registry (harness/apiGateway/websocket/simulated.ts). */
+  simulatedConnections: {
+    connect(
+      handshake: SimulatedHandshake,
+      client: SimulatedClientEvents,
+    ): Promise<{ ok: true; client: SimulatedClient } | { ok: false; status: number }>;
+  };
+  /** The new-connections-per-second quota until the target is released (AWS's 500 by default). */
+  setMaxConnectionsPerSecond(rate: number): void;
+  /** Calls `listener` for each event the emulator records from now on; returns the unsubscribe. */
+  onEvent(listener: (event: LoggedEvent) => void): () => void;
 }
 
 export interface ScenarioTarget {
@@ -157,6 +170,9 @@ function insidesOf(emulator: Emulator): TargetInsides {
       return count;
     },
     events: () => emulator.eventLog.all(),
+    simulatedConnections: emulator.websocketApi.simulated,
+    setMaxConnectionsPerSecond: (rate) => emulator.websocketApi.setMaxConnectionsPerSecond(rate),
+    onEvent: (listener) => emulator.eventLog.subscribe(listener),
     async settle(connectionId) {
       const deadline = Date.now() + 2000;
       while (emulator.websocketApi.connections.get(connectionId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

@@ -17,7 +17,7 @@ import { createManagementApi, type ThrottleSettings } from '../management.js';
 import { observed } from '../observed.js';
 import { authorize, type AuthorizerSettings } from './authorizer.js';
 import { CloseCode } from './closeCodes.js';
-import { createConnectionRegistry, newConnection, type Connection } from './connections.js';
+import { createConnectionRegistry, newConnection, type Connection, type ConnectionSocket } from './connections.js';
 import {
   connectEvent,
   disconnectEvent,
@@ -31,6 +31,25 @@ import { limitFrameSize } from './frameLimit.js';
 import { connectOutcome, malformedUpgrade, refuseUpgrade, type Refusal } from './handshake.js';
 import { selectRoute } from './routeSelection.js';
 import { createWebSocketPort } from './server.js';
+import { createSimulatedSocket, type SimulatedClientEvents } from './simulated.js';
+
+/** A simulated connection's handshake: what a client would put in its upgrade request. */
+export interface SimulatedHandshake {
+  /** The query string without "?" (e.g. `token=…`). */
+  query?: string;
+  headers?: Record<string, string>;
+  sourceIp?: string;
+}
+
+/** The client's end of an open simulated connection. */
+export interface SimulatedClient {
+  connectionId: string;
+  /** A text frame from the client; resolves once its route's invocation has finished. */
+  send(text: string): Promise<void>;
+  /** The client closes (default 1000), or drops the connection without a close frame. */
+  close(code?: number, reason?: string): void;
+  drop(): void;
+}
 
 export interface WebSocketApiOptions {
   invoke: Invoke;
@@ -68,7 +87,8 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
   const idleTimeoutMs = options.idleTimeoutMs ?? websocketApiLimits.idleTimeoutMs;
   const maxDurationMs = options.maxDurationMs ?? websocketApiLimits.maxDurationMs;
   const connectionsPerSecond = options.maxConnectionsPerSecond ?? websocketApiLimits.newConnectionsPerSecond;
-  const newConnections = createTokenBucket({ rate: connectionsPerSecond, burst: connectionsPerSecond }, clock.now);
+  const quotaBucket = (rate: number) => createTokenBucket({ rate, burst: rate }, clock.now);
+  let newConnections = quotaBucket(connectionsPerSecond);
   const routeKeys = new Set(Object.keys(options.routes));
   // Messages can only select these: $connect and $disconnect are not message routes.
   const messageRouteKeys = new Set([...routeKeys].filter((k) => k !== '$connect' && k !== '$disconnect'));
@@ -173,13 +193,18 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
   }
 
   async function onMessage(connection: Connection, data: RawData, isBinary: boolean): Promise<void> {
-    const socket = connection.socket!;
     if (isBinary) {
-      socket.close(CloseCode.unsupportedData, 'Binary frames are not supported');
+      connection.socket!.close(CloseCode.unsupportedData, 'Binary frames are not supported');
       return;
     }
-    touch(connection);
     const body = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
+    await onText(connection, body);
+  }
+
+  /** A text message from the client, whatever carried it (a socket or a simulated connection). */
+  async function onText(connection: Connection, body: string): Promise<void> {
+    const socket = connection.socket!;
+    touch(connection);
     const route = selectRoute(options.routeSelectionExpression, body, messageRouteKeys);
     if (!route) {
       socket.send(observed.noRouteFrame(connection.facts.connectionId, newRequestId()));
@@ -207,6 +232,34 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
     }
   }
 
+  /**
+   * The handshake's fate once it is well formed, whatever carries it: the new-connection quota, the authorizer and
+   * `$connect`. A refusal leaves nothing in the registry; an acceptance leaves the connection `connecting`.
+   */
+  async function admit(
+    connection: Connection,
+    handshake: HandshakeRequest,
+    headers: IncomingMessage['headers'],
+  ): Promise<{ refusal: Refusal } | { protocol: string | undefined }> {
+    if (options.authorizer) {
+      const refusal = await authorize(options.authorizer, invoke, {
+        api,
+        facts: connection.facts,
+        request: { headers },
+        handshake,
+        now: clock.now(),
+        accountId,
+      });
+      if (refusal) return { refusal };
+    }
+    registry.add(connection);
+    if (!routeKeys.has('$connect')) return { protocol: undefined };
+    const outcome = connectOutcome(
+      await invoke(options.routes.$connect, connectEvent(api, connection.facts, handshake, clock.now()), '$connect'),
+    );
+    return 'status' in outcome ? { refusal: outcome } : { protocol: outcome.protocol };
+  }
+
   async function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => undefined);
     // A malformed handshake never reaches $connect and leaves nothing behind, as on AWS.
@@ -223,49 +276,83 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
       authorizer: undefined,
     });
     try {
-      if (options.authorizer) {
-        const refusal = await authorize(options.authorizer, invoke, {
-          api,
-          facts: connection.facts,
-          request,
-          handshake,
-          now: clock.now(),
-          accountId,
-        });
-        if (refusal) return refuse(socket, refusal, connection);
-      }
-      registry.add(connection);
-      let protocol: string | undefined;
-      if (routeKeys.has('$connect')) {
-        const outcome = connectOutcome(
-          await invoke(options.routes.$connect, connectEvent(api, connection.facts, handshake, clock.now()), '$connect'),
-        );
-        if ('status' in outcome) return refuse(socket, outcome, connection);
-        protocol = outcome.protocol;
-      }
+      const admitted = await admit(connection, handshake, request.headers);
+      if ('refusal' in admitted) return refuse(socket, admitted.refusal, connection);
       if (socket.destroyed) {
         // The client gave up during $connect: on AWS the connection never opens, so no $disconnect either.
         registry.remove(connection.facts.connectionId);
         return;
       }
-      port.accept(request, socket, head, protocol, (ws) => open(connection, ws));
+      port.accept(request, socket, head, admitted.protocol, (ws) => openSocket(connection, ws));
     } catch (error) {
       refuse(socket, { status: 500, message: (error as Error).message }, connection);
     }
   }
 
-  function open(connection: Connection, ws: WebSocket): void {
-    connection.socket = ws;
+  function open(connection: Connection, socket: ConnectionSocket): void {
+    connection.socket = socket;
     connection.state = 'open';
-    limitFrameSize(ws);
     log?.record({ kind: 'connection', connectionId: connection.facts.connectionId, state: 'open' });
     touch(connection);
     connection.cancelMaxDuration = clock.at(connection.facts.connectedAt + maxDurationMs, () =>
       serverClose(connection, observed.disconnect.maxDuration, CloseCode.goingAway, 'Going away'),
     );
+  }
+
+  function openSocket(connection: Connection, ws: WebSocket): void {
+    limitFrameSize(ws);
+    open(connection, ws);
     ws.on('message', (data, isBinary) => void onMessage(connection, data, isBinary));
     ws.on('close', (code, reason) => ended(connection, code, reason.toString()));
     ws.on('error', () => undefined); // 'close' follows with the code (1009, 1006…)
+  }
+
+  /**
+   * A connection without a socket (load runs): the same quota, authorizer, `$connect`, routes and `$disconnect` as
+   * an upgrade request's, the same registry and management API; frames go to `client.onFrame`. Answers the
+   * handshake's refusal status as a socket client would see it.
+   */
+  async function connectSimulated(
+    handshake: SimulatedHandshake,
+    client: SimulatedClientEvents,
+  ): Promise<{ ok: true; client: SimulatedClient } | { ok: false; status: number }> {
+    if (!newConnections.take()) return { ok: false, status: 429 };
+    const headers = Object.fromEntries(Object.entries(handshake.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    const connection = newConnection({
+      connectionId: newConnectionId(),
+      connectedAt: clock.now(),
+      sourceIp: handshake.sourceIp ?? '127.0.0.1',
+      userAgent: headers['user-agent'],
+      authorizer: undefined,
+    });
+    const rawHeaders = Object.entries(handshake.headers ?? {}).flat();
+    let admitted: Awaited<ReturnType<typeof admit>>;
+    try {
+      admitted = await admit(connection, { rawHeaders, query: handshake.query ?? '' }, headers);
+    } catch (error) {
+      admitted = { refusal: { status: 500, message: (error as Error).message } };
+    }
+    if ('refusal' in admitted) {
+      registry.remove(connection.facts.connectionId);
+      log?.record({
+        kind: 'connection',
+        connectionId: connection.facts.connectionId,
+        state: 'refused',
+        statusCode: admitted.refusal.status,
+      });
+      return { ok: false, status: admitted.refusal.status };
+    }
+    const socket = createSimulatedSocket(client, (code, reason) => ended(connection, code, reason));
+    open(connection, socket);
+    return {
+      ok: true,
+      client: {
+        connectionId: connection.facts.connectionId,
+        send: (text) => (connection.state === 'open' ? onText(connection, text) : Promise.resolve()),
+        close: (code, reason) => socket.clientClose(code, reason),
+        drop: () => socket.clientDrop(),
+      },
+    };
   }
 
   const port = createWebSocketPort({
@@ -283,6 +370,15 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
     listen: port.listen,
     management,
     connections: registry.open,
+    /** In-process connections without sockets, for load runs (see `connectSimulated`). */
+    simulated: { connect: connectSimulated },
+    /** The new-connections-per-second quota (and burst) from now on: AWS's 500 by default; load runs relax it. */
+    setMaxConnectionsPerSecond(rate: number): void {
+      if (!Number.isFinite(rate) || rate <= 0) throw new RangeError(`max connections per second must be above 0, got ${rate}`);
+      newConnections = quotaBucket(rate);
+    },
+    /** The quota the API started with. */
+    defaultMaxConnectionsPerSecond: connectionsPerSecond,
     faults: {
       /** The next `count` posts to the connection answer `status` (410, 429, 500…) instead of delivering. */
       failNextPosts(connectionId: string, status: number, count = 1): void {

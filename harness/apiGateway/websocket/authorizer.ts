@@ -15,7 +15,7 @@ export interface AuthorizerSettings {
   identitySource: string[];
 }
 
-function identitySourceValue(source: string, request: IncomingMessage, query: URLSearchParams): string | undefined {
+function identitySourceValue(source: string, request: Pick<IncomingMessage, 'headers'>, query: URLSearchParams): string | undefined {
   const header = /^route\.request\.header\.(.+)$/i.exec(source);
   if (header) return request.headers[header[1].toLowerCase()] as string | undefined;
   const qs = /^route\.request\.querystring\.(.+)$/i.exec(source);
@@ -33,7 +33,14 @@ interface Policy {
 export async function authorize(
   settings: AuthorizerSettings,
   invoke: Invoke,
-  call: { api: ApiIdentity; facts: ConnectionFacts; request: IncomingMessage; handshake: HandshakeRequest; now: number; accountId: string },
+  call: {
+    api: ApiIdentity;
+    facts: ConnectionFacts;
+    request: Pick<IncomingMessage, 'headers'>;
+    handshake: HandshakeRequest;
+    now: number;
+    accountId: string;
+  },
 ): Promise<Refusal | undefined> {
   const query = new URLSearchParams(call.handshake.query);
   if (settings.identitySource.some((source) => !identitySourceValue(source, call.request, query)))

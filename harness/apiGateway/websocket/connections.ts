@@ -3,15 +3,27 @@
  * its timers. `connecting` means `$connect` is still running (posts answer 410); `closing` means the server or the
  * client started closing (posts answer 410 too, nothing more is delivered); `closed` connections leave the registry.
  */
-import type { WebSocket } from 'ws';
 import type { ConnectionFacts } from './events.js';
+
+/**
+ * What the API needs of a connection's client end: a `ws` socket satisfies it, and so does a simulated in-process
+ * one (`simulated.ts`), which lets load runs hold tens of thousands of connections without sockets.
+ */
+export interface ConnectionSocket {
+  /** 1 while open, as `ws` says it. */
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
 
 export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
 
 export interface Connection {
   facts: ConnectionFacts;
   state: ConnectionState;
-  socket: WebSocket | undefined;
+  socket: ConnectionSocket | undefined;
   lastActiveAt: number;
   cancelIdle: () => void;
   cancelMaxDuration: () => void;

@@ -9,8 +9,13 @@ const W = 640;
 const H = 180;
 const PAD = 30;
 
-/** Bars of `counts` scaled into the chart, with a label under the first, middle and last bar. */
-function bars(counts: number[], labelOf: (i: number) => string, title: string, marks: Array<{ at: number; label: string }> = []): string {
+/** Bars of `counts` scaled into the chart, with a label under the first, middle and last bar (load runs use it too). */
+export function barChart(
+  counts: number[],
+  labelOf: (i: number) => string,
+  title: string,
+  marks: Array<{ at: number; label: string }> = [],
+): string {
   const max = Math.max(1, ...counts);
   const width = (W - 2 * PAD) / counts.length;
   const rects = counts.map((c, i) => {
@@ -43,7 +48,7 @@ export function latencyHistogram(result: ScenarioResult): string {
     at: histogram.getValueAtPercentile(q) / top,
     label: `p${q} ${histogram.getValueAtPercentile(q)} ms`,
   }));
-  return bars(counts, (i) => `${Math.round(i * binWidth)} ms`, `message latency, n=${values.length}`, marks);
+  return barChart(counts, (i) => `${Math.round(i * binWidth)} ms`, `message latency, n=${values.length}`, marks);
 }
 
 /** Frames delivered in each second of the run, or '' when fewer than 20 were delivered. */
@@ -54,5 +59,5 @@ export function deliveriesPerSecond(result: ScenarioResult): string {
   const seconds = Math.floor((Math.max(...times) - start) / 1000) + 1;
   const counts = new Array<number>(seconds).fill(0);
   for (const t of times) counts[Math.floor((t - start) / 1000)]++;
-  return bars(counts, (i) => `${i} s`, `deliveries per second, ${times.length} frames`);
+  return barChart(counts, (i) => `${i} s`, `deliveries per second, ${times.length} frames`);
 }

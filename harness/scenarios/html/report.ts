@@ -10,6 +10,7 @@ import { relative } from 'node:path';
 import type { ScenarioResult } from '../runner.js';
 import { timelineDiagram } from '../timeline.js';
 import { deliveriesPerSecond, latencyHistogram } from './charts.js';
+import { loadSection } from '../load/summary.js';
 
 const require = createRequire(import.meta.url);
 let mermaidSource: string | undefined;
@@ -49,6 +50,7 @@ export function htmlReport(results: ScenarioResult[], options: { title?: string 
       `<ol class="steps">${steps.join('')}</ol>`,
       r.failure ? `<pre class="failure">${html(r.failure)}</pre>` : '',
       // Load runs: the latency distribution and the delivery rate, before a diagram that shows only their start.
+      r.load ? loadSection(r.load) : '',
       latencyHistogram(r),
       deliveriesPerSecond(r),
       // Mermaid reads the element's text: HTML-escaped here, decoded by the browser.
