@@ -235,11 +235,14 @@ describe('simulated connections in the emulated WebSocket API', () => {
 });
 
 describe('load scenarios at CI size', () => {
-  // 1 % of 10,000 and 50,000 connections, 2 % of the burst (20 subscribers, 4 updates): LOAD_SCALE overrides.
+  // 1 % of 10,000 and 50,000 connections, 2 % of the burst (20 subscribers, 4 updates) and of the aws fanout:
+  // LOAD_SCALE overrides.
   const scales: Record<string, number> = {
     'connections-10000-mutations-100.yaml': 0.01,
     'connections-50000-city-wide.yaml': 0.005,
     'burst-200-updates-1000-subscribers.yaml': 0.02,
+    // 200 subscribers under the 'aws' latency profile: the mutation answers within 1 s and everyone hears of it.
+    'fanout-10000-aws.yaml': 0.02,
   };
   const targets = inProcessTargets({ projectRoot: root, size: 1 });
   afterAll(() => targets.close());
