@@ -35,6 +35,8 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --concurrency <n>       scenarios run at once, each on its own emulator (default 2)
   --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
                           (default: strict when CI is set, else a skip is reported but exits 0)
+  --package <dir>         the in-process emulators run the deployable package npm run package wrote in <dir>
+                          (e.g. .serverless) instead of the source, as its stage; refused when missing or stale
   --dynamodb <where>      the in-process emulators' DynamoDB: dynalite (default), localstack, floci or a URL
                           (docker-compose.localstack.yml; DYNAMODB_ENDPOINT also works)
   -h, --help`;
@@ -55,6 +57,7 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '2' },
       strict: { type: 'boolean', default: Boolean(process.env.CI) },
       dynamodb: { type: 'string' },
+      package: { type: 'string' },
       tag: { type: 'string', multiple: true },
       grep: { type: 'string' },
       bail: { type: 'boolean', default: false },
@@ -78,13 +81,21 @@ async function main(): Promise<number> {
 
   const selection: Selection = { ...optional('tags', parseTags(values.tag)), ...optional('grep', parseGrep(values.grep)) };
 
+  if (values.package !== undefined && values.target) throw new Error('--package runs in-process emulators: not with --target');
   const endpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb });
+  // An external DynamoDB gives each emulator a stage of its own; a package is built for one stage.
+  if (values.package !== undefined && endpoint) throw new Error('--package and --dynamodb do not go together (a package has one stage)');
   const dynamodb = endpoint ? { dynamodbEndpoint: endpoint } : {};
   const files = await expandPaths(positionals, root);
   if (!files.length) throw new Error('No scenario files found');
   const targets: TargetFactory = values.target
     ? remoteTarget({ httpUrl: values.target, wsUrl: values.ws!, projectRoot: root })
-    : inProcessTargets({ projectRoot: root, size: concurrency, ...dynamodb });
+    : inProcessTargets({
+        projectRoot: root,
+        size: concurrency,
+        ...dynamodb,
+        ...optional('package', values.package === undefined ? undefined : relative(root, resolve(values.package)) || '.'),
+      });
   const started = Date.now();
   // A progress bar for load scenarios' large connection waves, on an interactive terminal only.
   const bar = process.stderr.isTTY

@@ -170,6 +170,8 @@ export function inProcessTargets(options: {
   size: number;
   jwtSecret?: string;
   dynamodbEndpoint?: string;
+  /** A folder npm run package wrote: the emulators run its bundles instead of the source (and its stage). */
+  package?: string;
 }): TargetFactory {
   const idle: Emulator[] = [];
   const all: Promise<Emulator>[] = [];
@@ -207,6 +209,7 @@ export function inProcessTargets(options: {
         const starting = startEmulator({
           projectRoot: options.projectRoot,
           ...storage,
+          ...(options.package !== undefined ? { package: options.package } : {}),
           environment: { LOG_LEVEL: 'INFO', ...(secret ? { JWT_SECRET: secret } : {}) },
         });
         all.push(starting);
