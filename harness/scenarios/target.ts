@@ -9,6 +9,7 @@ import { SignJWT } from 'jose';
 import { startEmulator, type Emulator } from '../emulator.js';
 import { loadServerlessConfig, type ServerlessApp } from '../config/serverless.js';
 import type { LoggedEvent } from '../eventLog.js';
+import type { Step } from './format.js';
 
 /** How the app subscribes: `send` plus the step's fields under `dataField`, acknowledged by a frame matching `ack`. */
 export interface SubscribeProtocol {
@@ -19,7 +20,13 @@ export interface SubscribeProtocol {
 
 /** What a scenario can do to and learn from the emulator itself; absent on a remote target. */
 export interface TargetInsides {
-  connectionIdOf(userAgent: string): string | undefined;
+  /**
+   * Whether this target can run a step that needs insides (undefined: all of them). A deployed stage maps some to
+   * AWS APIs and not others; the runner reports the others as skipped.
+   */
+  supports?(step: Step): boolean;
+  /** A deployed stage looks it up (asynchronously); the emulator knows it. */
+  connectionIdOf(userAgent: string): string | undefined | Promise<string | undefined>;
   faults: {
     postToConnection(connectionId: string, status: number, count: number): void;
     socketDies(connectionId: string, disconnectFails: boolean): void;
