@@ -1,7 +1,7 @@
 /**
  * Where scenarios run. In-process: emulators started here (a small pool, each reset between scenarios — the
- * default, and what CI uses). Remote: the endpoints of a running `npm run emulate` (or, later, a deployed stage),
- * where steps that need the emulator's insides are skipped with a reason.
+ * default, and what CI uses). Remote: the endpoints of a running `npm run emulate`, where steps that need the
+ * emulator's insides are skipped with a reason. A deployed stage: stage/target.ts.
  */
 import { resolve } from 'node:path';
 import { ScanCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
