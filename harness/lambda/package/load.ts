@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { unzipSync } from 'fflate';
-import type { FunctionDefinition, ServerlessApp } from '../../config/serverless.js';
+import type { ServerlessApp } from '../../config/serverless.js';
+import type { InvokedFunction } from '../invoker.js';
 import { changedInputs, PackageUnusableError, readPackageInputs, repackageCommand, type PackageInputs } from './inputs.js';
 import { changedSources } from './sources.js';
 
@@ -33,7 +34,7 @@ export interface PackagedCode {
   inputs: PackageInputs;
   artefacts: PackagedArtefact[];
   /** serverless.yml's functions with their code taken from the package. */
-  functions: FunctionDefinition[];
+  functions: InvokedFunction[];
   /** Removes the unpacked copies. */
   dispose(): void;
 }
@@ -90,7 +91,7 @@ export function loadPackagedCode(options: { packageDir: string; label?: string; 
   try {
     const artefacts: PackagedArtefact[] = [];
     const stale = new Set<string>();
-    const functions = app.functions.map((fn): FunctionDefinition => {
+    const functions = app.functions.map((fn): InvokedFunction => {
       const properties = byName.get(fn.deployedName)!;
       const zip = join(packageDir, basename(String(properties.Code?.S3Key ?? '')));
       if (!properties.Code?.S3Key || !existsSync(zip))
@@ -109,6 +110,7 @@ export function loadPackagedCode(options: { packageDir: string; label?: string; 
         handlerExport: handler.slice(handler.lastIndexOf('.') + 1),
         // Lambda's own variable: where the unpacked code lives (/var/task on AWS).
         environment: { ...fn.environment, LAMBDA_TASK_ROOT: dir },
+        nativeHandler: true,
       };
     });
     if (stale.size) {
