@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ import { create } from 'xmlbuilder2';
 import { startEmulator, type Emulator } from '../harness/emulator.js';
 import type { ScenarioResult } from '../harness/scenarios/runner.js';
 import { loadScenario } from '../harness/scenarios/loader.js';
+import { tokenCommand } from '../harness/scenarios/stage/tokens.js';
+import { runsOnStage } from '../harness/scenarios/stage/target.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ACCESS_KEY = 'AKIASTAGETEST0000001';
@@ -196,4 +198,30 @@ describe('npm run scenarios -- --stage test (the emulator posing as a deployed s
     expect(noTokens.code).toBe(2);
     expect(noTokens.output).toContain('--stage needs --token-command');
   }, 240_000);
+
+  it('--token-command: claims go in shell-quoted (no injection), it runs once per role (and sub when it uses it), a failure says which role', async () => {
+    const calls = join(out, 'token-calls');
+    const mint = tokenCommand(`echo called >> ${calls}; echo token:{role}:{sub}:"$SCENARIO_ROLE"`);
+    expect(await mint({ role: 'admin', sub: "o'brien; touch pwned" })).toBe("token:admin:o'brien; touch pwned:admin");
+    expect(await mint({ role: 'admin', sub: "o'brien; touch pwned" })).toBe("token:admin:o'brien; touch pwned:admin");
+    expect(await mint({ role: 'user', sub: 'member-1' })).toBe('token:user:member-1:user');
+    expect(existsSync(join(root, 'pwned'))).toBe(false);
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toHaveLength(2);
+    // Without the sub it runs once per role.
+    const perRole = tokenCommand(`echo called >> ${calls}-role; echo "t-$SCENARIO_ROLE"`);
+    await Promise.all([perRole({ role: 'user', sub: 'a' }), perRole({ role: 'user', sub: 'b' }), perRole({ role: 'admin', sub: 'c' })]);
+    expect(readFileSync(`${calls}-role`, 'utf8').trim().split('\n')).toHaveLength(2);
+    await expect(tokenCommand('echo no >&2; exit 3')({ role: 'admin', sub: 'x' })).rejects.toThrow(/--token-command failed for role admin/);
+    await expect(tokenCommand('true')({ role: 'user', sub: 'x' })).rejects.toThrow('--token-command printed no token for role user');
+  });
+
+  it("runs on a stage only the inside steps an AWS API answers: one client's record, not counts, cache keys, faults or the clock", () => {
+    expect(runsOnStage({ expectConnection: { client: 'a', state: 'gone' } })).toBe(true);
+    expect(runsOnStage({ expectConnection: { count: 2 } })).toBe(false);
+    expect(runsOnStage({ expectConnection: { client: 'a', count: 1 } })).toBe(false);
+    expect(runsOnStage({ expect: [{ message: { client: 'a', match: {} } }, { connection: { client: 'a' } }] })).toBe(true);
+    expect(runsOnStage({ expect: [{ message: { client: 'a', match: {} } }, { cacheInvalidated: { keys: ['k'] } }] })).toBe(false);
+    expect(runsOnStage({ fault: { coldStart: { function: 'graphql' } } })).toBe(false);
+    expect(runsOnStage({ advanceClock: '1h' })).toBe(false);
+  });
 });

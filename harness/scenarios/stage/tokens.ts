@@ -2,8 +2,8 @@
  * Tokens for a deployed stage come from a command the user gives (`--token-command`), since only the stage's
  * identity provider (or its secret) can make them. The command runs through the shell with `{role}` and `{sub}`
  * replaced by the scenario client's claims (shell-quoted) and SCENARIO_ROLE / SCENARIO_SUB set; its last line of
- * output is the token. Each distinct command line runs once: a command without `{sub}` runs once per role
- * (e.g. one admin and one member account of the identity provider).
+ * output is the token. It runs once per role, and once per client too when it uses the sub ({sub} or
+ * SCENARIO_SUB): without, one admin and one member account of the identity provider serve every client.
  */
 import { execFile } from 'node:child_process';
 import { StageError } from './outputs.js';
@@ -12,11 +12,13 @@ const quote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
 export function tokenCommand(template: string): (claims: Record<string, unknown>) => Promise<string> {
   const cache = new Map<string, Promise<string>>();
+  const usesSub = template.includes('{sub}') || template.includes('SCENARIO_SUB');
   return (claims) => {
     const role = String(claims.role ?? '');
     const sub = String(claims.sub ?? '');
     const command = template.replaceAll('{role}', quote(role)).replaceAll('{sub}', quote(sub));
-    let token = cache.get(command);
+    const key = JSON.stringify([role, usesSub ? sub : '']);
+    let token = cache.get(key);
     if (!token) {
       token = new Promise<string>((resolve, reject) => {
         execFile(
@@ -31,7 +33,7 @@ export function tokenCommand(template: string): (claims: Record<string, unknown>
           },
         );
       });
-      cache.set(command, token);
+      cache.set(key, token);
     }
     return token;
   };
