@@ -18,6 +18,7 @@ import { startEmulator } from '../harness/emulator.js';
 import { runScenarios } from '../harness/scenarios/runner.js';
 import { inProcessTargets } from '../harness/scenarios/target.js';
 import { PACKAGE_INPUTS_FILE, type PackageInputs } from '../harness/lambda/package/inputs.js';
+import { HTTP_API_OUTPUT, WEBSOCKET_OUTPUT } from '../harness/scenarios/stage/outputs.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STAGE = 'test';
@@ -101,6 +102,18 @@ describe('emulate --package: the emulator runs the packaged artefacts', () => {
       await emulator.close();
     }
   }, 60_000);
+
+  it('the template declares the outputs scenarios --stage reads: the HTTP API URL and the WebSocket URL with its stage', () => {
+    const template = JSON.parse(readFileSync(result.templateFile, 'utf8')) as { Outputs: Record<string, { Value: unknown }> };
+    // Fn::Join of strings and Refs, the Refs written <LogicalId>.
+    const join = (key: string): string => {
+      expect(template.Outputs[key], `output ${key}`).toBeDefined();
+      const [separator, parts] = (template.Outputs[key].Value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+      return parts.map((p) => (typeof p === 'string' ? p : `<${(p as { Ref: string }).Ref}>`)).join(separator);
+    };
+    expect(join(HTTP_API_OUTPUT)).toBe('https://<HttpApi>.execute-api.<AWS::Region>.<AWS::URLSuffix>');
+    expect(join(WEBSOCKET_OUTPUT)).toBe('wss://<WebsocketsApi>.execute-api.<AWS::Region>.<AWS::URLSuffix>/test');
+  });
 
   it('refuses a missing folder, a folder npm run package did not finish, and a package for another stage', async () => {
     await expect(startEmulator({ projectRoot: root, package: join(work, 'none') })).rejects.toThrow(
