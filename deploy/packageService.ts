@@ -7,10 +7,11 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { startOfflineAws } from './offlineAws.js';
+import { currentInputs, PACKAGE_INPUTS_FILE } from '../harness/lambda/package/inputs.js';
 
 export interface PackagedFunction {
   /** The key under `functions:`. */
@@ -62,7 +63,10 @@ function oslsBin(root: string): string {
 }
 
 interface ServerlessState {
-  service: { functions: Record<string, { handler: string; package?: { artifact?: string } }> };
+  service: {
+    provider: { stage: string; region: string };
+    functions: Record<string, { handler: string; package?: { artifact?: string } }>;
+  };
 }
 
 /**
@@ -72,6 +76,8 @@ interface ServerlessState {
 export async function packageService(options: { root: string; stage: string; outDir: string; region?: string }): Promise<PackageResult> {
   const outDir = resolve(options.root, options.outDir);
   rmSync(outDir, { recursive: true, force: true });
+  // Taken before osls reads them: an edit during packaging then makes the package stale, not silently newer.
+  const inputs = currentInputs(options.root, options.stage, options.region ?? '');
   // serverless-esbuild's work folder, this run's own (serverless.yml reads ESBUILD_WORK_FOLDER).
   const workFolder = `.esbuild-${process.pid}-${randomBytes(4).toString('hex')}`;
   const args = [
@@ -121,5 +127,11 @@ export async function packageService(options: { root: string; stage: string; out
     if (!existsSync(zip)) throw new PackageError(`function ${name}: ${zip} is missing`);
     return { name, handler: fn.handler, zip, zipBytes: statSync(zip).size };
   });
+  // What it was built from, last: a package without this file is one whose packaging did not finish, and
+  // `emulate --package` refuses it (harness/lambda/package/).
+  writeFileSync(
+    join(outDir, PACKAGE_INPUTS_FILE),
+    `${JSON.stringify({ ...inputs, stage: state.service.provider.stage, region: state.service.provider.region }, null, 2)}\n`,
+  );
   return { outDir, templateFile, functions, ssmParameters: aws.ssm, log };
 }

@@ -22,6 +22,7 @@ import { createInvokeApi, isInvokeRequest } from './lambda/invokeApi.js';
 import type { LogEventRule } from './config/emulatorSettings.js';
 import { createMetricsStore, metricsJson } from './cloudwatch/metrics.js';
 import { metricsPrometheus, PROMETHEUS_CONTENT_TYPE } from './cloudwatch/prometheus.js';
+import { loadPackagedCode, packagedStage } from './lambda/package/load.js';
 
 /** The emulator's health check on the HTTP port (not an AWS path: nothing deployed answers it). */
 export const HEALTH_PATH = '/_emulator/health';
@@ -55,6 +56,11 @@ export interface EmulatorOptions {
   latency?: LatencyProfile | string;
   /** First retry delay of a failed stream batch (doubling up to 1 s); tests shorten it. */
   streamRetryDelayMs?: number;
+  /**
+   * A folder `npm run package` wrote (e.g. `.serverless`, relative to projectRoot): the functions run the packaged
+   * bundles instead of the source, and the stage defaults to the package's. Refused when missing or stale.
+   */
+  package?: string;
 }
 
 /** An AWS-looking API id: 10 lower-case letters and digits. */
@@ -86,11 +92,16 @@ export async function startEmulator(options: EmulatorOptions) {
   const initialLatency =
     typeof options.latency === 'string' ? latencyProfile(options.latency) : (options.latency ?? latencyProfile('none'));
 
+  const packageDir = options.package === undefined ? undefined : resolve(projectRoot, options.package);
+  const stage = options.stage ?? (packageDir ? packagedStage(packageDir, options.package) : undefined);
   const app = loadServerlessConfig(options.serverlessFile ?? resolve(projectRoot, 'serverless.yml'), {
-    ...(options.stage ? { stage: options.stage } : {}),
+    ...(stage ? { stage } : {}),
     env: { ...(options.variableEnvironment ?? process.env), ...options.environment },
     refs: (logicalId) => (logicalId === 'WebsocketsApi' ? websocketApiId : logicalId === 'HttpApi' ? httpApiId : undefined),
   });
+  // Checked before anything starts: a stale package is an error, not a run of old code.
+  const packaged = packageDir ? loadPackagedCode({ packageDir, label: options.package!, projectRoot, app }) : undefined;
+  const functions = packaged?.functions ?? app.functions;
   const managementHost = `${websocketApiId}.execute-api.${app.region}.amazonaws.com`;
 
   const sqsHost = `sqs.${app.region}.amazonaws.com`;
@@ -140,7 +151,7 @@ export async function startEmulator(options: EmulatorOptions) {
   });
 
   invoker = createLambdaInvoker({
-    functions: app.functions,
+    functions,
     // IS_OFFLINE: serverless-offline's signal that code runs locally (e.g. to show error details); never set on AWS.
     environment: { DYNAMODB_ENDPOINT: dynamodb.endpoint, IS_OFFLINE: 'true', ...options.environment },
     clock,
@@ -237,6 +248,8 @@ export async function startEmulator(options: EmulatorOptions) {
 
   return {
     app,
+    /** The packaged artefacts the functions run (undefined: they run the source). */
+    packaged: packaged && { label: packaged.label, inputs: packaged.inputs, artefacts: packaged.artefacts },
     clock,
     eventLog,
     dynamodb,
@@ -309,6 +322,7 @@ export async function startEmulator(options: EmulatorOptions) {
       await httpApi.close();
       await invoker!.close();
       await dynamodb.close();
+      packaged?.dispose();
     },
   };
 }

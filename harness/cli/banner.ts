@@ -1,8 +1,12 @@
 /** The start-up banner: every endpoint and route the emulator serves, and what the app's configuration adds. */
 import type { Emulator } from '../emulator.js';
+import { relative } from 'node:path';
 import { describeProfile } from '../latency.js';
 
-export function banner(emulator: Emulator, facts: { readyMs: number; storage: string; secretVariable: string | undefined }): string {
+export function banner(
+  emulator: Emulator,
+  facts: { readyMs: number; storage: string; secretVariable: string | undefined; cwd?: string },
+): string {
   const { app } = emulator;
   const tokens = app.emulator.tokens;
   const wsHint = tokens?.queryParameter ? `?${tokens.queryParameter}=<JWT>` : '';
@@ -18,6 +22,16 @@ export function banner(emulator: Emulator, facts: { readyMs: number; storage: st
     `  Metrics     ${emulator.metricsUrl}  (CloudWatch metrics from the functions' EMF lines; ?format=prometheus)`,
     `  Latency     ${describeProfile(emulator.latency)}${emulator.latency.name === 'none' ? '' : '   (--latency none: answers at once)'}`,
   ];
+  const packaged = emulator.packaged;
+  if (packaged) {
+    // Which artefacts run: the deployable package, not the source (emulate --package).
+    const show = (path: string): string => (facts.cwd ? relative(facts.cwd, path) || '.' : path);
+    lines.push(
+      `  Code        the package in ${packaged.label} (stage ${packaged.inputs.stage}, packaged ${packaged.inputs.packagedAt}), not the source:`,
+    );
+    for (const a of packaged.artefacts) lines.push(`              λ ${a.name.padEnd(10)} ${show(a.zip)}  ${a.handler}`);
+    lines.push(`              handlers' AWS calls made by a bundled SDK get no network time and no afterCalls faults`);
+  }
   if (facts.secretVariable) {
     const fromEnv = process.env[facts.secretVariable] !== undefined;
     lines.push(

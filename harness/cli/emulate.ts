@@ -16,6 +16,7 @@ import { HELP, listenSettings, parseFlags, UsageError, type CliFlags } from './o
 import { banner } from './banner.js';
 import { metricsLine } from './metricsLine.js';
 import { latencyProfile, type LatencyProfile } from '../latency.js';
+import { PackageUnusableError } from '../lambda/package/inputs.js';
 
 function fail(message: string, code: number): never {
   console.error(message);
@@ -80,6 +81,7 @@ async function start(ports?: { httpPort: number; wsPort: number }): Promise<Emul
     projectRoot: serviceRoot,
     serverlessFile: configFile,
     ...(flags.stage ? { stage: flags.stage } : {}),
+    ...(flags.package !== undefined ? { package: relative(serviceRoot, resolve(flags.package)) || '.' } : {}),
     storage: dynamodbEndpoint ? { endpoint: dynamodbEndpoint } : flags.memory ? 'memory' : { path: resolve(serviceRoot, flags.data) },
     ...listen,
     ...ports,
@@ -102,10 +104,10 @@ try {
   fail(
     e.code === 'EADDRINUSE'
       ? `Port already in use (${e.message}). Pick others with --http-port / --ws-port, or 0 for any free port.`
-      : e instanceof UsageError
+      : e instanceof UsageError || e instanceof PackageUnusableError
         ? e.message
         : String(e.stack ?? e),
-    e instanceof UsageError ? 2 : 1,
+    e instanceof UsageError || e instanceof PackageUnusableError ? 2 : 1,
   );
 }
 
@@ -123,7 +125,14 @@ process.on('SIGTERM', () => void stop('SIGTERM'));
 
 let unsubscribe: () => void = () => undefined;
 function announce(readyMs: number): void {
-  console.log(banner(emulator, { readyMs, storage: storageLabel, secretVariable: emulator.app.emulator.tokens?.secretVariable }));
+  console.log(
+    banner(emulator, {
+      readyMs,
+      storage: storageLabel,
+      secretVariable: emulator.app.emulator.tokens?.secretVariable,
+      cwd: process.cwd(),
+    }),
+  );
   unsubscribe();
   if (!flags.quiet) {
     unsubscribe = emulator.eventLog.subscribe((event) => {
@@ -151,8 +160,8 @@ function debounce(run: () => void): () => void {
 
 // Watching starts before the ready line: whoever reads it may change a file at once.
 if (flags.watch && !flags.check) {
-  // Recursive fs.watch works on Linux from Node 20.
-  for (const folder of codeFolders(emulator.app)) {
+  // Recursive fs.watch works on Linux from Node 20. A package does not follow the source: nothing to reload.
+  for (const folder of emulator.packaged ? [] : codeFolders(emulator.app)) {
     watch(
       folder,
       { recursive: true },

@@ -11,7 +11,10 @@ export const HELP = `Usage: npm run emulate -- [options]
   --http-port <n>   HTTP API port (also --httpPort). Default 3000; 0 = any free port
   --ws-port <n>     WebSocket + management API port (also --websocketPort). Default 3001; 0 = any free port
   --host <addr>     Address to listen on. Default 127.0.0.1
-  --stage <name>    Stage name. Default from serverless.yml
+  --stage <name>    Stage name. Default from serverless.yml (with --package: the package's stage)
+  --package <dir>   Run the handlers from the deployable package npm run package wrote in <dir> (e.g. .serverless:
+                    its CloudFormation template names each function's zip and handler) instead of the source.
+                    Refused when missing or older than serverless.yml or the sources (run npm run package)
   --data <dir>      DynamoDB data folder, relative to the service root (survives restarts). Default .emulator/dynamodb
   --memory          Keep DynamoDB data in memory only
   --dynamodb <where>  dynalite (default), localstack (http://127.0.0.1:4566 or LOCALSTACK_ENDPOINT),
@@ -41,6 +44,7 @@ export interface CliFlags {
   wsPort: string | undefined;
   host: string | undefined;
   stage: string | undefined;
+  package: string | undefined;
   data: string;
   memory: boolean;
   dynamodb: string | undefined;
@@ -67,6 +71,7 @@ const OPTIONS = {
   websocketPort: { type: 'string' },
   host: { type: 'string' },
   stage: { type: 'string' },
+  package: { type: 'string' },
   data: { type: 'string', default: '.emulator/dynamodb' },
   memory: { type: 'boolean', default: false },
   dynamodb: { type: 'string' },
@@ -104,6 +109,7 @@ export function parseFlags(args: string[]): CliFlags {
     wsPort: values['ws-port'] ?? values.websocketPort,
     host: values.host,
     stage: values.stage,
+    package: values.package,
     data: values.data!,
     memory: values.memory!,
     dynamodb: values.dynamodb,

@@ -15,8 +15,14 @@ import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
 import type { ContainerData, FromContainer, ToContainer } from './runtime.js';
 import { LATENCY_PROFILES, type LatencyProfile } from '../latency.js';
 
+/** A function as the invoker runs it: serverless.yml's definition, its code maybe taken from a package. */
+export type InvokedFunction = FunctionDefinition & {
+  /** Plain JavaScript from a deployable package (emulate --package): imported by Node itself, not through tsx. */
+  nativeHandler?: boolean;
+};
+
 export interface LambdaInvokerOptions {
-  functions: FunctionDefinition[];
+  functions: InvokedFunction[];
   /** Merged over every function's environment (e.g. DYNAMODB_ENDPOINT pointing at dynalite). */
   environment?: Record<string, string>;
   region?: string;
@@ -69,7 +75,7 @@ interface Queued {
 }
 
 interface FunctionPool {
-  definition: FunctionDefinition;
+  definition: InvokedFunction;
   containers: Set<Container>;
   queue: Queued[];
   coldStarts: number;
@@ -163,6 +169,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       accountId,
       interceptHosts: options.interceptHosts ?? [],
       interceptMode: options.interceptMode ?? 'fast',
+      nativeHandler: fn.nativeHandler === true,
       wake: new SharedArrayBuffer(8),
     };
     const worker = new Worker(containerEntry, { workerData: data, env: environmentFor(fn), stdout: true, stderr: true });

@@ -21,6 +21,8 @@ export interface ContainerData {
   interceptHosts: string[];
   /** 'fast': management client answered at send (default); 'wire': the SDK's full request path, minus the socket. */
   interceptMode: 'fast' | 'wire';
+  /** The handler is plain JavaScript from a package: container.mjs imports it without tsx. */
+  nativeHandler: boolean;
   /**
    * The freeze signal: slot 0 counts invocations handed to this container. Between invocations the container
    * blocks on it (Atomics.wait), as a Lambda sandbox is frozen between invocations; the invoker bumps it and
@@ -183,7 +185,10 @@ const logStreamName = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/'
 
 async function loadHandler(): Promise<Handler> {
   const started = performance.now();
-  const module = (await import(pathToFileURL(data.handlerFile).href)) as Record<string, unknown>;
+  // container.mjs provides a tsx-free import for packaged bundles; source handlers are imported through tsx.
+  const nativeImport = (globalThis as { __lambdaContainerImport?: (url: string) => Promise<unknown> }).__lambdaContainerImport;
+  const url = pathToFileURL(data.handlerFile).href;
+  const module = (await (nativeImport ? nativeImport(url) : import(url))) as Record<string, unknown>;
   const exported = module[data.handlerExport] ?? (module.default as Record<string, unknown> | undefined)?.[data.handlerExport];
   if (typeof exported !== 'function') {
     throw Object.assign(new Error(`${data.handlerFile} does not export a function named "${data.handlerExport}"`), {

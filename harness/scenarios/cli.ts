@@ -19,12 +19,20 @@ import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 import { parseMode, parseScale, type LoadRunOptions } from './load/section.js';
 import { summaryTable } from './load/summary.js';
 import { loadProgressBars } from './load/progress.js';
+import { stageTargets } from './stage/target.js';
 
 const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
 
   (no paths)              every scenario under scenarios/ except scenarios/load/
   --target <url>          run against a running emulator's HTTP API (e.g. http://localhost:3000); needs --ws
   --ws <url>              its WebSocket URL (e.g. ws://localhost:3001)
+  --stage <name>          run against a deployed stage: its endpoints from the outputs of the CloudFormation
+                          stack <service>-<stage> (HttpApiUrl, ServiceEndpointWebsocket), AWS calls signed with
+                          the default credential chain; a client's connection record is read with DynamoDB
+                          GetItem, other steps needing the emulator's insides are skipped. Needs --token-command
+  --token-command <cmd>   with --stage: prints a token for {role} / {sub} (shell-quoted; also SCENARIO_ROLE,
+                          SCENARIO_SUB), e.g. "npm run -s token -- --sub {sub} --role {role} --stage test"
+  --region <name>         with --stage: the stack's region (default serverless.yml's)
   --reporter <list>       console (default), junit, json, markdown, github, html — comma-separated; html is one
                           self-contained file with a sequence diagram per scenario; github prints
                           ::error/::warning annotations at the failing step's file:line and appends a
@@ -43,6 +51,8 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --connections <mode>    load sections' connections: simulated (in-process, no sockets: tens of thousands) or
                           ws (real sockets, also against --target; a few thousand). LOAD_CONNECTIONS too;
                           default the file's load.mode, else simulated
+  --package <dir>         the in-process emulators run the deployable package npm run package wrote in <dir>
+                          (e.g. .serverless) instead of the source, as its stage; refused when missing or stale
   --dynamodb <where>      the in-process emulators' DynamoDB: dynalite (default), localstack, floci or a URL
                           (docker-compose.localstack.yml; DYNAMODB_ENDPOINT also works)
   -h, --help`;
@@ -58,11 +68,15 @@ async function main(): Promise<number> {
     options: {
       target: { type: 'string' },
       ws: { type: 'string' },
+      stage: { type: 'string' },
+      'token-command': { type: 'string' },
+      region: { type: 'string' },
       reporter: { type: 'string', default: 'console' },
       out: { type: 'string', default: 'reports' },
       concurrency: { type: 'string', default: '2' },
       strict: { type: 'boolean', default: Boolean(process.env.CI) },
       dynamodb: { type: 'string' },
+      package: { type: 'string' },
       tag: { type: 'string', multiple: true },
       grep: { type: 'string' },
       bail: { type: 'boolean', default: false },
@@ -94,13 +108,31 @@ async function main(): Promise<number> {
   };
   const selection: Selection = { ...optional('tags', parseTags(values.tag)), ...optional('grep', parseGrep(values.grep)) };
 
+  if (values.package !== undefined && (values.target || values.stage))
+    throw new Error('--package runs in-process emulators: not with --target or --stage');
+  if (values.stage && values.target) throw new Error('--stage and --target are two different targets: give one');
+  if (!values.stage && (values['token-command'] || values.region)) throw new Error('--token-command and --region go with --stage');
   const endpoint = chooseDynamoDBEndpoint({ dynamodb: values.dynamodb });
+  // An external DynamoDB gives each emulator a stage of its own; a package is built for one stage.
+  if (values.package !== undefined && endpoint) throw new Error('--package and --dynamodb do not go together (a package has one stage)');
   const dynamodb = endpoint ? { dynamodbEndpoint: endpoint } : {};
   const files = await expandPaths(positionals, root);
   if (!files.length) throw new Error('No scenario files found');
-  const targets: TargetFactory = values.target
-    ? remoteTarget({ httpUrl: values.target, wsUrl: values.ws!, projectRoot: root })
-    : inProcessTargets({ projectRoot: root, size: concurrency, ...dynamodb });
+  const targets: TargetFactory = values.stage
+    ? await stageTargets({
+        projectRoot: root,
+        stage: values.stage,
+        tokenCommand: values['token-command'],
+        ...optional('region', values.region),
+      })
+    : values.target
+      ? remoteTarget({ httpUrl: values.target, wsUrl: values.ws!, projectRoot: root })
+      : inProcessTargets({
+          projectRoot: root,
+          size: concurrency,
+          ...dynamodb,
+          ...optional('package', values.package === undefined ? undefined : relative(root, resolve(values.package)) || '.'),
+        });
   const started = Date.now();
   // A progress bar for load scenarios' large connection waves, on an interactive terminal only.
   const bar = process.stderr.isTTY

@@ -122,7 +122,7 @@ export async function runScenario(
       continue;
     }
     const kind: StepKind = stepKinds[actionOf(rawStep)] as StepKind;
-    if (!target.insides && kind.needsInsides(rawStep)) {
+    if (kind.needsInsides(rawStep) && !(target.insides && (target.insides.supports?.(rawStep) ?? true))) {
       const reason = `needs the emulator's insides (faults, clock, cache keys, connections table), not available on ${target.name}`;
       results.push({ ...base, status: 'skipped', durationMs: 0, reason });
       if (kind.changesState) skipRestBecause = `depends on skipped ${label}`;

@@ -1,7 +1,7 @@
 /**
  * Where scenarios run. In-process: emulators started here (a small pool, each reset between scenarios — the
- * default, and what CI uses). Remote: the endpoints of a running `npm run emulate` (or, later, a deployed stage),
- * where steps that need the emulator's insides are skipped with a reason.
+ * default, and what CI uses). Remote: the endpoints of a running `npm run emulate`, where steps that need the
+ * emulator's insides are skipped with a reason. A deployed stage: stage/target.ts.
  */
 import { resolve } from 'node:path';
 import { ScanCommand, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -12,6 +12,7 @@ import type { LoggedEvent } from '../eventLog.js';
 import type { MetricQuery, MetricSeries } from '../cloudwatch/metrics.js';
 import type { SimulatedClient, SimulatedHandshake } from '../apiGateway/websocket/api.js';
 import type { SimulatedClientEvents } from '../apiGateway/websocket/simulated.js';
+import type { Step } from './format.js';
 
 /** How the app subscribes: `send` plus the step's fields under `dataField`, acknowledged by a frame matching `ack`. */
 export interface SubscribeProtocol {
@@ -22,7 +23,13 @@ export interface SubscribeProtocol {
 
 /** What a scenario can do to and learn from the emulator itself; absent on a remote target. */
 export interface TargetInsides {
-  connectionIdOf(userAgent: string): string | undefined;
+  /**
+   * Whether this target can run a step that needs insides (undefined: all of them). A deployed stage maps some to
+   * AWS APIs and not others; the runner reports the others as skipped.
+   */
+  supports?(step: Step): boolean;
+  /** A deployed stage looks it up (asynchronously); the emulator knows it. */
+  connectionIdOf(userAgent: string): string | undefined | Promise<string | undefined>;
   faults: {
     postToConnection(connectionId: string, status: number, count: number): void;
     socketDies(connectionId: string, disconnectFails: boolean): void;
@@ -48,16 +55,17 @@ export interface TargetInsides {
   /** Waits until API Gateway has let go of the connection and its $disconnect (if any) has run. */
   settle(connectionId: string): Promise<void>;
   /** Load runs: connections without sockets in the emulated API's registry (harness/apiGateway/websocket/simulated.ts). */
-  simulatedConnections: {
+  /** Absent where connections cannot enter the API's registry in-process (a deployed stage). */
+  simulatedConnections?: {
     connect(
       handshake: SimulatedHandshake,
       client: SimulatedClientEvents,
     ): Promise<{ ok: true; client: SimulatedClient } | { ok: false; status: number }>;
   };
   /** The new-connections-per-second quota until the target is released (AWS's 500 by default). */
-  setMaxConnectionsPerSecond(rate: number): void;
+  setMaxConnectionsPerSecond?(rate: number): void;
   /** Calls `listener` for each event the emulator records from now on; returns the unsubscribe. */
-  onEvent(listener: (event: LoggedEvent) => void): () => void;
+  onEvent?(listener: (event: LoggedEvent) => void): () => void;
 }
 
 export interface ScenarioTarget {
@@ -190,6 +198,8 @@ export function inProcessTargets(options: {
   size: number;
   jwtSecret?: string;
   dynamodbEndpoint?: string;
+  /** A folder npm run package wrote: the emulators run its bundles instead of the source (and its stage). */
+  package?: string;
 }): TargetFactory {
   const idle: Emulator[] = [];
   const all: Promise<Emulator>[] = [];
@@ -227,6 +237,7 @@ export function inProcessTargets(options: {
         const starting = startEmulator({
           projectRoot: options.projectRoot,
           ...storage,
+          ...(options.package !== undefined ? { package: options.package } : {}),
           environment: { LOG_LEVEL: 'INFO', ...(secret ? { JWT_SECRET: secret } : {}) },
         });
         all.push(starting);

@@ -84,13 +84,13 @@ export async function runLoad(spec: LoadSpec, options: LoadOptions): Promise<Loa
   const protocol = target.subscribe;
   if (!protocol) throw new Error('a load run subscribes its connections: serverless.yml needs custom.emulator.scenarios.subscribe');
   if (spec.maxConnectionsPerSecond !== undefined) {
-    if (insides) insides.setMaxConnectionsPerSecond(spec.maxConnectionsPerSecond);
+    insides?.setMaxConnectionsPerSecond?.(spec.maxConnectionsPerSecond);
     // Against `npm run emulate` the quota is the emulator's own (--max-connections-per-second).
   }
 
   // What the emulator's log says: when each write was captured (commit), management calls, failed invocations.
   const committedAt = new Map<string, number>();
-  const stopListening = insides?.onEvent((event: LoggedEvent) => {
+  const stopListening = insides?.onEvent?.((event: LoggedEvent) => {
     if (event.kind === 'streamRecord') committedAt.set(event.eventID, performance.now());
     else if (event.kind === 'management') {
       metrics.count('management.calls');
@@ -374,7 +374,7 @@ export async function runLoad(spec: LoadSpec, options: LoadOptions): Promise<Loa
     mode: connector.mode,
     scale: options.scale,
     metrics: snapshot,
-    thresholds: evaluateThresholds(spec.thresholds, v, (metric) => insides !== undefined || !insideOnly(metric)),
+    thresholds: evaluateThresholds(spec.thresholds, v, (metric) => insides?.onEvent !== undefined || !insideOnly(metric)),
     inFlight: {
       handshakes: { peak: handshakes.peak, limit: spec.inFlight },
       mutations: { peak: mutations.peak, limit: m?.maxInFlight ?? 1 },

@@ -21,7 +21,7 @@ export const connectStep: StepKind<'connect'> = {
           return;
         }
         if (!outcome.ok) throw new StepFailure(`${client.name}: the handshake was refused with ${outcome.status}`);
-        client.connectionId = ctx.target.insides?.connectionIdOf(client.userAgent);
+        client.connectionId = await ctx.target.insides?.connectionIdOf(client.userAgent);
         progress?.({ scenario: ctx.scenario.name, step: `connect ${spec.client}`, done: ++connected, total: members.length });
       }),
     );
