@@ -170,6 +170,17 @@ describe('external stream poller', () => {
     expect(seen()).toEqual(['INSERT t=1', 'MODIFY t=2']);
   });
 
+  it('LimitExceededException: the poller backs off and reads on; each record still arrives once', async () => {
+    poller = await start('LATEST');
+    external.streamsEndpoint.limitGetRecords(3);
+    await put('l', '1');
+    await update('l', '2');
+    await until(() => received.length >= 2, 'the records after the throttling');
+    await settled();
+    expect(poller.counters.throttled).toBe(3);
+    expect(seen()).toEqual(['INSERT l=1', 'MODIFY l=2']);
+  });
+
   it('skip: records written while skipping are never handed over; the next ones are', async () => {
     poller = await start('LATEST');
     await put('s', '1');

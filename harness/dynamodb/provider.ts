@@ -385,6 +385,8 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     sweepExpiredItems,
     /** DynamoDB Streams of the tables whose definition has a StreamSpecification. */
     streams,
+    /** Their DynamoDB Streams API, served on `endpoint` (dynalite mode); its faults. */
+    streamsEndpoint,
     /** Deletes every item of every table (test isolation without recreating tables). */
     async truncate(): Promise<void> {
       for (const table of options.tables) await deleteItems(table.TableName, await scanAll(table));

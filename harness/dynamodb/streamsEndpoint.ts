@@ -94,6 +94,8 @@ function firstAfter(records: StreamRecord[], after: bigint): number {
 }
 
 export function createStreamsEndpoint(streams: Streams) {
+  // Fault: the next N GetRecords calls answer LimitExceededException, as AWS does past 5 calls a second per shard.
+  let limitExceeded = 0;
   const byArn = (arn: unknown): Stream => {
     if (typeof arn !== 'string' || arn.length < 37 || arn.length > 1024)
       throw validation(
@@ -193,6 +195,10 @@ export function createStreamsEndpoint(streams: Streams) {
     },
 
     GetRecords(body) {
+      if (limitExceeded > 0) {
+        limitExceeded--;
+        throw new StreamsApiError('LimitExceededException', 'Rate exceeded for shard');
+      }
       const max = limit(body.Limit, 1000, 1000);
       const position = decodeIterator(body.ShardIterator);
       const now = streams.now();
@@ -314,6 +320,10 @@ export function createStreamsEndpoint(streams: Streams) {
       });
     },
     tableOperation,
+    /** The next `count` GetRecords calls answer LimitExceededException (HTTP 400), as AWS does to a reader too fast. */
+    limitGetRecords(count: number): void {
+      limitExceeded += count;
+    },
   };
 }
 
