@@ -192,6 +192,11 @@ export async function startEmulator(options: EmulatorOptions) {
         dynamodb: dynamodb.client,
         tables: [...positions].map(([tableName, startingPosition]) => ({ tableName, startingPosition })),
         onRecord: (tableName, record) => dynamodb.streams.ingest(tableName, record),
+        // Not silent: the app runs, and says which of its stream events cannot fire on this endpoint.
+        onMissingStream: (_tableName, reason) => {
+          eventLog.record({ kind: 'fault', description: reason });
+          console.warn(`${reason} (does ${dynamodb.endpoint} serve DynamoDB Streams?)`);
+        },
         eventLog,
       });
     } catch (error) {

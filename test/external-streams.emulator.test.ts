@@ -8,7 +8,9 @@
  *   behaving as in dynalite mode (the same batches as f18), and a reset's emptying of the tables is not delivered;
  * - the app's notifier, fed from that stream, delivers the functional scenarios' notifications end to end.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import dynalite from 'dynalite';
 import { fileURLToPath } from 'node:url';
 import {
   BatchWriteItemCommand,
@@ -156,6 +158,37 @@ describe('stream fixture on an external DynamoDB', () => {
       dynamodb: { Keys: { id: S('expiring') } },
     });
     expect(records().filter((r) => r.eventName === 'REMOVE')).toHaveLength(1);
+  });
+});
+
+describe('an external DynamoDB without DynamoDB Streams', () => {
+  it('the emulator starts, and says which tables cannot feed their stream events (not a silent loss)', async () => {
+    const server = dynalite({ createTableMs: 0 }); // dynalite itself: no Streams API
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const warnings: string[] = [];
+    const warn = vi.spyOn(console, 'warn').mockImplementation((message: string) => void warnings.push(message));
+    let emulator: Emulator | undefined;
+    try {
+      emulator = await startEmulator({
+        projectRoot: fileURLToPath(new URL('./fixtures/stream-app', import.meta.url)),
+        storage: { endpoint: `http://127.0.0.1:${port}` },
+      });
+      const faults = emulator.eventLog
+        .all()
+        .filter((e): e is Extract<LoggedEvent, { kind: 'fault' }> => e.kind === 'fault')
+        .map((e) => e.description);
+      expect(faults).toEqual([
+        expect.stringMatching(/^streamfix-items has no stream on the DynamoDB endpoint/),
+        expect.stringMatching(/^streamfix-plain has no stream on the DynamoDB endpoint/),
+      ]);
+      expect(warnings).toHaveLength(2);
+      expect(warnings[0]).toContain(`does http://127.0.0.1:${port} serve DynamoDB Streams?`);
+    } finally {
+      warn.mockRestore();
+      await emulator?.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

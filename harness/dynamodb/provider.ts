@@ -238,7 +238,13 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       // A table an external endpoint already had, without the stream serverless.yml declares: turn it on.
       const wanted = createTableInput(table, external).StreamSpecification;
       if (wanted && !streamEnabled) {
-        await client.send(new UpdateTableCommand({ TableName: table.TableName, StreamSpecification: wanted }));
+        try {
+          await client.send(new UpdateTableCommand({ TableName: table.TableName, StreamSpecification: wanted }));
+        } catch (error) {
+          // An endpoint without DynamoDB Streams (dynalite itself): the emulator's poller says so at start.
+          if ((error as Error).name !== 'ValidationException') throw error;
+          continue;
+        }
         for (let i = 0; i < 100; i++) {
           const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
           if (Table?.TableStatus === 'ACTIVE') break;

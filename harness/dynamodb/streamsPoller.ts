@@ -36,6 +36,11 @@ export interface StreamsPollerOptions {
   /** Finds each table's LatestStreamArn. */
   dynamodb: DynamoDBClient;
   tables: Array<{ tableName: string; startingPosition: 'LATEST' | 'TRIM_HORIZON' }>;
+  /**
+   * A table whose stream the endpoint does not show (an endpoint without DynamoDB Streams): called, and the table
+   * is left out. Without it, that is an error at start.
+   */
+  onMissingStream?: (tableName: string, reason: string) => void;
   /** Called once per record, in shard order. */
   onRecord: (tableName: string, record: StreamRecord) => void;
   eventLog?: EventLog;
@@ -261,10 +266,12 @@ export async function startStreamsPoller(options: StreamsPollerOptions) {
   const tables: TableState[] = [];
   for (const { tableName, startingPosition } of options.tables) {
     const { Table } = await options.dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
-    if (!Table?.LatestStreamArn || Table.StreamSpecification?.StreamEnabled === false)
-      throw new Error(
-        `${tableName} has no stream on the DynamoDB endpoint (DescribeTable shows no LatestStreamArn): its stream events would never fire`,
-      );
+    if (!Table?.LatestStreamArn || Table.StreamSpecification?.StreamEnabled === false) {
+      const reason = `${tableName} has no stream on the DynamoDB endpoint (DescribeTable shows no LatestStreamArn): its stream events would never fire`;
+      if (!options.onMissingStream) throw new Error(reason);
+      options.onMissingStream(tableName, reason);
+      continue;
+    }
     const table: TableState = { tableName, streamArn: Table.LatestStreamArn, startingPosition, shards: new Map(), readers: new Set() };
     for (const shard of await listShards(table.streamArn)) {
       const closed = Boolean(shard.SequenceNumberRange?.EndingSequenceNumber);
