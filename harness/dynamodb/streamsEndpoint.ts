@@ -5,9 +5,10 @@
  * (`aws dynamodbstreams … --endpoint-url`), the KCL adapter, the emulator's own poller in its tests — reads the
  * emulated stream through it.
  *
- * It also gives DynamoDB's table answers what dynalite leaves out of them: a CreateTable or UpdateTable with a
- * StreamSpecification starts a stream, and CreateTable/UpdateTable/DescribeTable answers carry StreamSpecification,
- * LatestStreamArn and LatestStreamLabel, as DynamoDB's do.
+ * It also gives DynamoDB's table answers what dynalite leaves out of them: a CreateTable with a StreamSpecification
+ * starts a stream (so does an UpdateTable that dynalite accepts; it refuses one that changes only the stream), and
+ * CreateTable/UpdateTable/DescribeTable answers carry StreamSpecification, LatestStreamArn and LatestStreamLabel, as
+ * DynamoDB's do. Turning a stream off is not followed.
  *
  * Shard iterators are opaque to readers (as AWS's are): here the base64 of the stream, the shard, the position (the
  * sequence number after which to read) and when the iterator was handed out, on the emulator's clock — so it
