@@ -136,6 +136,16 @@ describe('external stream poller', () => {
     expect(received.map((r) => r.eventID)).toEqual(source().map((r) => r.eventID));
   });
 
+  it('more shards than one DescribeStream page (100): the poller pages with ExclusiveStartShardId and reaches the last', async () => {
+    for (let i = 0; i < 110; i++) external.streams.rollShard(TABLE);
+    expect(external.streams.streams.get(TABLE)!.shards.length).toBeGreaterThan(100);
+    poller = await start('LATEST');
+    await put('p', '1'); // in the open shard, which only the last page of DescribeStream lists
+    await until(() => received.length >= 1, 'the record in the last shard');
+    await settled();
+    expect(seen()).toEqual(['INSERT p=1']);
+  });
+
   it('a rollover while reading: the child shard is found and read after the parent', async () => {
     poller = await start('LATEST');
     await put('r', '1');
