@@ -1,5 +1,5 @@
 /**
- * The DynamoDB Streams API the emulator serves on its DynamoDB port (harness/dynamodb/streamsEndpoint.ts), read
+ * F24 The DynamoDB Streams API the emulator serves on its DynamoDB port (harness/dynamodb/streamsEndpoint.ts), read
  * with the real `@aws-sdk/client-dynamodb-streams` client, against AWS's API reference: DescribeTable's
  * LatestStreamArn, ListStreams, DescribeStream (shards, parents, paging), GetShardIterator (the four types), GetRecords
  * (the record shape, NextShardIterator, closed shards) and the documented errors (ResourceNotFoundException,
