@@ -14,16 +14,20 @@ import { createLambdaInvoker } from './lambda/invoker.js';
 import { createWebSocketApi } from './apiGateway/websocket/api.js';
 import { createHttpApi } from './apiGateway/http/api.js';
 import { corsConfiguration } from './apiGateway/http/cors.js';
-import type { HttpLikeResponse, Invoke } from './lambda/types.js';
+import type { HttpLikeRequest, HttpLikeResponse, Invoke } from './lambda/types.js';
 import { latencyProfile, type LatencyProfile } from './latency.js';
 import { createQueues } from './sqs/queues.js';
 import type { StreamRecord } from './dynamodb/streams.js';
 import { createSqsMapping, createStreamMapping, type RecordFault } from './lambda/eventSourceMapping.js';
 import { createInvokeApi, isInvokeRequest } from './lambda/invokeApi.js';
 import type { LogEventRule } from './config/emulatorSettings.js';
+import { createMetricsStore, metricsJson } from './cloudwatch/metrics.js';
+import { metricsPrometheus, PROMETHEUS_CONTENT_TYPE } from './cloudwatch/prometheus.js';
 
 /** The emulator's health check on the HTTP port (not an AWS path: nothing deployed answers it). */
 export const HEALTH_PATH = '/_emulator/health';
+/** The CloudWatch metrics the functions' EMF lines carry: JSON, or Prometheus text with ?format=prometheus / Accept: text/plain. */
+export const METRICS_PATH = '/_emulator/metrics';
 
 export interface EmulatorOptions {
   /** The project folder holding serverless.yml and the handler code. */
@@ -106,6 +110,9 @@ export async function startEmulator(options: EmulatorOptions) {
     indexLag: initialLatency.indexLag,
   });
 
+  const mapLogEvents = logEventMapper(app.emulator.logEvents, eventLog);
+  const metrics = createMetricsStore({ now: clock.now });
+
   // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
   // the API in-process), so the API gets a forwarding invoke and the invoker the API's management handler.
   let invoker: ReturnType<typeof createLambdaInvoker> | undefined;
@@ -150,7 +157,11 @@ export async function startEmulator(options: EmulatorOptions) {
     serveIntercepted: (request) =>
       request.headers.host?.split(':')[0] === sqsHost ? queues.handle(request) : websocketApi.management.handle(request),
     latency: initialLatency,
-    onLog: logEventMapper(app.emulator.logEvents, eventLog),
+    onLog: (functionName, line, raw) => {
+      mapLogEvents(functionName, line);
+      // Lambda's stdout goes to CloudWatch Logs, which extracts the metrics of EMF lines: so does the emulator.
+      metrics.ingest(functionName, raw);
+    },
   });
 
   // Event source mappings: each function's `stream` and `sqs` events, polling the emulated stream and queues.
@@ -225,6 +236,21 @@ export async function startEmulator(options: EmulatorOptions) {
       }),
     ),
   });
+  const serveMetrics = async (request: HttpLikeRequest): Promise<HttpLikeResponse> => {
+    const format = new URLSearchParams(request.path.split('?')[1] ?? '').get('format');
+    const accept = request.headers.accept ?? '';
+    // Prometheus scrapers ask for text/plain (or OpenMetrics); a browser or curl gets JSON unless it asks.
+    const prometheus = format === 'prometheus' || (format === null && /text\/plain|openmetrics/.test(accept) && !/json/.test(accept));
+    if (format !== null && format !== 'prometheus' && format !== 'json')
+      return {
+        statusCode: 400,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ message: `format must be json or prometheus, got "${format}"` })),
+      };
+    return prometheus
+      ? { statusCode: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, body: Buffer.from(await metricsPrometheus(metrics)) }
+      : { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(metricsJson(metrics))) };
+  };
   const cors = corsConfiguration(
     app.httpApiCors,
     httpRoutes.map((r) => r.method),
@@ -240,6 +266,7 @@ export async function startEmulator(options: EmulatorOptions) {
     serveLocal: (request) => {
       const path = request.path.split('?')[0];
       if (path === HEALTH_PATH && request.method === 'GET') return Promise.resolve(health());
+      if (path === METRICS_PATH && request.method === 'GET') return serveMetrics(request);
       if (isInvokeRequest(path)) return invokeApi(request);
       return undefined;
     },
@@ -257,6 +284,9 @@ export async function startEmulator(options: EmulatorOptions) {
     httpApi,
     /** The emulated SQS queues of serverless.yml. */
     queues,
+    /** CloudWatch metrics from the functions' EMF log lines (also served at METRICS_PATH). */
+    metrics,
+    metricsUrl: `http://${host}:${httpPort}${METRICS_PATH}`,
     streamMappings,
     sqsMappings,
     /** With an external DynamoDB, the reader of its stream (undefined in dynalite mode). */
@@ -311,6 +341,7 @@ export async function startEmulator(options: EmulatorOptions) {
       dynamodb.faults.clear();
       invoker!.clearFaults();
       eventLog.clear();
+      metrics.clear();
     },
     /** Re-imports handler code on the next invocations (open connections are kept). */
     reload: () => invoker!.reload(),

@@ -10,6 +10,7 @@ import { createNotifier } from './realtime/notifier.js';
 import { createUserSlots } from './realtime/userSlots.js';
 import { createFanoutQueue } from './realtime/fanoutQueue.js';
 import { logger } from './shared/logger.js';
+import { appMetrics } from './shared/metrics.js';
 
 /**
  * The composition root: builds every dependency once per container from configuration. Handlers call this and
@@ -29,7 +30,7 @@ export function createApp(cfg: Config = config()) {
     retryBaseDelayMs: cfg.notify.retryBaseDelayMs,
   };
   const idempotency = cfg.idempotencyTable ? createIdempotencyStore(db, cfg.idempotencyTable, cfg.idempotencyTtlSeconds) : undefined;
-  const partners = createPartnerService({ repository, cache, logger, ...(idempotency ? { idempotency } : {}) });
+  const partners = createPartnerService({ repository, cache, logger, metrics: appMetrics, ...(idempotency ? { idempotency } : {}) });
   // SQS retries are the SDK's (a send is idempotent enough: a duplicate shard is a duplicate the client drops by eventId).
   const queue = cfg.notify.fanoutQueueUrl ? createFanoutQueue(new SQSClient({ region: cfg.region }), cfg.notify.fanoutQueueUrl) : undefined;
   const notifier = createNotifier({
@@ -41,8 +42,9 @@ export function createApp(cfg: Config = config()) {
     sendOptions,
     fanout: { shardThreshold: cfg.notify.shardThreshold, shardSize: cfg.notify.shardSize },
     queue,
+    metrics: appMetrics,
   });
-  return { cfg, db, cache, connections, repository, notifier, partners, logger, sendOptions };
+  return { cfg, db, cache, connections, repository, notifier, partners, logger, metrics: appMetrics, sendOptions };
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -8,7 +8,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startBackend, TABLES, type Backend } from './helpers/backend.js';
 import { seedPartnerInput } from './fixtures/seed.js';
 import { MAX_MESSAGE_BYTES, packFrames, type Notification } from '../src/realtime/notifications.js';
-import { decodeShard, MAX_SHARD_BYTES, shardBodies } from '../src/realtime/fanoutQueue.js';
+import { decodeShard, MAX_SHARD_BYTES, sendBatches, shardBodies } from '../src/realtime/fanoutQueue.js';
 
 let backend: Backend;
 let admin: string;
@@ -110,6 +110,23 @@ describe('batching within one stream batch', () => {
     for (const body of bodies) expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_SHARD_BYTES);
     expect(bodies.flatMap((b) => decodeShard(b).deliveries)).toEqual(deliveries);
     expect(JSON.parse(bodies[0]).payloads).toEqual([shared]);
+  });
+
+  it('shards are sent in batches of at most 10 entries and at most MAX_SHARD_BYTES in total (SQS BatchRequestTooLong)', () => {
+    const shared = JSON.stringify({ type: 'cache_invalidated', keys: ['all_partners'], timestamp: 't' });
+    // 10,000 connections in shards of 2,000: five ~100 KB shards, which SQS takes one by one but not all in one batch.
+    const deliveries = Array.from({ length: 10_000 }, (_, i) => ({ connectionId: `conn-${i}-${'c'.repeat(20)}`, payloads: [shared] }));
+    const bodies = shardBodies(deliveries, 2000);
+    const total = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
+    expect(total).toBeGreaterThan(MAX_SHARD_BYTES);
+    const batches = sendBatches(bodies);
+    expect(batches.flat()).toEqual(bodies);
+    for (const batch of batches) {
+      expect(batch.length).toBeLessThanOrEqual(10);
+      expect(batch.reduce((n, b) => n + Buffer.byteLength(b), 0)).toBeLessThanOrEqual(MAX_SHARD_BYTES);
+    }
+    const small = Array.from({ length: 23 }, () => 'x');
+    expect(sendBatches(small).map((b) => b.length)).toEqual([10, 10, 3]);
   });
 
   it('an unreadable record is reported by sequence number; the records before it are handled, the ones after left for the retry', async () => {

@@ -303,4 +303,49 @@ describe('F18 SQS queue and its event source mapping', () => {
     expect(missing.statusCode).toBe(400);
     expect(JSON.parse(Buffer.from(missing.body).toString()).__type).toBe('com.amazonaws.sqs#QueueDoesNotExist');
   });
+
+  it("SQS limits as AWS answers them: the queue's MaximumMessageSize bounds a message and a batch's messages together", async () => {
+    const call = (target: string, body: object) =>
+      emulator.queues.handle({
+        method: 'POST',
+        path: '/',
+        headers: { 'x-amz-target': `AmazonSQS.${target}` },
+        body: Buffer.from(JSON.stringify(body)),
+      });
+    const queue = emulator.app.queues.find((q) => q.QueueName === 'streamfix-failures')!;
+    expect(queue.MaximumMessageSize).toBe(1_048_576); // AWS's default since 2025 when the template sets none
+    const before = emulator.queues.messages('streamfix-failures').length;
+    const third = 'x'.repeat(Math.ceil(queue.MaximumMessageSize / 3) + 1);
+    const errorOf = async (target: string, body: object) => {
+      const answer = await call(target, body);
+      return {
+        status: answer.statusCode,
+        type: JSON.parse(Buffer.from(answer.body).toString()).__type,
+        query: answer.headers['x-amzn-query-error'],
+      };
+    };
+    const entries = (n: number, body: string) => Array.from({ length: n }, (_, i) => ({ Id: String(i), MessageBody: body }));
+    expect(await errorOf('SendMessageBatch', { QueueUrl: queue.url, Entries: entries(3, third) })).toEqual({
+      status: 400,
+      type: 'com.amazonaws.sqs#BatchRequestTooLong',
+      query: 'AWS.SimpleQueueService.BatchRequestTooLong;Sender',
+    });
+    expect(await errorOf('SendMessageBatch', { QueueUrl: queue.url, Entries: entries(11, 'a') })).toMatchObject({
+      status: 400,
+      type: 'com.amazonaws.sqs#TooManyEntriesInBatchRequest',
+    });
+    expect(await errorOf('SendMessageBatch', { QueueUrl: queue.url, Entries: [] })).toMatchObject({
+      status: 400,
+      type: 'com.amazonaws.sqs#EmptyBatchRequest',
+    });
+    expect(await errorOf('SendMessage', { QueueUrl: queue.url, MessageBody: 'x'.repeat(queue.MaximumMessageSize + 1) })).toMatchObject({
+      status: 400,
+      type: 'com.amazonaws.sqs#InvalidParameterValue',
+    });
+    // A refused batch stores none of its messages; two of the three fit.
+    expect(emulator.queues.messages('streamfix-failures')).toHaveLength(before);
+    const fits = await call('SendMessageBatch', { QueueUrl: queue.url, Entries: entries(2, third) });
+    expect(fits.statusCode).toBe(200);
+    expect(emulator.queues.messages('streamfix-failures')).toHaveLength(before + 2);
+  });
 });

@@ -36,6 +36,8 @@ import {
   type Stand,
   type Template,
 } from './helpers/packagedTemplate.js';
+import { looksLikeEmf, parseEmf } from '../harness/cloudwatch/emf.js';
+import { METRIC_NAMES } from '../src/shared/metrics.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STAGE = 'test';
@@ -61,6 +63,8 @@ let template: Template;
 const bundles: Bundle[] = [];
 /** DynamoDB operations the bundled code performed (filled by the tables test, read by the IAM test). */
 let observed: DynamoRequest[] = [];
+/** What the bundles printed while the tables test ran them (their EMF lines among it), read by the monitoring test. */
+let printed = '';
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'perkup-package-'));
@@ -289,6 +293,7 @@ describe('package contract (npm run package, offline)', () => {
       });
     } finally {
       observed = dynamo.requests;
+      printed = [websocket.output(), graphql.output(), notifier.output()].join('\n');
       websocket.close();
       graphql.close();
       notifier.close();
@@ -354,6 +359,113 @@ describe('package contract (npm run package, offline)', () => {
     // Every declared table and index is used: an index the code never queries is cost without purpose.
     const declared = tables.flatMap((t) => [t.name, ...[...t.indexes.keys()].map((i) => `${t.name}/${i}`)]);
     expect([...used].sort()).toEqual(declared.sort());
+  });
+
+  it('the dashboard and alarms watch metrics the packaged code emits (namespace, name, dimensions) and functions of this stack', () => {
+    expect(printed, 'runs after the tables test, which ran every function but fanout').not.toBe('');
+    // What CloudWatch extracts from those log lines, read as the emulator reads them (AWS's EMF specification).
+    const series = (namespace: string, name: string, dimensions: Record<string, string>): string =>
+      JSON.stringify([namespace, name, Object.entries(dimensions).sort(([a], [b]) => (a < b ? -1 : 1))]);
+    const emitted = new Set<string>();
+    for (const line of printed.split('\n')) {
+      let document: unknown;
+      try {
+        document = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (!looksLikeEmf(document)) continue;
+      const parsed = parseEmf(document);
+      if (!parsed.ok) expect.fail(`an EMF line CloudWatch would refuse (${parsed.error}): ${line}`);
+      for (const d of parsed.data) emitted.add(series(d.namespace, d.name, d.dimensions));
+    }
+    const names = new Set([...emitted].map((k) => (JSON.parse(k) as [string, string])[1]));
+    expect([...names].sort(), 'the application metrics the bundles emitted').toEqual([...METRIC_NAMES].sort());
+
+    interface Watched {
+      where: string;
+      namespace: string;
+      name: string;
+      dimensions: Record<string, string>;
+    }
+    const watched: Watched[] = [];
+    const dimensionsOf = (list: Array<{ Name: string; Value: unknown }> = []) =>
+      Object.fromEntries(list.map((d) => [d.Name, evaluate(d.Value, template, stand)]));
+    const alarms = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+    const topics = Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::SNS::Topic')
+      .map(([id]) => id);
+    for (const [id, alarm] of alarms) {
+      const p = alarm.Properties as {
+        Namespace?: string;
+        MetricName?: string;
+        Dimensions?: Array<{ Name: string; Value: unknown }>;
+        Metrics?: Array<{
+          Id: string;
+          Expression?: string;
+          MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: [] } };
+        }>;
+        AlarmActions?: Array<{ Ref: string }>;
+      };
+      if (p.MetricName)
+        watched.push({ where: id, namespace: String(p.Namespace), name: p.MetricName, dimensions: dimensionsOf(p.Dimensions) });
+      const ids = (p.Metrics ?? []).map((m) => m.Id);
+      for (const m of p.Metrics ?? []) {
+        const stat = m.MetricStat?.Metric;
+        if (stat)
+          watched.push({
+            where: `${id}.${m.Id}`,
+            namespace: stat.Namespace,
+            name: stat.MetricName,
+            dimensions: dimensionsOf(stat.Dimensions),
+          });
+        // Metric math names queries by id: each one it names must be declared beside it.
+        for (const ref of m.Expression?.match(/\b[a-z][A-Za-z0-9_]*\b/g) ?? [])
+          if (ref !== 'FILL') expect(ids, `${id}: ${m.Expression} names ${ref}`).toContain(ref);
+      }
+      expect(p.MetricName !== undefined || (p.Metrics ?? []).length > 0, `${id} watches something`).toBe(true);
+      for (const action of p.AlarmActions ?? []) expect(topics, `${id} notifies a topic of this stack`).toContain(action.Ref);
+      expect(p.AlarmActions?.length, `${id} notifies someone`).toBeGreaterThan(0);
+    }
+    const dashboards = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.parse(evaluate(dashboards[0].Properties.DashboardBody, template, stand)) as {
+      widgets: Array<{ properties: { title: string; region: string; metrics: unknown[][] } }>;
+    };
+    for (const widget of body.widgets) {
+      expect(widget.properties.region, widget.properties.title).toBe(REGION);
+      let previous: string[] = [];
+      for (const row of widget.properties.metrics) {
+        // [namespace, name, dimension, value, …, {options}]; "." repeats the previous row's entry.
+        const parts = row.filter((x): x is string => typeof x === 'string').map((x, i) => (x === '.' ? previous[i] : x));
+        previous = parts;
+        const [namespace, name, ...pairs] = parts;
+        const dimensions: Record<string, string> = {};
+        for (let i = 0; i < pairs.length; i += 2) dimensions[pairs[i]] = pairs[i + 1];
+        watched.push({ where: `dashboard "${widget.properties.title}"`, namespace, name, dimensions });
+      }
+    }
+
+    const functionNames = bundles.map((b) => String(b.resource.Properties.FunctionName));
+    for (const w of watched) {
+      const what = `${w.where}: ${w.namespace}/${w.name} ${JSON.stringify(w.dimensions)}`;
+      if (w.namespace === 'AWS/Lambda') {
+        expect(['Errors', 'Invocations', 'Throttles', 'Duration', 'ConcurrentExecutions'], what).toContain(w.name);
+        expect(Object.keys(w.dimensions), what).toEqual(['FunctionName']);
+        expect(functionNames, what).toContain(w.dimensions.FunctionName);
+      } else {
+        // CloudWatch matches a metric on namespace, name and the exact set of dimensions: all three must agree.
+        expect([...emitted], `${what} is not a metric the code emits`).toContain(series(w.namespace, w.name, w.dimensions));
+      }
+    }
+    // Every application metric is on the dashboard, and the four alarms are there.
+    const onDashboard = new Set(watched.filter((w) => w.where.startsWith('dashboard')).map((w) => w.name));
+    for (const name of METRIC_NAMES) expect(onDashboard, `${name} on the dashboard`).toContain(name);
+    const alarmed = new Set(watched.filter((w) => !w.where.startsWith('dashboard')).map((w) => w.name));
+    for (const name of ['Errors', 'Invocations', 'NotificationsGone', 'FanoutDuration', 'Throttles'])
+      expect(alarmed, `an alarm on ${name}`).toContain(name);
+    const p99 = alarms.find(([, a]) => a.Properties.MetricName === 'FanoutDuration');
+    expect(p99?.[1].Properties.ExtendedStatistic, 'the fanout alarm is on its p99').toBe('p99');
   });
 
   it('IAM grants ManageConnections on this API and stage, DynamoDB on these tables and streams, SQS on these queues, only', () => {

@@ -34,7 +34,7 @@ describe('loader', () => {
       `${rel}:7:60: steps.1.expectMessage: unknown key "whithin"`,
       `${rel}:11:19: steps.4.advanceClock: expected number or must match pattern "^\\d+(\\.\\d+)?(ms|s|m|h)$"`,
       `${rel}:8:30: unknown client "bob" (declared: alice)`,
-      `${rel}:9:5: a step needs exactly one action (connect, send, subscribe, graphql, expectMessage, expectNoMessage, expectCacheInvalidated, expectConnection, expectClosed, expect, fault, advanceClock, disconnect, sleep), found send + sleep`,
+      `${rel}:9:5: a step needs exactly one action (connect, send, subscribe, graphql, expectMessage, expectNoMessage, expectCacheInvalidated, expectConnection, expectClosed, expectMetric, expect, fault, advanceClock, disconnect, sleep), found send + sleep`,
     ]);
   });
 

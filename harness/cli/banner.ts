@@ -21,6 +21,7 @@ export function banner(emulator: Emulator, facts: { readyMs: number; storage: st
       : emulator.streamsPoller
         ? [`  Streams     read from ${emulator.dynamodb.endpoint} (DynamoDB Streams API, polled 4 times a second per shard)`]
         : [`  Streams     ${emulator.dynamodb.endpoint}  (aws dynamodbstreams list-streams --endpoint-url ${emulator.dynamodb.endpoint})`]),
+    `  Metrics     ${emulator.metricsUrl}  (CloudWatch metrics from the functions' EMF lines; ?format=prometheus)`,
     `  Latency     ${describeProfile(emulator.latency)}${emulator.latency.name === 'none' ? '' : '   (--latency none: answers at once)'}`,
   ];
   if (facts.secretVariable) {

@@ -14,6 +14,7 @@ import { chooseDynamoDBEndpoint } from '../dynamodb/endpoint.js';
 import { describeEvent } from './describeEvent.js';
 import { HELP, listenSettings, parseFlags, UsageError, type CliFlags } from './options.js';
 import { banner } from './banner.js';
+import { metricsLine } from './metricsLine.js';
 import { latencyProfile, type LatencyProfile } from '../latency.js';
 
 function fail(message: string, code: number): never {
@@ -192,6 +193,19 @@ if (flags.watch && !flags.check) {
 
 // performance.now() counts from process start, so this includes Node and TypeScript loading.
 announce(Math.round(performance.now()));
+
+/** Every few seconds, the metrics the functions emitted (EMF), when they changed: what CloudWatch would show. */
+const METRICS_LINE_EVERY_MS = 5000;
+if (!flags.quiet && !flags.check) {
+  let shown: { store: Emulator['metrics']; version: number } | undefined;
+  setInterval(() => {
+    const store = emulator.metrics;
+    if (shown && shown.store === store && shown.version === store.version) return;
+    shown = { store, version: store.version };
+    const line = metricsLine(store);
+    if (line) console.log(`${new Date().toISOString().slice(11, 23)} 📈 ${line}  (${emulator.metricsUrl})`);
+  }, METRICS_LINE_EVERY_MS).unref();
+}
 
 if (flags.check) {
   await emulator.close();

@@ -58,6 +58,8 @@ export interface QueueDefinition {
   VisibilityTimeout: number;
   MessageRetentionPeriod: number;
   DelaySeconds: number;
+  /** Bytes; a message, and a SendMessageBatch's messages together, must not exceed it (AWS default 1 MiB). */
+  MaximumMessageSize: number;
   redrive?: { deadLetterTargetArn: string; maxReceiveCount: number };
 }
 
@@ -190,6 +192,7 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
       VisibilityTimeout: Number(props.VisibilityTimeout ?? 30),
       MessageRetentionPeriod: Number(props.MessageRetentionPeriod ?? 345_600),
       DelaySeconds: Number(props.DelaySeconds ?? 0),
+      MaximumMessageSize: Number(props.MaximumMessageSize ?? 1_048_576),
       ...(redrive
         ? {
             redrive: {

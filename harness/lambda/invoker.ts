@@ -35,8 +35,8 @@ export interface LambdaInvokerOptions {
   interceptMode?: 'fast' | 'wire';
   /** Network time of the AWS calls functions make. Default: none. */
   latency?: LatencyProfile;
-  /** Called for every line a function logs (after the event log has it). */
-  onLog?: (functionName: string, line: { level: string; message: string; data?: Record<string, unknown> }) => void;
+  /** Called for every line a function logs (after the event log has it), with the line as printed (`raw`). */
+  onLog?: (functionName: string, line: { level: string; message: string; data?: Record<string, unknown> }, raw: string) => void;
 }
 
 interface Pending {
@@ -148,7 +148,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       }
       const id = requestId();
       options.eventLog?.record({ kind: 'log', functionName: fn.name, ...entry, ...(id ? { requestId: id } : {}) });
-      options.onLog?.(fn.name, entry);
+      options.onLog?.(fn.name, entry, line);
     });
   }
 

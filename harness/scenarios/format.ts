@@ -36,6 +36,17 @@ export interface ClosedExpectation {
   code?: number;
   within?: number | string;
 }
+/** A statistic (default sum) of a CloudWatch metric the functions emitted as EMF, over the series matching name/namespace/dimensions. */
+export interface MetricExpectation {
+  name: string;
+  namespace?: string;
+  dimensions?: Record<string, string>;
+  statistic?: 'sum' | 'sampleCount' | 'min' | 'max' | 'average' | 'p50' | 'p90' | 'p99';
+  atLeast?: number;
+  atMost?: number;
+  equals?: number;
+  within?: number | string;
+}
 /** At least `count` (default 1) events of the emulator's log match the pattern (stream records, batches, queue moves…). */
 export interface EventExpectation {
   match: Pattern;
@@ -77,6 +88,7 @@ export interface Step {
   expectCacheInvalidated?: CacheExpectation;
   expectConnection?: ConnectionExpectation;
   expectClosed?: ClosedExpectation;
+  expectMetric?: MetricExpectation;
   expect?: Expectation[];
   fault?: Fault;
   advanceClock?: number | string;
@@ -94,6 +106,7 @@ export const ACTIONS = [
   'expectCacheInvalidated',
   'expectConnection',
   'expectClosed',
+  'expectMetric',
   'expect',
   'fault',
   'advanceClock',

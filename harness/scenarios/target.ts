@@ -9,6 +9,7 @@ import { SignJWT } from 'jose';
 import { startEmulator, type Emulator } from '../emulator.js';
 import { loadServerlessConfig, type ServerlessApp } from '../config/serverless.js';
 import type { LoggedEvent } from '../eventLog.js';
+import type { MetricQuery, MetricSeries } from '../cloudwatch/metrics.js';
 
 /** How the app subscribes: `send` plus the step's fields under `dataField`, acknowledged by a frame matching `ack`. */
 export interface SubscribeProtocol {
@@ -34,6 +35,8 @@ export interface TargetInsides {
   setLatency(profile: 'none' | 'aws'): Promise<void>;
   /** Moves the emulated clock and lets what became due happen (timeouts, TTL expiry). */
   advanceClock(ms: number): Promise<void>;
+  /** The CloudWatch series (from the functions' EMF lines) a query matches, since the scenario started. */
+  metrics(query: MetricQuery): MetricSeries[];
   /** Keys of each cache invalidation so far, oldest first. */
   cacheInvalidations(): string[][];
   /** Whether the app's record of the connection exists (custom.emulator.connectionRecord). */
@@ -118,6 +121,7 @@ function insidesOf(emulator: Emulator): TargetInsides {
       await emulator.websocketApi.settled();
       await emulator.dynamodb.sweepExpiredItems();
     },
+    metrics: (query) => emulator.metrics.find(query),
     cacheInvalidations: () => emulator.eventLog.all().flatMap((e) => (e.kind === 'cacheInvalidated' ? [e.keys] : [])),
     async connectionRecordExists(connectionId) {
       const { name, key } = needRecord();

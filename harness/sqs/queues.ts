@@ -37,11 +37,26 @@ interface Queue {
   messages: QueueMessage[];
 }
 
+/** The legacy (query protocol) codes SQS sends in `x-amzn-query-error`, where they differ from the JSON type. */
+const QUERY_ERROR_CODES: Partial<Record<QueueError['code'], string>> = {
+  QueueDoesNotExist: 'AWS.SimpleQueueService.NonExistentQueue',
+  BatchRequestTooLong: 'AWS.SimpleQueueService.BatchRequestTooLong',
+  TooManyEntriesInBatchRequest: 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest',
+  EmptyBatchRequest: 'AWS.SimpleQueueService.EmptyBatchRequest',
+};
+
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
 export class QueueError extends Error {
   constructor(
-    readonly code: 'QueueDoesNotExist' | 'InvalidParameterValue' | 'ReceiptHandleIsInvalid' | 'InvalidAction',
+    readonly code:
+      | 'QueueDoesNotExist'
+      | 'InvalidParameterValue'
+      | 'ReceiptHandleIsInvalid'
+      | 'InvalidAction'
+      | 'BatchRequestTooLong'
+      | 'TooManyEntriesInBatchRequest'
+      | 'EmptyBatchRequest',
     message: string,
   ) {
     super(message);
@@ -89,10 +104,11 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
     const queue = find(ref);
     if (typeof body !== 'string' || body.length === 0)
       throw new QueueError('InvalidParameterValue', 'The request must contain the parameter MessageBody.');
-    if (Buffer.byteLength(body) > 1024 * 1024)
+    const limit = queue.definition.MaximumMessageSize;
+    if (Buffer.byteLength(body) > limit)
       throw new QueueError(
         'InvalidParameterValue',
-        'One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.',
+        `One or more parameters are invalid. Reason: Message must be shorter than ${limit} bytes.`,
       );
     const delay = (delaySeconds ?? queue.definition.DelaySeconds) * 1000;
     const message: QueueMessage = {
@@ -206,12 +222,20 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
         }
         case 'SendMessageBatch': {
           const entries = (input.Entries ?? []) as Array<{ Id: string; MessageBody: string; DelaySeconds?: number }>;
-          if (entries.length === 0 || entries.length > 10) throw new QueueError('InvalidParameterValue', 'A batch holds 1 to 10 entries.');
-          const total = entries.reduce((n, e) => n + Buffer.byteLength(e.MessageBody ?? ''), 0);
-          if (total > 1024 * 1024)
+          if (entries.length === 0)
+            throw new QueueError('EmptyBatchRequest', 'There should be at least one SendMessageBatchRequestEntry in the request.');
+          if (entries.length > 10)
             throw new QueueError(
-              'InvalidParameterValue',
-              `Batch requests cannot be longer than 1048576 bytes. You have sent ${total} bytes.`,
+              'TooManyEntriesInBatchRequest',
+              `Maximum number of entries per request are 10. You have sent ${entries.length}.`,
+            );
+          // The limit is the queue's maximum message size, for the batch's messages together.
+          const limit = find(url).definition.MaximumMessageSize;
+          const total = entries.reduce((n, e) => n + Buffer.byteLength(e.MessageBody ?? ''), 0);
+          if (total > limit)
+            throw new QueueError(
+              'BatchRequestTooLong',
+              `Batch requests cannot be longer than ${limit} bytes. You have sent ${total} bytes.`,
             );
           const Successful = entries.map((e) => {
             const sent = send(url, e.MessageBody, e.DelaySeconds);
@@ -244,8 +268,12 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
       }
     } catch (error) {
       if (error instanceof QueueError) {
-        const query = error.code === 'QueueDoesNotExist' ? 'AWS.SimpleQueueService.NonExistentQueue;Sender' : `${error.code};Sender`;
-        return json(400, { __type: `com.amazonaws.sqs#${error.code}`, message: error.message }, { 'x-amzn-query-error': query });
+        const query = QUERY_ERROR_CODES[error.code] ?? error.code;
+        return json(
+          400,
+          { __type: `com.amazonaws.sqs#${error.code}`, message: error.message },
+          { 'x-amzn-query-error': `${query};Sender` },
+        );
       }
       return json(400, { __type: 'com.amazonaws.sqs#InvalidParameterValue', message: (error as Error).message });
     }

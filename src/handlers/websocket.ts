@@ -1,5 +1,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createApp } from '../app.js';
+import { withMetrics } from '../shared/metrics.js';
+import { withLogContext } from '../shared/logger.js';
 import { managementClient, managementEndpoint } from '../aws/clients.js';
 import { createWebSocketRoutes, type WebSocketEvent } from '../realtime/websocketRoutes.js';
 
@@ -12,16 +14,20 @@ const routes = createWebSocketRoutes({
   logger: app.logger,
   sendOptions: app.sendOptions,
   connectionTtlSeconds: app.cfg.connectionTtlSeconds,
+  metrics: app.metrics,
 });
 
 /** Lambda entry for the WebSocket API's $connect, $disconnect and $default routes. */
-export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyResult> {
-  switch (event.requestContext.routeKey) {
-    case '$connect':
-      return routes.onConnect(event);
-    case '$disconnect':
-      return routes.onDisconnect(event);
-    default:
-      return routes.onMessage(event);
-  }
-}
+// Log lines carry the invocation's request id (and route, connection id); metrics are flushed once per invocation.
+export const handler = withLogContext(
+  withMetrics(async (event: WebSocketEvent): Promise<APIGatewayProxyResult> => {
+    switch (event.requestContext.routeKey) {
+      case '$connect':
+        return routes.onConnect(event);
+      case '$disconnect':
+        return routes.onDisconnect(event);
+      default:
+        return routes.onMessage(event);
+    }
+  }),
+);

@@ -8,6 +8,7 @@ import { MAX_RADIUS_KM } from './geohash.js';
 import type { Partner, PartnerInput, PartnerUpdate } from './model.js';
 import { InvalidPageTokenError, TooManyItemsError, VersionConflictError, type PartnerPage, type PartnerRepository } from './repository.js';
 import { ValidationError, validatePartnerInput, validatePartnerUpdate, type FieldError } from './validation.js';
+import type { AppMetrics } from '../shared/metrics.js';
 
 export interface MutationResponse {
   success: boolean;
@@ -47,10 +48,14 @@ export function createPartnerService(deps: {
   cache: CacheStore;
   logger: Logger;
   idempotency?: IdempotencyStore;
+  /** Committed mutations by kind. */
+  metrics?: AppMetrics;
 }) {
   const { repository, cache, logger, idempotency } = deps;
 
+  /** Runs right after each committed write (and only then): counts it, and drops its cache keys. */
   async function invalidateAtWrite(before: Partner | undefined, after: Partner | undefined): Promise<void> {
+    deps.metrics?.mutation(before === undefined ? 'create' : after === undefined ? 'delete' : 'update');
     try {
       await cache.invalidate(invalidatedKeys(before, after));
     } catch (error) {

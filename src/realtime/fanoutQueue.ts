@@ -58,12 +58,35 @@ export function shardBodies(deliveries: readonly Delivery[], size: number, retry
   return bodies;
 }
 
+/**
+ * Groups shard bodies into SendMessageBatch calls: at most 10 entries, and at most MAX_SHARD_BYTES in total, since
+ * SQS refuses a batch whose messages together exceed the queue's maximum message size (BatchRequestTooLong) —
+ * ten 60 KB shards are one message each but not one batch.
+ */
+export function sendBatches(bodies: readonly string[]): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const body of bodies) {
+    const size = Buffer.byteLength(body);
+    if (current.length === 10 || (current.length > 0 && bytes + size > MAX_SHARD_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(body);
+    bytes += size;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
 export function createFanoutQueue(sqs: SQSClient, queueUrl: string) {
-  /** Sends the deliveries as shards (10 per SendMessageBatch); returns how many shards. Throws if any is refused. */
+  /** Sends the deliveries as shards; returns how many shards. Throws if any is refused. */
   async function enqueue(deliveries: readonly Delivery[], shardSize: number, options: { retry?: boolean } = {}): Promise<number> {
     const bodies = shardBodies(deliveries, shardSize, options.retry);
-    for (let i = 0; i < bodies.length; i += 10) {
-      const entries = bodies.slice(i, i + 10).map((MessageBody, n) => ({
+    for (const batch of sendBatches(bodies)) {
+      const entries = batch.map((MessageBody, n) => ({
         Id: String(n),
         MessageBody,
         // A retry waits a little: the connection answered 429/5xx just now.

@@ -9,6 +9,7 @@ import { CACHE_TOPIC, PARTNER_TOPICS, cacheTarget, partnerTargets, targetOf, wit
 import { sendDeliveries, type Delivery, type DeliveryReport, type SendOptions } from './sender.js';
 import type { PartnerChange } from './streamChanges.js';
 import type { FanoutQueue } from './fanoutQueue.js';
+import { METRIC, type AppMetrics } from '../shared/metrics.js';
 
 /** A committed change to a partner. */
 export type PartnerEvent =
@@ -125,6 +126,8 @@ export function createNotifier(deps: {
   sendOptions: SendOptions;
   fanout: FanoutSettings;
   queue: FanoutQueue | undefined;
+  /** Sent / gone / failed connections and the fanout's duration, per delivery round. */
+  metrics?: AppMetrics;
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
@@ -170,11 +173,18 @@ export function createNotifier(deps: {
 
   /** Posts deliveries; what failed with a retryable error or was not reached in time goes to the queue. */
   async function deliver(deliveries: readonly Delivery[], shouldStop?: () => boolean): Promise<DeliveryReport> {
+    const started = performance.now();
     const sent = await sendDeliveries(deps.managementClient(), deliveries, deps.sendOptions, {
       onGone: (connectionId) => deps.connections.remove(connectionId),
       logger: deps.logger,
       ...(shouldStop ? { shouldStop } : {}),
     });
+    if (deps.metrics && deliveries.length) {
+      deps.metrics.count(METRIC.notificationsSent, sent.delivered.length);
+      deps.metrics.count(METRIC.notificationsGone, sent.gone.length);
+      deps.metrics.count(METRIC.notificationsFailed, sent.failed.length);
+      deps.metrics.durationMs(METRIC.fanoutDuration, performance.now() - started);
+    }
     const again: Delivery[] = [
       ...sent.undelivered,
       ...sent.failed.filter((f) => f.retryable).map((f) => ({ connectionId: f.connectionId, payloads: f.remaining })),

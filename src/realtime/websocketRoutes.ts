@@ -7,6 +7,7 @@ import type { ConnectionStore } from './connections.js';
 import { ClientMessageError, parseClientMessage, type ClientMessage } from './clientMessages.js';
 import { subscriptionRows } from './subscriptions.js';
 import { sendToConnections, type SendOptions } from './sender.js';
+import { METRIC, type AppMetrics } from '../shared/metrics.js';
 
 /** A $connect event: the typed WebSocket event plus the query string API Gateway adds on CONNECT. */
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
@@ -27,6 +28,7 @@ export function createWebSocketRoutes(deps: {
   logger: Logger;
   sendOptions: SendOptions;
   connectionTtlSeconds: number;
+  metrics?: AppMetrics;
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
@@ -55,6 +57,7 @@ export function createWebSocketRoutes(deps: {
         throw error;
       }
       deps.logger.info('connected', { connectionId, userId: principal.userId });
+      deps.metrics?.count(METRIC.connectionsOpened);
       return reply(200);
     } catch (error) {
       if (!(error instanceof TokenError)) throw error;
@@ -67,6 +70,7 @@ export function createWebSocketRoutes(deps: {
     const { connectionId } = event.requestContext;
     const removed = await deps.connections.remove(connectionId);
     deps.logger.info('disconnected', { connectionId, rowsRemoved: removed });
+    deps.metrics?.count(METRIC.connectionsClosed);
     return reply(200);
   }
 

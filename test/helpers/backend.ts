@@ -113,6 +113,9 @@ export async function startBackend() {
   });
   const uninstall = installSdkInterceptor((hostname) => hostname === MANAGEMENT_HOST, management.handle);
 
+  // These handlers run in the test process, whose stdout no log pipeline reads: their EMF lines would only be noise
+  // (metrics are asserted on the emulator, test/cloudwatch-metrics.test.ts). Powertools' own switch turns them off.
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   // Import after the environment is set: the handlers read their configuration once, at cold start.
   const graphqlModule = await import('../../src/handlers/graphql.js');
   const websocketModule = await import('../../src/handlers/websocket.js');

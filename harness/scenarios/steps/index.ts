@@ -9,6 +9,7 @@ import { expectCacheInvalidatedStep } from './expectCacheInvalidated.js';
 import { expectClosedStep } from './expectClosed.js';
 import { expectConnectionStep } from './expectConnection.js';
 import { expectMessageStep } from './expectMessage.js';
+import { expectMetricStep } from './expectMetric.js';
 import { expectNoMessageStep } from './expectNoMessage.js';
 import { faultStep } from './fault.js';
 import { graphqlStep } from './graphql.js';
@@ -26,6 +27,7 @@ export const stepKinds = {
   expectCacheInvalidated: expectCacheInvalidatedStep,
   expectConnection: expectConnectionStep,
   expectClosed: expectClosedStep,
+  expectMetric: expectMetricStep,
   expect: expectStep,
   fault: faultStep,
   advanceClock: advanceClockStep,
