@@ -9,6 +9,7 @@ import { createClock, type Clock } from './clock.js';
 import { createEventLog, type EventLog } from './eventLog.js';
 import { loadServerlessConfig } from './config/serverless.js';
 import { startDynamoDB } from './dynamodb/provider.js';
+import { startStreamsPoller, type StreamsPoller } from './dynamodb/streamsPoller.js';
 import { createLambdaInvoker } from './lambda/invoker.js';
 import { createWebSocketApi } from './apiGateway/websocket/api.js';
 import { createHttpApi } from './apiGateway/http/api.js';
@@ -61,6 +62,11 @@ export interface EmulatorOptions {
    * bundles instead of the source, and the stage defaults to the package's. Refused when missing or stale.
    */
   package?: string;
+  /**
+   * With an external DynamoDB: where its DynamoDB Streams API answers. Default: the DynamoDB endpoint itself
+   * (LocalStack and Floci serve both on one port).
+   */
+  streamsEndpoint?: string;
 }
 
 /** An AWS-looking API id: 10 lower-case letters and digits. */
@@ -189,6 +195,39 @@ export async function startEmulator(options: EmulatorOptions) {
   const sqsMappings = app.functions.flatMap((fn) =>
     fn.sqsEvents.filter((e) => e.enabled).map((definition) => createSqsMapping({ ...common(fn), definition, queues, region: app.region })),
   );
+  // An external DynamoDB writes its own stream: the poller reads it into the tables' streams, which the mappings
+  // above read as they read the streams captured in dynalite mode.
+  let streamsPoller: StreamsPoller | undefined;
+  if (dynamodb.external && streamMappings.length) {
+    const positions = new Map<string, 'LATEST' | 'TRIM_HORIZON'>();
+    for (const fn of app.functions)
+      for (const definition of fn.streamEvents.filter((e) => e.enabled)) {
+        const table = dynamodb.streams.streamOfArn(definition.arn)!.tableName;
+        // One reader per table: TRIM_HORIZON if any of its mappings asks for it.
+        if (positions.get(table) !== 'TRIM_HORIZON')
+          positions.set(table, definition.startingPosition === 'TRIM_HORIZON' ? 'TRIM_HORIZON' : 'LATEST');
+      }
+    try {
+      streamsPoller = await startStreamsPoller({
+        endpoint: options.streamsEndpoint ?? dynamodb.endpoint,
+        region: app.region,
+        dynamodb: dynamodb.client,
+        tables: [...positions].map(([tableName, startingPosition]) => ({ tableName, startingPosition })),
+        onRecord: (tableName, record) => dynamodb.streams.ingest(tableName, record),
+        // Not silent: the app runs, and says which of its stream events cannot fire on this endpoint.
+        onMissingStream: (_tableName, reason) => {
+          eventLog.record({ kind: 'fault', description: reason });
+          console.warn(`${reason} (does ${dynamodb.endpoint} serve DynamoDB Streams?)`);
+        },
+        eventLog,
+      });
+    } catch (error) {
+      for (const mapping of [...streamMappings, ...sqsMappings]) mapping.stop();
+      await invoker.close();
+      await dynamodb.close();
+      throw error;
+    }
+  }
   const mappingsIdle = async (): Promise<void> => {
     // A stream batch may send to a queue and a queue's consumer may write to a streamed table: settle both ways.
     for (let i = 0; i < 5; i++) await Promise.all([...streamMappings, ...sqsMappings].map((m) => m.idle()));
@@ -263,6 +302,8 @@ export async function startEmulator(options: EmulatorOptions) {
     metricsUrl: `http://${host}:${httpPort}${METRICS_PATH}`,
     streamMappings,
     sqsMappings,
+    /** With an external DynamoDB, the reader of its stream (undefined in dynalite mode). */
+    streamsPoller,
     /** Resolves once no event source mapping has a batch in flight. */
     mappingsIdle,
     streamFaults: {
@@ -303,7 +344,12 @@ export async function startEmulator(options: EmulatorOptions) {
       await dynamodb.setIndexLag(initialLatency.indexLag);
       recordFaults.length = 0;
       await mappingsIdle();
-      await dynamodb.truncate();
+      // An external endpoint records the emptying of its tables in its stream: those records are skipped.
+      if (streamsPoller) {
+        await streamsPoller.skip(() => dynamodb.truncate());
+        await mappingsIdle();
+        dynamodb.streams.clear();
+      } else await dynamodb.truncate();
       for (const mapping of streamMappings) mapping.rewindToEnd();
       queues.clear();
       dynamodb.faults.clear();
@@ -316,6 +362,7 @@ export async function startEmulator(options: EmulatorOptions) {
     /** Disconnects every client ($disconnect runs for each), stops the servers, the containers and DynamoDB. */
     async close() {
       for (const mapping of [...streamMappings, ...sqsMappings]) mapping.stop();
+      await streamsPoller?.stop();
       queues.clear();
       await websocketApi.closeAll();
       await websocketApi.close();

@@ -19,6 +19,12 @@ export function banner(
     `  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${app.stage})`,
     `  Lambda      ${emulator.lambdaEndpoint}  (aws lambda invoke --endpoint-url ${emulator.lambdaEndpoint} --function-name <name> out.json)`,
     `  Health      ${emulator.healthUrl}`,
+    // The tables' streams: served for any reader in dynalite mode, read from the endpoint's own otherwise.
+    ...(emulator.dynamodb.streams.streams.size === 0
+      ? []
+      : emulator.streamsPoller
+        ? [`  Streams     read from ${emulator.dynamodb.endpoint} (DynamoDB Streams API, polled 4 times a second per shard)`]
+        : [`  Streams     ${emulator.dynamodb.endpoint}  (aws dynamodbstreams list-streams --endpoint-url ${emulator.dynamodb.endpoint})`]),
     `  Metrics     ${emulator.metricsUrl}  (CloudWatch metrics from the functions' EMF lines; ?format=prometheus)`,
     `  Latency     ${describeProfile(emulator.latency)}${emulator.latency.name === 'none' ? '' : '   (--latency none: answers at once)'}`,
   ];

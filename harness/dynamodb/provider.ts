@@ -16,6 +16,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  UpdateTableCommand,
   ScanCommand,
   type AttributeValue,
   type CreateTableCommandInput,
@@ -27,6 +28,7 @@ import type { TableDefinition } from '../config/serverless.js';
 import type { Delay } from '../latency.js';
 import { createIndexLag } from './indexLag.js';
 import { createStreams } from './streams.js';
+import { createStreamsEndpoint } from './streamsEndpoint.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };
@@ -65,9 +67,13 @@ function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
   return Object.assign(Readable.from([body]), { headers: req.headers, method: req.method, url: req.url }) as unknown as IncomingMessage;
 }
 
-/** A client for the emulator's own housekeeping; its requests are marked so they stay out of the event log. */
-function internalClient(endpoint: string, region: string): DynamoDBClient {
+/**
+ * A client for the emulator's own housekeeping; its requests are marked so they stay out of the event log. An
+ * external endpoint gets them unmarked: what it does with them (its stream records them) is its own business.
+ */
+function internalClient(endpoint: string, region: string, mark: boolean): DynamoDBClient {
   const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' } });
+  if (!mark) return client;
   client.middlewareStack.add(
     (next) => async (args) => {
       (args.request as { headers: Record<string, string> }).headers[INTERNAL_HEADER] = '1';
@@ -78,9 +84,14 @@ function internalClient(endpoint: string, region: string): DynamoDBClient {
   return client;
 }
 
-function createTableInput(table: TableDefinition): CreateTableCommandInput {
-  const { logicalId: _id, TimeToLiveSpecification: _ttl, StreamSpecification: _stream, ...props } = table;
-  return props as unknown as CreateTableCommandInput;
+/** The CreateTable request of `table`; an external endpoint also gets its StreamSpecification (dynalite has none). */
+function createTableInput(table: TableDefinition, external: boolean): CreateTableCommandInput {
+  const { logicalId: _id, TimeToLiveSpecification: _ttl, StreamSpecification: stream, ...props } = table;
+  const streamed = external && stream && stream.StreamEnabled !== false;
+  return {
+    ...(props as unknown as CreateTableCommandInput),
+    ...(streamed ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType } } : {}),
+  };
 }
 
 export async function startDynamoDB(options: DynamoDBOptions) {
@@ -89,8 +100,18 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   const throttles: Throttle[] = [];
   let server: Server | undefined;
   let endpoint: string;
-  // Streams of the tables that declare a StreamSpecification (captured here: dynalite has none).
-  const streams = createStreams({ tables: options.tables, region, now, ...(options.eventLog ? { eventLog: options.eventLog } : {}) });
+  const external = typeof options.storage === 'object' && 'endpoint' in options.storage;
+  // Streams of the tables that declare a StreamSpecification: captured here (dynalite has none), or read from an
+  // external endpoint's own stream by the emulator's poller (streamsPoller.ts), which feeds them in.
+  const streams = createStreams({
+    tables: options.tables,
+    region,
+    now,
+    external,
+    ...(options.eventLog ? { eventLog: options.eventLog } : {}),
+  });
+  // The DynamoDB Streams API of those streams, on dynalite's port (as LocalStack serves it on its own).
+  const streamsEndpoint = createStreamsEndpoint(streams);
   let captureWrites: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   let dynaliteHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 
@@ -102,7 +123,26 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) });
     dynaliteHandler = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
     server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => observe(req, res, captureWrites ?? dynaliteHandler!));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (streamsEndpoint.handles(req)) return streamsEndpoint.serve(req, res);
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1];
+      if (operation !== 'CreateTable' && operation !== 'UpdateTable' && operation !== 'DescribeTable')
+        return observe(req, res, captureWrites ?? dynaliteHandler!);
+      // Table operations: the answer shows the table's stream (and a StreamSpecification starts one).
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        let body: Record<string, unknown> | undefined;
+        try {
+          body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+        } catch {
+          body = undefined; // dynalite answers the malformed request itself
+        }
+        streamsEndpoint.tableOperation(operation, body, res);
+        observe(replay(req, raw), res, captureWrites ?? dynaliteHandler!);
+      });
+    });
     endpoint = `http://127.0.0.1:${(await listen(server, 0)).port}`;
   }
 
@@ -166,7 +206,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     });
   }
 
-  const client = internalClient(endpoint, region);
+  const client = internalClient(endpoint, region, !external);
   const indexLag = createIndexLag({
     client,
     tables: options.tables,
@@ -184,14 +224,32 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   async function createTables(): Promise<void> {
     for (const table of options.tables) {
       try {
-        await client.send(new CreateTableCommand(createTableInput(table)));
+        await client.send(new CreateTableCommand(createTableInput(table, external)));
       } catch (error) {
         if (!(error instanceof ResourceInUseException)) throw error; // exists already (on-disk data, LocalStack)
       }
+      let streamEnabled = false;
       for (let i = 0; i < 100; i++) {
         const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
+        streamEnabled = Table?.StreamSpecification?.StreamEnabled === true;
         if (Table?.TableStatus === 'ACTIVE') break;
         await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // A table an external endpoint already had, without the stream serverless.yml declares: turn it on.
+      const wanted = createTableInput(table, external).StreamSpecification;
+      if (wanted && !streamEnabled) {
+        try {
+          await client.send(new UpdateTableCommand({ TableName: table.TableName, StreamSpecification: wanted }));
+        } catch (error) {
+          // An endpoint without DynamoDB Streams (dynalite itself): the emulator's poller says so at start.
+          if ((error as Error).name !== 'ValidationException') throw error;
+          continue;
+        }
+        for (let i = 0; i < 100; i++) {
+          const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
+          if (Table?.TableStatus === 'ACTIVE') break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
       }
     }
   }
@@ -297,6 +355,8 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   return {
     endpoint,
     region,
+    /** The tables live in an external DynamoDB (LocalStack, Floci, a URL), not in the embedded dynalite. */
+    external,
     /** The emulator's own client (requests stay out of the event log). */
     client,
     faults: {
@@ -331,6 +391,8 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     sweepExpiredItems,
     /** DynamoDB Streams of the tables whose definition has a StreamSpecification. */
     streams,
+    /** Their DynamoDB Streams API, served on `endpoint` (dynalite mode); its faults. */
+    streamsEndpoint,
     /** Deletes every item of every table (test isolation without recreating tables). */
     async truncate(): Promise<void> {
       for (const table of options.tables) await deleteItems(table.TableName, await scanAll(table));

@@ -6,6 +6,14 @@
  * so its records are in write order (AWS orders records per item; here one shard per table orders them all).
  * TTL deletions come from the provider's sweeper through `captureTtlDelete`, as REMOVE records whose userIdentity is
  * the DynamoDB service, as AWS writes them.
+ *
+ * A stream's records are split in shards as AWS splits them in time: a shard covers a range of sequence numbers,
+ * and about every 4 hours (on the emulator's clock, or at `rollShard`) it closes and a child shard opens. That is
+ * what the DynamoDB Streams API (streamsEndpoint.ts) shows to readers; the event source mappings read `records`.
+ *
+ * With an external DynamoDB (`external: true`) nothing is captured here: the records come from the endpoint's own
+ * stream through `ingest` (streamsPoller.ts), and a TTL deletion only marks the item so that the REMOVE the endpoint
+ * writes for it carries the DynamoDB service's userIdentity.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -38,16 +46,40 @@ export interface StreamRecord {
   userIdentity?: { type: 'Service'; principalId: 'dynamodb.amazonaws.com' };
 }
 
-/** One table's stream: a single shard holding records in sequence-number order (24 hours of them, as on AWS). */
+/** A shard: the records whose sequence numbers fall in its range. A closed shard has an ending sequence number. */
+export interface Shard {
+  shardId: string;
+  parentShardId?: string;
+  startingSequenceNumber: string;
+  endingSequenceNumber?: string;
+  /** Emulator time the shard opened (epoch ms). */
+  openedAt: number;
+}
+
+/** One table's stream: records in sequence-number order (24 hours of them, as on AWS), split in shards. */
 export interface Stream {
   tableName: string;
   arn: string;
+  /** The label that ends the ARN (the stream's creation time, as AWS writes it). */
+  label: string;
+  /** The open shard (the one new records go to). */
   shardId: string;
+  shards: Shard[];
   viewType: StreamViewType;
+  keySchema: Array<{ AttributeName: string; KeyType: string }>;
+  /** Emulator time the stream was created (epoch ms). */
+  createdAt: number;
   records: StreamRecord[];
+  /** The highest sequence number dropped by retention: an iterator at or before it reads trimmed data. */
+  trimmedThrough?: string;
 }
 
+/** What a table definition (serverless.yml or a CreateTable request) says about its stream. */
+export type StreamedTable = Pick<TableDefinition, 'TableName' | 'KeySchema' | 'StreamSpecification'>;
+
 const RETENTION_MS = 24 * 60 * 60 * 1000;
+/** AWS rolls a stream's shards over about every 4 hours ("DynamoDB Streams" shard lifecycle). */
+export const SHARD_ROLLOVER_MS = 4 * 60 * 60 * 1000;
 const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 
 /** Same attribute values, whatever the key order (a write that changes nothing writes no record, as on AWS). */
@@ -65,30 +97,78 @@ export function createStreams(options: {
   accountId?: string;
   now: () => number;
   eventLog?: EventLog;
+  /** The tables live in an external DynamoDB whose own stream is read (records arrive through `ingest`). */
+  external?: boolean;
 }) {
   const accountId = options.accountId ?? '123456789012';
   const streams = new Map<string, Stream>();
   const keySchemas = new Map<string, string[]>();
-  for (const table of options.tables) {
+  let sequence = 0n;
+  // AWS's sequence numbers are decimal strings of ~21 digits that grow within a shard.
+  const nextSequenceNumber = (): string => (10n ** 20n + ++sequence).toString();
+  /** The sequence number the next record will get (a new shard starts there). */
+  const upcomingSequenceNumber = (): string => (10n ** 20n + sequence + 1n).toString();
+  // AWS's shard ids: "shardId-" + 20 digits of creation time + "-" + 8 hex digits.
+  const shardIdAt = (ms: number): string => `shardId-${String(ms).padStart(20, '0')}-${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+
+  /** Starts capturing the stream of `table` (serverless.yml's tables at start, or a CreateTable/UpdateTable later). */
+  function addTable(table: StreamedTable, label = STREAM_LABEL): Stream | undefined {
     keySchemas.set(
       table.TableName,
       table.KeySchema.map((k) => k.AttributeName),
     );
     const spec = table.StreamSpecification;
-    if (!spec || spec.StreamEnabled === false) continue;
-    streams.set(table.TableName, {
+    if (!spec || spec.StreamEnabled === false) return undefined;
+    const existing = streams.get(table.TableName);
+    if (existing) return existing;
+    const openedAt = options.now();
+    const shardId = shardIdAt(openedAt);
+    const stream: Stream = {
       tableName: table.TableName,
-      arn: `arn:aws:dynamodb:${options.region}:${accountId}:table/${table.TableName}/stream/${STREAM_LABEL}`,
-      shardId: `shardId-00000001700000000000-${randomUUID().replace(/-/g, '').slice(0, 8)}`,
+      arn: `arn:aws:dynamodb:${options.region}:${accountId}:table/${table.TableName}/stream/${label}`,
+      label,
+      shardId,
+      shards: [{ shardId, startingSequenceNumber: upcomingSequenceNumber(), openedAt }],
       viewType: spec.StreamViewType,
+      keySchema: table.KeySchema,
+      createdAt: openedAt,
       records: [],
-    });
+    };
+    streams.set(table.TableName, stream);
+    return stream;
   }
+  for (const table of options.tables) addTable(table);
+
+  /** Closes the open shard of `stream` at the last sequence number given out, and opens its child. */
+  function rollShard(stream: Stream): Shard {
+    const open = stream.shards[stream.shards.length - 1];
+    open.endingSequenceNumber = (10n ** 20n + sequence).toString();
+    const openedAt = options.now();
+    const child: Shard = {
+      shardId: shardIdAt(openedAt),
+      parentShardId: open.shardId,
+      startingSequenceNumber: upcomingSequenceNumber(),
+      openedAt,
+    };
+    stream.shards.push(child);
+    stream.shardId = child.shardId;
+    return child;
+  }
+
+  /** Drops records older than the retention period, and closed shards left with none of theirs. */
+  function trim(stream: Stream): void {
+    const cutoff = options.now() / 1000 - RETENTION_MS / 1000;
+    while (stream.records.length && stream.records[0].dynamodb.ApproximateCreationDateTime < cutoff)
+      stream.trimmedThrough = stream.records.shift()!.dynamodb.SequenceNumber;
+    const through = stream.trimmedThrough;
+    if (through === undefined) return;
+    stream.shards = stream.shards.filter((s) => s.endingSequenceNumber === undefined || BigInt(s.endingSequenceNumber) > BigInt(through));
+  }
+
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
-  let sequence = 0n;
-  // AWS's sequence numbers are decimal strings of ~21 digits that grow within a shard.
-  const nextSequenceNumber = (): string => (10n ** 20n + ++sequence).toString();
+  // External mode: items the TTL sweeper deleted, whose REMOVE is still to come from the endpoint's stream.
+  const pendingTtlDeletes = new Set<string>();
 
   // Per-item locks: a chain of promises per "table + key".
   const locks = new Map<string, Promise<void>>();
@@ -136,7 +216,7 @@ export function createStreams(options: {
         ApproximateCreationDateTime: Math.floor(options.now() / 1000),
         Keys: key,
         ...images,
-        SequenceNumber: nextSequenceNumber(),
+        SequenceNumber: '', // given out below, once the shard it belongs to is known
         // The size of the record's data (keys and images); AWS counts its own encoding, which this approximates.
         SizeBytes: Buffer.byteLength(JSON.stringify({ Keys: key, ...images })),
         StreamViewType: stream.viewType,
@@ -144,8 +224,19 @@ export function createStreams(options: {
       eventSourceARN: stream.arn,
       ...(ttl ? { userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' } as const } : {}),
     };
-    const cutoff = options.now() / 1000 - RETENTION_MS / 1000;
-    while (stream.records.length && stream.records[0].dynamodb.ApproximateCreationDateTime < cutoff) stream.records.shift();
+    trim(stream);
+    if (options.now() - stream.shards[stream.shards.length - 1].openedAt >= SHARD_ROLLOVER_MS) rollShard(stream);
+    // The record's sequence number is given out after a rollover, so it falls in the open shard's range.
+    record.dynamodb.SequenceNumber = nextSequenceNumber();
+    publish(stream, record, ttl);
+    return record;
+  }
+
+  /** Appends `record` to `stream`, logs it and tells the mappings. */
+  function publish(stream: Stream, record: StreamRecord, ttl: boolean): void {
+    const { tableName } = stream;
+    const { eventName } = record;
+    const key = record.dynamodb.Keys;
     stream.records.push(record);
     options.eventLog?.record({
       kind: 'streamRecord',
@@ -157,7 +248,6 @@ export function createStreams(options: {
       ...(ttl ? { ttl: true } : {}),
     });
     emitter.emit(stream.arn, record);
-    return record;
   }
 
   /** The items a write request touches, by table. */
@@ -249,16 +339,44 @@ export function createStreams(options: {
         });
       };
     },
-    /** A TTL deletion of `oldImage` (the sweeper calls this under the item's lock, via `withItemLock`). */
+    /**
+     * A TTL deletion of `oldImage` (the sweeper calls this under the item's lock, via `withItemLock`). External
+     * mode: the endpoint writes the REMOVE; it is marked here so that `ingest` gives it the service's userIdentity.
+     */
     captureTtlDelete(tableName: string, oldImage: Item): StreamRecord | undefined {
+      if (options.external) {
+        if (streams.has(tableName)) pendingTtlDeletes.add(lockKey(tableName, keyOf(tableName, oldImage)));
+        return undefined;
+      }
       return append(tableName, keyOf(tableName, oldImage), oldImage, undefined, true);
     },
+    /**
+     * A record read from an external endpoint's stream (streamsPoller.ts), appended as it came — its eventID,
+     * sequence number and images — for the table's event source mappings.
+     */
+    ingest(tableName: string, record: StreamRecord): void {
+      const stream = streams.get(tableName);
+      if (!stream) throw new Error(`ingest: ${tableName} has no stream here`);
+      const lock = lockKey(tableName, record.dynamodb.Keys);
+      const ttl = record.eventName === 'REMOVE' && (pendingTtlDeletes.delete(lock) || record.userIdentity !== undefined);
+      publish(stream, ttl ? { ...record, userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' } } : record, ttl);
+    },
+    addTable,
+    /** Closes the open shard of `tableName`'s stream and opens its child, as AWS does every few hours. */
+    rollShard(tableName: string): Shard {
+      const stream = streams.get(tableName);
+      if (!stream) throw new Error(`rollShard: ${tableName} has no stream`);
+      return rollShard(stream);
+    },
+    /** The emulator's clock (iterators expire on it). */
+    now: options.now,
     withItemLock<T>(tableName: string, key: Item, run: () => Promise<T>): Promise<T> {
       return withLocks([lockKey(tableName, key)], run);
     },
     /** Forgets every record (between scenarios). */
     clear(): void {
       for (const stream of streams.values()) stream.records.length = 0;
+      pendingTtlDeletes.clear();
     },
   };
 }
