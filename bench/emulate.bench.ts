@@ -56,8 +56,10 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startEmulate(extra: string[] = []): Promise<EmulateProcess> {
+/** `extra`: emulate's own flags; `nodeArgs`: node's, before the script (e.g. --cpu-prof). */
+export async function startEmulate(extra: string[] = [], nodeArgs: string[] = []): Promise<EmulateProcess> {
   const args = [
+    ...nodeArgs,
     '--import',
     'tsx',
     'harness/cli/emulate.ts',

@@ -100,6 +100,8 @@ export async function startEmulator(options: EmulatorOptions) {
     indexLag: initialLatency.indexLag,
   });
 
+  const dynamodbHost = dynamodb.handle ? new URL(dynamodb.endpoint).host : undefined;
+
   // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
   // the API in-process), so the API gets a forwarding invoke and the invoker the API's management handler.
   let invoker: ReturnType<typeof createLambdaInvoker> | undefined;
@@ -140,9 +142,15 @@ export async function startEmulator(options: EmulatorOptions) {
     eventLog,
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
     interceptHosts: [managementHost, sqsHost],
+    // Handlers' DynamoDB calls reach the embedded dynalite over the container's MessagePort, not loopback HTTP.
+    ...(dynamodbHost ? { inProcessEndpoints: [dynamodbHost] } : {}),
     // SDK calls carry their host (the fast management path does not: it is the management API).
     serveIntercepted: (request) =>
-      request.headers.host?.split(':')[0] === sqsHost ? queues.handle(request) : websocketApi.management.handle(request),
+      dynamodb.handle && request.headers.host === dynamodbHost
+        ? dynamodb.handle(request)
+        : request.headers.host?.split(':')[0] === sqsHost
+          ? queues.handle(request)
+          : websocketApi.management.handle(request),
     latency: initialLatency,
     onLog: logEventMapper(app.emulator.logEvents, eventLog),
   });

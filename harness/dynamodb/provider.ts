@@ -6,7 +6,6 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { mkdirSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import {
   BatchWriteItemCommand,
@@ -27,6 +26,8 @@ import type { TableDefinition } from '../config/serverless.js';
 import type { Delay } from '../latency.js';
 import { createIndexLag } from './indexLag.js';
 import { createStreams } from './streams.js';
+import { bodyRequest, inProcessRequestHandler, serveInProcess, type RequestListener } from './inProcess.js';
+import type { HttpLikeRequest, HttpLikeResponse } from '../lambda/types.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };
@@ -60,14 +61,17 @@ const THROTTLED_BODY = JSON.stringify({
     'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
 });
 
-/** A request dynalite reads as if it came from the socket: same headers, method and URL, this body. */
-function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
-  return Object.assign(Readable.from([body]), { headers: req.headers, method: req.method, url: req.url }) as unknown as IncomingMessage;
-}
-
-/** A client for the emulator's own housekeeping; its requests are marked so they stay out of the event log. */
-function internalClient(endpoint: string, region: string): DynamoDBClient {
-  const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' } });
+/**
+ * A client for the emulator's own housekeeping; its requests are marked so they stay out of the event log. With
+ * the embedded dynalite it is answered in this thread (`requestHandler`), without a socket.
+ */
+function internalClient(endpoint: string, region: string, requestHandler?: ReturnType<typeof inProcessRequestHandler>): DynamoDBClient {
+  const client = new DynamoDBClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' },
+    ...(requestHandler ? { requestHandler } : {}),
+  });
   client.middlewareStack.add(
     (next) => async (args) => {
       (args.request as { headers: Record<string, string> }).headers[INTERNAL_HEADER] = '1';
@@ -92,7 +96,9 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   // Streams of the tables that declare a StreamSpecification (captured here: dynalite has none).
   const streams = createStreams({ tables: options.tables, region, now, ...(options.eventLog ? { eventLog: options.eventLog } : {}) });
   let captureWrites: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  let dynaliteHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let dynaliteHandler: RequestListener | undefined;
+  // Every request to the embedded dynalite, from its port or in-process: faults, index lag, streams, dynalite.
+  const listener: RequestListener = (req, res) => observe(req, res, captureWrites ?? dynaliteHandler!);
 
   if (typeof options.storage === 'object' && 'endpoint' in options.storage) {
     endpoint = options.storage.endpoint;
@@ -102,7 +108,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) });
     dynaliteHandler = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
     server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => observe(req, res, captureWrites ?? dynaliteHandler!));
+    server.on('request', listener);
     endpoint = `http://127.0.0.1:${(await listen(server, 0)).port}`;
   }
 
@@ -162,11 +168,19 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         });
         if (written && res.statusCode === 200) written();
       });
-      next(replay(req, forwarded ? Buffer.from(JSON.stringify(forwarded)) : raw), res);
+      // Replayed to dynalite as if it came from the socket: same headers, method and URL, this body.
+      const replay = bodyRequest(
+        { headers: req.headers, method: req.method, url: req.url },
+        forwarded ? Buffer.from(JSON.stringify(forwarded)) : raw,
+      );
+      next(replay.req, res);
+      replay.deliver();
     });
   }
 
-  const client = internalClient(endpoint, region);
+  /** Serves one DynamoDB request in this thread (the embedded dynalite only), exactly as its port would. */
+  const handle = server ? (request: HttpLikeRequest): Promise<HttpLikeResponse> => serveInProcess(listener, request) : undefined;
+  const client = internalClient(endpoint, region, handle && inProcessRequestHandler(handle));
   const indexLag = createIndexLag({
     client,
     tables: options.tables,
@@ -299,6 +313,11 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     region,
     /** The emulator's own client (requests stay out of the event log). */
     client,
+    /**
+     * The embedded dynalite's requests served without a socket (undefined with an external endpoint): Lambda
+     * containers' SDK calls to `endpoint` arrive here over their MessagePort.
+     */
+    handle,
     faults: {
       /** The next `count` matching requests answer ProvisionedThroughputExceededException (HTTP 400), as DynamoDB does. */
       throttleNext(count: number, match: { operation?: string; table?: string } = {}): void {

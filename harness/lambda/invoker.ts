@@ -28,6 +28,8 @@ export interface LambdaInvokerOptions {
   /** SDK requests to these hosts are answered by `serveIntercepted` in this thread, without a socket. */
   interceptHosts?: string[];
   serveIntercepted?: HttpLikeHandler;
+  /** Plain-HTTP endpoints (host:port, e.g. the embedded dynalite) whose SDK requests `serveIntercepted` answers too. */
+  inProcessEndpoints?: string[];
   /**
    * How intercepted calls are caught: 'fast' answers ApiGatewayManagementApiClient at `send` (tens of thousands of
    * calls/s); 'wire' lets the SDK serialize, sign and deserialize, replacing only the socket (~8,000 calls/s).
@@ -162,6 +164,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       region,
       accountId,
       interceptHosts: options.interceptHosts ?? [],
+      inProcessEndpoints: options.inProcessEndpoints ?? [],
       interceptMode: options.interceptMode ?? 'fast',
       wake: new SharedArrayBuffer(8),
     };

@@ -19,6 +19,11 @@ export interface ContainerData {
   region: string;
   accountId: string;
   interceptHosts: string[];
+  /**
+   * Plain-HTTP endpoints (host:port) served in-process too, over the MessagePort: the embedded dynalite. The SDK
+   * still serializes, signs and parses every request; only the loopback socket is replaced.
+   */
+  inProcessEndpoints: string[];
   /** 'fast': management client answered at send (default); 'wire': the SDK's full request path, minus the socket. */
   interceptMode: 'fast' | 'wire';
   /**
@@ -73,15 +78,19 @@ const post = (message: FromContainer): void => port.postMessage(message);
 // Management API calls (and any other intercepted host) are answered by the emulator in the main thread.
 let nextHttpId = 0;
 const pendingHttp = new Map<number, (response: HttpLikeResponse) => void>();
+const serve = (request: HttpLikeRequest): Promise<HttpLikeResponse> =>
+  new Promise((resolve) => {
+    const id = ++nextHttpId;
+    pendingHttp.set(id, resolve);
+    post({ type: 'http-request', id, request });
+  });
+if (data.inProcessEndpoints.length) {
+  const endpoints = new Set(data.inProcessEndpoints);
+  installSdkInterceptor((hostname, port) => port !== undefined && endpoints.has(`${hostname}:${port}`), serve);
+}
 if (data.interceptHosts.length) {
   const hosts = new Set(data.interceptHosts);
   const matchHost = (hostname: string): boolean => hosts.has(hostname);
-  const serve = (request: HttpLikeRequest): Promise<HttpLikeResponse> =>
-    new Promise((resolve) => {
-      const id = ++nextHttpId;
-      pendingHttp.set(id, resolve);
-      post({ type: 'http-request', id, request });
-    });
   // Below every SDK: whatever copy the handler resolved, or a bundle, reaches the emulator over an in-memory socket.
   installHttpsInterceptor(matchHost, serve);
   if (data.interceptMode === 'wire') installSdkInterceptor(matchHost, serve);
