@@ -98,9 +98,9 @@ export async function graphqlQuery(graphqlUrl: string, token: string): Promise<v
 }
 
 /** Milliseconds from spawning `emulate` to its first answered GraphQL request (the graphql function starts cold). */
-export async function emulateStartToFirstAnswer(): Promise<number> {
+export async function emulateStartToFirstAnswer(extra: string[] = []): Promise<number> {
   const token = await signDevelopmentToken({ sub: 'start', role: 'user' }, BENCH_SECRET);
-  const emulate = await startEmulate();
+  const emulate = await startEmulate(extra);
   try {
     await graphqlQuery(emulate.graphqlUrl, token);
     return performance.now() - emulate.spawnedAt;

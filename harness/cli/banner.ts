@@ -14,6 +14,12 @@ export function banner(emulator: Emulator, facts: { readyMs: number; storage: st
     `              routes: ${emulator.routes.websocket.join(', ') || '(none)'}`,
     `  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${app.stage})`,
     `  Lambda      ${emulator.lambdaEndpoint}  (aws lambda invoke --endpoint-url ${emulator.lambdaEndpoint} --function-name <name> out.json)`,
+    ...(emulator.warmed
+      ? [
+          `  Warm        one container per function is being initialized now, one after another (${emulator.app.functions.map((f) => f.name).join(', ')}):`,
+          `              their cold starts are paid during start-up; more concurrency and reloads start cold (--no-prewarm: all do)`,
+        ]
+      : []),
     `  Health      ${emulator.healthUrl}`,
     `  Latency     ${describeProfile(emulator.latency)}${emulator.latency.name === 'none' ? '' : '   (--latency none: answers at once)'}`,
   ];

@@ -50,7 +50,17 @@ export interface InvokeMessage {
   stopAfterService?: string;
 }
 
-export type ToContainer = InvokeMessage | { type: 'http-response'; id: number; response: HttpLikeResponse };
+/**
+ * Pre-warming: run the function's init (load the handler) before any invocation, then freeze, as a provisioned
+ * environment does; the invoker reports it as a cold start paid at start-up.
+ */
+export interface WarmMessage {
+  type: 'warm';
+  /** The value of the wake counter while the container waits for its first invocation. */
+  generation: number;
+}
+
+export type ToContainer = InvokeMessage | WarmMessage | { type: 'http-response'; id: number; response: HttpLikeResponse };
 
 /** What was still pending when the handler's promise settled, e.g. ["1 Timeout", "2 AWS calls in flight"]. */
 type Pending = string[];
@@ -68,6 +78,8 @@ export type FromContainer =
   | { type: 'http-request'; id: number; request: HttpLikeRequest }
   /** The handler is loaded (init done): the invocation's own time starts now. */
   | { type: 'initialized'; id: number }
+  /** Pre-warming is done: the handler loaded (or failed to, with the error the first invocation would report). */
+  | { type: 'warmed'; initMs: number; error?: { name: string; message: string } }
   /** The lambdaTimeout fault's moment has come: the container stops here and waits to be terminated. */
   | { type: 'stopped'; id: number; calls: number };
 
@@ -240,6 +252,20 @@ port.on('message', async (message: ToContainer) => {
   if (message.type === 'http-response') {
     pendingHttp.get(message.id)?.(message.response);
     pendingHttp.delete(message.id);
+    return;
+  }
+  if (message.type === 'warm') {
+    let error: { name: string; message: string } | undefined;
+    try {
+      handler = await loadHandler();
+    } catch (thrown) {
+      // A failed init is the first invocation's to report (the invoker retires this container).
+      error = errorOf(thrown);
+    }
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    frozenWithWork = pendingWork().length > 0;
+    post({ type: 'warmed', initMs, ...(error ? { error: { name: error.name, message: error.message } } : {}) });
+    if (!error) freezeUntilNextInvocation(message.generation);
     return;
   }
   if (frozenWithWork) {
