@@ -60,9 +60,8 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export async function startEmulate(extra: string[] = [], nodeArgs: string[] = []): Promise<EmulateProcess> {
   const args = [
     ...nodeArgs,
-    '--import',
-    'tsx',
-    'harness/cli/emulate.ts',
+    // As `npm run emulate` starts it (package.json).
+    'harness/cli/start.mjs',
     '--memory',
     '--no-watch',
     '--quiet',

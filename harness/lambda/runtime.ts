@@ -13,6 +13,8 @@ import type { HttpLikeRequest, HttpLikeResponse } from './types.js';
 
 export interface ContainerData {
   handlerFile: string;
+  /** Set by the container's entry when the handler is loaded from a precompiled bundle of `handlerFile`. */
+  handlerModule?: string;
   handlerExport: string;
   functionName: string;
   memorySize: number;
@@ -204,7 +206,7 @@ const logStreamName = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/'
 
 async function loadHandler(): Promise<Handler> {
   const started = performance.now();
-  const module = (await import(pathToFileURL(data.handlerFile).href)) as Record<string, unknown>;
+  const module = (await import(pathToFileURL(data.handlerModule ?? data.handlerFile).href)) as Record<string, unknown>;
   const exported = module[data.handlerExport] ?? (module.default as Record<string, unknown> | undefined)?.[data.handlerExport];
   if (typeof exported !== 'function') {
     throw Object.assign(new Error(`${data.handlerFile} does not export a function named "${data.handlerExport}"`), {
