@@ -195,19 +195,27 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     captureWrites = (req, res) => (req.headers[INTERNAL_HEADER] === '1' ? handler(req, res) : capture(req, res));
   }
 
+  /**
+   * All tables at once, each polled until ACTIVE: dynalite (createTableMs 0) turns a table ACTIVE within a few
+   * milliseconds, so a 50 ms poll per table used to leave start-up idle for a few hundred; an external endpoint
+   * (LocalStack) may take longer and gets the same 5 s.
+   */
   async function createTables(): Promise<void> {
-    for (const table of options.tables) {
-      try {
-        await client.send(new CreateTableCommand(createTableInput(table)));
-      } catch (error) {
-        if (!(error instanceof ResourceInUseException)) throw error; // exists already (on-disk data, LocalStack)
-      }
-      for (let i = 0; i < 100; i++) {
-        const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
-        if (Table?.TableStatus === 'ACTIVE') break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+    const pollMs = server ? 2 : 50;
+    await Promise.all(
+      options.tables.map(async (table) => {
+        try {
+          await client.send(new CreateTableCommand(createTableInput(table)));
+        } catch (error) {
+          if (!(error instanceof ResourceInUseException)) throw error; // exists already (on-disk data, LocalStack)
+        }
+        for (let waited = 0; waited < 5_000; waited += pollMs) {
+          const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
+          if (Table?.TableStatus === 'ACTIVE') break;
+          await new Promise((resolve) => setTimeout(resolve, pollMs));
+        }
+      }),
+    );
   }
   await createTables();
   if (options.indexLag) await indexLag.set(options.indexLag);
