@@ -21,16 +21,17 @@ const { values, positionals } = parseArgs({
 const count = Number(values.clients);
 if (!Number.isInteger(count) || count < 1) throw new Error(`--clients must be a positive integer, got "${values.clients}"`);
 
-/** CPU seconds (user + system) a process has used so far, every thread included (Linux /proc). */
-function cpuSeconds(pid: number): number {
+/** CPU seconds [user, system] a process has used so far, every thread included (Linux /proc). */
+function cpuSplit(pid: number): [number, number] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const [utime, stime] = stat
     .slice(stat.lastIndexOf(')') + 2)
     .split(' ')
     .slice(11, 13)
     .map(Number);
-  return (utime + stime) / 100;
+  return [utime / 100, stime / 100];
 }
+const cpuSeconds = (pid: number): number => cpuSplit(pid)[0] + cpuSplit(pid)[1];
 
 const fleet = await startFleet();
 const emulate = await startEmulate(
@@ -43,6 +44,7 @@ try {
   );
   const pid = emulate.child.pid!;
   const cpu0 = cpuSeconds(pid);
+  const split0 = cpuSplit(pid);
   const connect = await fleet.open(tokens.map((token) => `${emulate.wsUrl}?token=${token}`));
   if (connect.opened !== count)
     throw new Error(`${count - connect.opened} of ${count} could not connect: ${JSON.stringify(connect.refused)}`);
@@ -60,6 +62,8 @@ try {
       subscribesPerSecond: Math.round(count / seconds),
       cpuMsPerHandshake: Number((((cpu1 - cpu0) * 1000) / count).toFixed(2)),
       cpuMsPerSubscribe: Number((((cpu2 - cpu1) * 1000) / count).toFixed(2)),
+      // The kernel's share: thread wake-ups (MessagePort, Atomics.notify) and sockets.
+      systemShare: Number(((cpuSplit(pid)[1] - split0[1]) / (cpu2 - cpu0)).toFixed(2)),
     }),
   );
   await fleet.closeAll();
