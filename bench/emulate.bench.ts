@@ -96,7 +96,10 @@ export async function graphqlQuery(graphqlUrl: string, token: string): Promise<v
   if (response.status !== 200 || text.includes('"errors"')) throw new Error(`GraphQL answered ${response.status}: ${text.slice(0, 200)}`);
 }
 
-/** Milliseconds from spawning `emulate` to its first answered GraphQL request (the graphql function starts cold). */
+/**
+ * Milliseconds from spawning `emulate` to its first answered GraphQL request: the graphql function's cold start is
+ * in it (pre-warmed during start-up, or paid by the request with --no-prewarm in `extra`).
+ */
 export async function emulateStartToFirstAnswer(extra: string[] = []): Promise<number> {
   const token = await signDevelopmentToken({ sub: 'start', role: 'user' }, BENCH_SECRET);
   const emulate = await startEmulate(extra);
