@@ -1,5 +1,5 @@
 // Precompiled TypeScript for start-up: an entry file and its local imports bundled by esbuild into one ES module,
-// cached on disk and rebuilt when any of its source files changes. Plain JavaScript because it runs before any
+// cached on disk and rebuilt when any of its source files changes (by content). Plain JavaScript because it runs before any
 // TypeScript support. Why: under tsx every module — each of the AWS SDK's hundreds of files included — goes
 // through loader hooks on another thread; a bundle of the local code with its packages left as ordinary imports
 // loads them natively (and from node's compile cache), which roughly halves a cold start here.
@@ -9,7 +9,7 @@
 // file resolves from (no bundle when they differ); `import.meta.url` (and dirname/filename) keep each file's own
 // value; inline source maps keep stack traces pointing at the sources.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -23,17 +23,19 @@ function packagesRoot(file) {
   }
 }
 
-const stamp = (file) => {
-  const { size, mtimeMs } = statSync(file);
-  return `${size}:${mtimeMs}`;
-};
+// The contents' hash, not size and mtime: an edit within one clock tick of the last, same size, still counts.
+const stamp = (file) => createHash('sha1').update(readFileSync(file)).digest('hex');
 
-/** Keeps each bundled file's own import.meta.url/dirname/filename (they would otherwise be the bundle's). */
-const ownImportMeta = {
+/**
+ * Keeps each bundled file's own import.meta.url/dirname/filename (they would otherwise be the bundle's), and notes
+ * the hash of the text it bundled (a file edited during the build then leaves the bundle out of date, as it is).
+ */
+const ownImportMeta = (read) => ({
   name: 'own-import-meta',
   setup(build) {
     build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
       const source = readFileSync(args.path, 'utf8');
+      read.set(args.path, createHash('sha1').update(source).digest('hex'));
       const loader = LOADERS[extname(args.path)] ?? 'js';
       if (!source.includes('import.meta.')) return { contents: source, loader };
       const contents = source
@@ -43,7 +45,7 @@ const ownImportMeta = {
       return { contents, loader };
     });
   },
-};
+});
 
 /**
  * The path of an up-to-date bundle of `entry` (an absolute .ts/.mts file), building it if needed; undefined when
@@ -65,6 +67,7 @@ export async function precompiled(entry) {
     // No manifest yet, or a source file is gone: build.
   }
   const { build } = await import('esbuild');
+  const read = new Map();
   let result;
   try {
     result = await build({
@@ -78,7 +81,7 @@ export async function precompiled(entry) {
       metafile: true,
       write: false,
       logLevel: 'silent',
-      plugins: [ownImportMeta],
+      plugins: [ownImportMeta(read)],
     });
   } catch {
     return undefined;
@@ -90,7 +93,7 @@ export async function precompiled(entry) {
   const tmp = `${bundle}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   writeFileSync(tmp, result.outputFiles[0].contents);
   renameSync(tmp, bundle);
-  writeFileSync(`${tmp}.json`, JSON.stringify({ entry, inputs: inputs.map((file) => [file, stamp(file)]) }));
+  writeFileSync(`${tmp}.json`, JSON.stringify({ entry, inputs: inputs.map((file) => [file, read.get(file) ?? stamp(file)]) }));
   renameSync(`${tmp}.json`, manifestFile);
   return bundle;
 }
