@@ -56,11 +56,12 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startEmulate(extra: string[] = []): Promise<EmulateProcess> {
+/** `extra`: emulate's own flags; `nodeArgs`: node's, before the script (e.g. --cpu-prof). */
+export async function startEmulate(extra: string[] = [], nodeArgs: string[] = []): Promise<EmulateProcess> {
   const args = [
-    '--import',
-    'tsx',
-    'harness/cli/emulate.ts',
+    ...nodeArgs,
+    // As `npm run emulate` starts it (package.json).
+    'harness/cli/start.mjs',
     '--memory',
     '--no-watch',
     '--quiet',
@@ -95,10 +96,13 @@ export async function graphqlQuery(graphqlUrl: string, token: string): Promise<v
   if (response.status !== 200 || text.includes('"errors"')) throw new Error(`GraphQL answered ${response.status}: ${text.slice(0, 200)}`);
 }
 
-/** Milliseconds from spawning `emulate` to its first answered GraphQL request (the graphql function starts cold). */
-export async function emulateStartToFirstAnswer(): Promise<number> {
+/**
+ * Milliseconds from spawning `emulate` to its first answered GraphQL request: the graphql function's cold start is
+ * in it (pre-warmed during start-up, or paid by the request with --no-prewarm in `extra`).
+ */
+export async function emulateStartToFirstAnswer(extra: string[] = []): Promise<number> {
   const token = await signDevelopmentToken({ sub: 'start', role: 'user' }, BENCH_SECRET);
-  const emulate = await startEmulate();
+  const emulate = await startEmulate(extra);
   try {
     await graphqlQuery(emulate.graphqlUrl, token);
     return performance.now() - emulate.spawnedAt;

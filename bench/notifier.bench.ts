@@ -28,12 +28,15 @@ async function subscribers(
   data: Record<string, unknown>,
   onMessage?: (index: number, text: string) => void,
 ): Promise<WebSocket[]> {
-  const token = await signDevelopmentToken({ sub: 'fan', role: 'user' }, SECRET);
+  // One user per socket: the app refuses a user's connections past MAX_CONNECTIONS_PER_USER (429), as each user is.
+  const tokens = await Promise.all(
+    Array.from({ length: count }, (_, i) => signDevelopmentToken({ sub: `fan-${i}`, role: 'user' }, SECRET)),
+  );
   const sockets: WebSocket[] = [];
   for (let i = 0; i < count; i += 400) {
     const batch = await Promise.all(
       Array.from({ length: Math.min(400, count - i) }, async (_, j) => {
-        const socket = new WebSocket(`${emulator.wsUrl}?token=${token}`);
+        const socket = new WebSocket(`${emulator.wsUrl}?token=${tokens[i + j]}`);
         await new Promise((resolve, reject) => {
           socket.once('open', resolve);
           socket.once('error', reject);

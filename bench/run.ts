@@ -115,7 +115,8 @@ await part(
 // 4a. emulate start → first answered GraphQL request, against a minimal server started the same way (alternating).
 const fig4a = {
   id: '4a',
-  title: '`emulate` start → first answered GraphQL request (median of 5; the graphql function starts cold)',
+  title:
+    "`emulate` start → first answered GraphQL request (median of 5; the graphql container's cold start runs during start-up and is included)",
   unit: 'ms',
   goal: { of: 'value' as const, max: 500 },
 };

@@ -67,6 +67,11 @@ export interface EmulatorOptions {
    * (LocalStack and Floci serve both on one port).
    */
   streamsEndpoint?: string;
+  /**
+   * Warm one container per function in parallel before resolving (`npm run emulate`), so the first request does
+   * not pay a cold start; reported in the event log and the banner. Default false: tests see every cold start.
+   */
+  prewarm?: boolean;
 }
 
 /** An AWS-looking API id: 10 lower-case letters and digits. */
@@ -123,6 +128,7 @@ export async function startEmulator(options: EmulatorOptions) {
 
   const mapLogEvents = logEventMapper(app.emulator.logEvents, eventLog);
   const metrics = createMetricsStore({ now: clock.now });
+  const dynamodbHost = dynamodb.handle ? new URL(dynamodb.endpoint).host : undefined;
 
   // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
   // the API in-process), so the API gets a forwarding invoke and the invoker the API's management handler.
@@ -164,9 +170,15 @@ export async function startEmulator(options: EmulatorOptions) {
     eventLog,
     ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
     interceptHosts: [managementHost, sqsHost],
+    // Handlers' DynamoDB calls reach the embedded dynalite over the container's MessagePort, not loopback HTTP.
+    ...(dynamodbHost ? { inProcessEndpoints: [dynamodbHost] } : {}),
     // SDK calls carry their host (the fast management path does not: it is the management API).
     serveIntercepted: (request) =>
-      request.headers.host?.split(':')[0] === sqsHost ? queues.handle(request) : websocketApi.management.handle(request),
+      dynamodb.handle && request.headers.host === dynamodbHost
+        ? dynamodb.handle(request)
+        : request.headers.host?.split(':')[0] === sqsHost
+          ? queues.handle(request)
+          : websocketApi.management.handle(request),
     latency: initialLatency,
     onLog: (functionName, line, raw) => {
       mapLogEvents(functionName, line);
@@ -174,6 +186,12 @@ export async function startEmulator(options: EmulatorOptions) {
       metrics.ingest(functionName, raw);
     },
   });
+
+  // Started before the ports open: the containers' init runs while the main thread finishes its own start-up, the
+  // functions behind the HTTP API first, then the WebSocket API's, then the rest (stream and queue consumers).
+  const warming = options.prewarm ? invoker.prewarm([...httpRoutes.map((r) => r.functionName), ...Object.values(routes)]) : undefined;
+  // Not awaited before the ports open: a request that comes early waits for its function's warming container.
+  void warming?.catch(() => undefined);
 
   // Event source mappings: each function's `stream` and `sqs` events, polling the emulated stream and queues.
   const recordFaults: RecordFault[] = [];
@@ -317,6 +335,8 @@ export async function startEmulator(options: EmulatorOptions) {
     graphqlUrl: `http://${host}:${httpPort}${httpRoutes[0]?.path ?? '/'}`,
     /** Every HTTP route (method and path) and WebSocket route key, for the banner. */
     routes: { http: httpRoutes, websocket: Object.keys(routes) },
+    /** Pre-warming's outcome, function by function, once every init is over (undefined without `prewarm`). */
+    warmed: warming,
     healthUrl: `http://${host}:${httpPort}${HEALTH_PATH}`,
     /** Lambda's Invoke API endpoint (`aws lambda invoke --endpoint-url …`). */
     lambdaEndpoint: `http://${host}:${httpPort}`,

@@ -18,6 +18,12 @@ export function banner(
     `              routes: ${emulator.routes.websocket.join(', ') || '(none)'}`,
     `  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${app.stage})`,
     `  Lambda      ${emulator.lambdaEndpoint}  (aws lambda invoke --endpoint-url ${emulator.lambdaEndpoint} --function-name <name> out.json)`,
+    ...(emulator.warmed
+      ? [
+          `  Warm        one container per function is being initialized now, one after another (${emulator.app.functions.map((f) => f.name).join(', ')}):`,
+          `              their cold starts are paid during start-up; more concurrency and reloads start cold (--no-prewarm: all do)`,
+        ]
+      : []),
     `  Health      ${emulator.healthUrl}`,
     // The tables' streams: served for any reader in dynalite mode, read from the endpoint's own otherwise.
     ...(emulator.dynamodb.streams.streams.size === 0

@@ -86,6 +86,7 @@ async function start(ports?: { httpPort: number; wsPort: number }): Promise<Emul
     ...listen,
     ...ports,
     maxContainersPerFunction: flags.maxContainers,
+    prewarm: flags.prewarm && !flags.check,
     maxConnectionsPerSecond: flags.maxConnectionsPerSecond,
     // An external DynamoDB has no index lag to inject; network time still applies to the calls.
     latency: dynamodbEndpoint ? { ...latency, indexLag: { baseMs: 0, jitterMs: 0 } } : latency,

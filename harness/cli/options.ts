@@ -27,6 +27,7 @@ export const HELP = `Usage: npm run emulate -- [options]
   --max-connections-per-second <n>  New WebSocket connections accepted per second (the handshake answers 429
                     beyond it). Default 500, AWS's quota; raise it for a local load run
   --no-watch        Do not reload handlers when their code changes, nor restart when serverless.yml or .env does
+  --no-prewarm      Do not warm one container per function during start-up (the first invocations then start cold)
   --quiet           Do not log each invocation and notification, nor the metrics line (every 5 s)
   --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
                     console.log lines are always printed)
@@ -53,6 +54,7 @@ export interface CliFlags {
   maxContainers: number;
   maxConnectionsPerSecond: number;
   watch: boolean;
+  prewarm: boolean;
   quiet: boolean;
   verbose: boolean;
   check: boolean;
@@ -80,6 +82,7 @@ const OPTIONS = {
   'max-containers': { type: 'string', default: '4' },
   'max-connections-per-second': { type: 'string', default: '500' },
   'no-watch': { type: 'boolean', default: false },
+  'no-prewarm': { type: 'boolean', default: false },
   quiet: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
   check: { type: 'boolean', default: false },
@@ -118,6 +121,7 @@ export function parseFlags(args: string[]): CliFlags {
     maxContainers,
     maxConnectionsPerSecond,
     watch: !values['no-watch'],
+    prewarm: !values['no-prewarm'],
     quiet: values.quiet!,
     verbose: values.verbose!,
     check: values.check!,

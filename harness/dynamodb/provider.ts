@@ -6,7 +6,6 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { mkdirSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import {
   BatchWriteItemCommand,
@@ -29,6 +28,8 @@ import type { Delay } from '../latency.js';
 import { createIndexLag } from './indexLag.js';
 import { createStreams } from './streams.js';
 import { createStreamsEndpoint } from './streamsEndpoint.js';
+import { bodyRequest, inProcessRequestHandler, serveInProcess, type RequestListener } from './inProcess.js';
+import type { HttpLikeRequest, HttpLikeResponse } from '../lambda/types.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };
@@ -62,17 +63,23 @@ const THROTTLED_BODY = JSON.stringify({
     'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
 });
 
-/** A request dynalite reads as if it came from the socket: same headers, method and URL, this body. */
-function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
-  return Object.assign(Readable.from([body]), { headers: req.headers, method: req.method, url: req.url }) as unknown as IncomingMessage;
-}
-
 /**
  * A client for the emulator's own housekeeping; its requests are marked so they stay out of the event log. An
- * external endpoint gets them unmarked: what it does with them (its stream records them) is its own business.
+ * external endpoint gets them unmarked: what it does with them (its stream records them) is its own business. With
+ * the embedded dynalite it is answered in this thread (`requestHandler`), without a socket.
  */
-function internalClient(endpoint: string, region: string, mark: boolean): DynamoDBClient {
-  const client = new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' } });
+function internalClient(
+  endpoint: string,
+  region: string,
+  mark: boolean,
+  requestHandler?: ReturnType<typeof inProcessRequestHandler>,
+): DynamoDBClient {
+  const client = new DynamoDBClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' },
+    ...(requestHandler ? { requestHandler } : {}),
+  });
   if (!mark) return client;
   client.middlewareStack.add(
     (next) => async (args) => {
@@ -113,7 +120,30 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   // The DynamoDB Streams API of those streams, on dynalite's port (as LocalStack serves it on its own).
   const streamsEndpoint = createStreamsEndpoint(streams);
   let captureWrites: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  let dynaliteHandler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let dynaliteHandler: RequestListener | undefined;
+  // Every request to the embedded dynalite, from its port or in-process: faults, index lag, streams, dynalite.
+  const listener: RequestListener = (req, res) => {
+    if (streamsEndpoint.handles(req)) return streamsEndpoint.serve(req, res);
+    const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1];
+    if (operation !== 'CreateTable' && operation !== 'UpdateTable' && operation !== 'DescribeTable')
+      return observe(req, res, captureWrites ?? dynaliteHandler!);
+    // Table operations: the answer shows the table's stream (and a StreamSpecification starts one).
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      let body: Record<string, unknown> | undefined;
+      try {
+        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        body = undefined; // dynalite answers the malformed request itself
+      }
+      streamsEndpoint.tableOperation(operation, body, res);
+      const replay = bodyRequest({ headers: req.headers, method: req.method, url: req.url }, raw);
+      observe(replay.req, res, captureWrites ?? dynaliteHandler!);
+      replay.deliver();
+    });
+  };
 
   if (typeof options.storage === 'object' && 'endpoint' in options.storage) {
     endpoint = options.storage.endpoint;
@@ -123,26 +153,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) });
     dynaliteHandler = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
     server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (streamsEndpoint.handles(req)) return streamsEndpoint.serve(req, res);
-      const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1];
-      if (operation !== 'CreateTable' && operation !== 'UpdateTable' && operation !== 'DescribeTable')
-        return observe(req, res, captureWrites ?? dynaliteHandler!);
-      // Table operations: the answer shows the table's stream (and a StreamSpecification starts one).
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const raw = Buffer.concat(chunks);
-        let body: Record<string, unknown> | undefined;
-        try {
-          body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-        } catch {
-          body = undefined; // dynalite answers the malformed request itself
-        }
-        streamsEndpoint.tableOperation(operation, body, res);
-        observe(replay(req, raw), res, captureWrites ?? dynaliteHandler!);
-      });
-    });
+    server.on('request', listener);
     endpoint = `http://127.0.0.1:${(await listen(server, 0)).port}`;
   }
 
@@ -202,11 +213,19 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         });
         if (written && res.statusCode === 200) written();
       });
-      next(replay(req, forwarded ? Buffer.from(JSON.stringify(forwarded)) : raw), res);
+      // Replayed to dynalite as if it came from the socket: same headers, method and URL, this body.
+      const replay = bodyRequest(
+        { headers: req.headers, method: req.method, url: req.url },
+        forwarded ? Buffer.from(JSON.stringify(forwarded)) : raw,
+      );
+      next(replay.req, res);
+      replay.deliver();
     });
   }
 
-  const client = internalClient(endpoint, region, !external);
+  /** Serves one DynamoDB request in this thread (the embedded dynalite only), exactly as its port would. */
+  const handle = server ? (request: HttpLikeRequest): Promise<HttpLikeResponse> => serveInProcess(listener, request) : undefined;
+  const client = internalClient(endpoint, region, !external, handle && inProcessRequestHandler(handle));
   const indexLag = createIndexLag({
     client,
     tables: options.tables,
@@ -221,37 +240,45 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     captureWrites = (req, res) => (req.headers[INTERNAL_HEADER] === '1' ? handler(req, res) : capture(req, res));
   }
 
+  /**
+   * All tables at once, each polled until ACTIVE: dynalite (createTableMs 0) turns a table ACTIVE within a few
+   * milliseconds, so a 50 ms poll per table used to leave start-up idle for a few hundred; an external endpoint
+   * (LocalStack) may take longer and gets the same 5 s.
+   */
   async function createTables(): Promise<void> {
-    for (const table of options.tables) {
-      try {
-        await client.send(new CreateTableCommand(createTableInput(table, external)));
-      } catch (error) {
-        if (!(error instanceof ResourceInUseException)) throw error; // exists already (on-disk data, LocalStack)
-      }
+    const pollMs = server ? 2 : 50;
+    const untilActive = async (tableName: string) => {
       let streamEnabled = false;
-      for (let i = 0; i < 100; i++) {
-        const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
+      for (let waited = 0; waited < 5_000; waited += pollMs) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
         streamEnabled = Table?.StreamSpecification?.StreamEnabled === true;
         if (Table?.TableStatus === 'ACTIVE') break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
-      // A table an external endpoint already had, without the stream serverless.yml declares: turn it on.
-      const wanted = createTableInput(table, external).StreamSpecification;
-      if (wanted && !streamEnabled) {
+      return streamEnabled;
+    };
+    await Promise.all(
+      options.tables.map(async (table) => {
         try {
-          await client.send(new UpdateTableCommand({ TableName: table.TableName, StreamSpecification: wanted }));
+          await client.send(new CreateTableCommand(createTableInput(table, external)));
         } catch (error) {
-          // An endpoint without DynamoDB Streams (dynalite itself): the emulator's poller says so at start.
-          if ((error as Error).name !== 'ValidationException') throw error;
-          continue;
+          if (!(error instanceof ResourceInUseException)) throw error; // exists already (on-disk data, LocalStack)
         }
-        for (let i = 0; i < 100; i++) {
-          const { Table } = await client.send(new DescribeTableCommand({ TableName: table.TableName }));
-          if (Table?.TableStatus === 'ACTIVE') break;
-          await new Promise((resolve) => setTimeout(resolve, 50));
+        const streamEnabled = await untilActive(table.TableName);
+        // A table an external endpoint already had, without the stream serverless.yml declares: turn it on.
+        const wanted = createTableInput(table, external).StreamSpecification;
+        if (wanted && !streamEnabled) {
+          try {
+            await client.send(new UpdateTableCommand({ TableName: table.TableName, StreamSpecification: wanted }));
+          } catch (error) {
+            // An endpoint without DynamoDB Streams (dynalite itself): the emulator's poller says so at start.
+            if ((error as Error).name !== 'ValidationException') throw error;
+            return;
+          }
+          await untilActive(table.TableName);
         }
-      }
-    }
+      }),
+    );
   }
   await createTables();
   if (options.indexLag) await indexLag.set(options.indexLag);
@@ -359,6 +386,11 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     external,
     /** The emulator's own client (requests stay out of the event log). */
     client,
+    /**
+     * The embedded dynalite's requests served without a socket (undefined with an external endpoint): Lambda
+     * containers' SDK calls to `endpoint` arrive here over their MessagePort.
+     */
+    handle,
     faults: {
       /** The next `count` matching requests answer ProvisionedThroughputExceededException (HTTP 400), as DynamoDB does. */
       throttleNext(count: number, match: { operation?: string; table?: string } = {}): void {

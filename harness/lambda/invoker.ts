@@ -12,7 +12,7 @@ import { ACCOUNT_ID, emulatorDefaults } from '../common/awsDefaults.js';
 import type { EventLog } from '../eventLog.js';
 import type { FunctionDefinition } from '../config/serverless.js';
 import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
-import type { ContainerData, FromContainer, ToContainer } from './runtime.js';
+import type { ContainerData, FromContainer, ToContainer, WarmMessage } from './runtime.js';
 import { LATENCY_PROFILES, type LatencyProfile } from '../latency.js';
 
 /** A function as the invoker runs it: serverless.yml's definition, its code maybe taken from a package. */
@@ -34,6 +34,8 @@ export interface LambdaInvokerOptions {
   /** SDK requests to these hosts are answered by `serveIntercepted` in this thread, without a socket. */
   interceptHosts?: string[];
   serveIntercepted?: HttpLikeHandler;
+  /** Plain-HTTP endpoints (host:port, e.g. the embedded dynalite) whose SDK requests `serveIntercepted` answers too. */
+  inProcessEndpoints?: string[];
   /**
    * How intercepted calls are caught: 'fast' answers ApiGatewayManagementApiClient at `send` (tens of thousands of
    * calls/s); 'wire' lets the SDK serialize, sign and deserialize, replacing only the socket (~8,000 calls/s).
@@ -66,6 +68,15 @@ interface Container {
   stale: boolean;
   warm: boolean;
   pending: Map<number, Pending>;
+  /** Set while the container pre-warms (see `prewarm`): called once its init is over, or failed, or cut short. */
+  warming?: (error?: string) => void;
+}
+
+/** What pre-warming did for one function: its init's duration, or why it failed (the first invocation reports it). */
+export interface WarmReport {
+  functionName: string;
+  initMs: number;
+  error?: string;
 }
 
 interface Queued {
@@ -101,6 +112,9 @@ export interface TimeoutFault {
 const INIT_LIMIT_MS = 10_000;
 
 const containerEntry = new URL('./container.mjs', import.meta.url);
+
+/** Position of `name` in `order`, names not in it last. */
+const rank = (order: string[], name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
 
 export function createLambdaInvoker(options: LambdaInvokerOptions) {
   const region = options.region ?? 'us-east-1';
@@ -168,6 +182,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       region,
       accountId,
       interceptHosts: options.interceptHosts ?? [],
+      inProcessEndpoints: options.inProcessEndpoints ?? [],
       interceptMode: options.interceptMode ?? 'fast',
       nativeHandler: fn.nativeHandler === true,
       wake: new SharedArrayBuffer(8),
@@ -197,6 +212,10 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
             body: Buffer.from(error.message),
           }))
           .then((response) => worker.postMessage({ type: 'http-response', id: message.id, response } satisfies ToContainer));
+        return;
+      }
+      if (message.type === 'warmed') {
+        container.warming?.(message.error && `${message.error.name}: ${message.error.message}`);
         return;
       }
       const pending = container.pending.get(message.id);
@@ -233,6 +252,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
   /** A container that died takes its in-flight invocation with it; the pool replaces it on demand. */
   function crash(pool: FunctionPool, container: Container, error: Error): void {
     pool.containers.delete(container);
+    container.warming?.(`Runtime.ExitError: ${error.message}`);
     for (const pending of container.pending.values()) {
       clearTimeout(pending.timer);
       const result: InvocationResult = {
@@ -348,10 +368,54 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     Atomics.notify(container.wake, 0);
   }
 
+  /**
+   * One container of the function runs its init now, before any invocation, and then waits frozen and warm: the
+   * cold start is paid during the emulator's start-up instead of by the first request (as provisioned concurrency
+   * does on AWS). Every later container — concurrency beyond one, a reload — still starts cold.
+   */
+  function warm(pool: FunctionPool): Promise<WarmReport> {
+    const functionName = pool.definition.name;
+    if (closed || pool.containers.size > 0) return Promise.resolve({ functionName, initMs: 0 });
+    const container = spawn(pool);
+    container.busy = true;
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => container.warming?.(`Runtime.InitTimeout: init did not finish within ${INIT_LIMIT_MS / 1000} s`),
+        INIT_LIMIT_MS,
+      );
+      container.warming = (error) => {
+        container.warming = undefined;
+        clearTimeout(timer);
+        const initMs = Math.round(performance.now() - started);
+        container.busy = false;
+        if (error || container.stale) {
+          // A failed init leaves no warm container: the next invocation starts cold and reports the error itself.
+          if (pool.containers.has(container)) retire(pool, container);
+        } else container.warm = true;
+        options.eventLog?.record({
+          kind: 'log',
+          functionName,
+          level: error ? 'WARN' : 'INFO',
+          message: error
+            ? `${functionName}: pre-warming failed (${error}); its first invocation starts cold`
+            : `${functionName}: one container warmed at start-up (init ${initMs} ms)`,
+        });
+        resolve({ functionName, initMs, ...(error ? { error } : {}) });
+        drain(pool);
+      };
+      container.worker.postMessage({ type: 'warm', generation: Atomics.load(container.wake, 0) } satisfies WarmMessage);
+    });
+  }
+
   function drain(pool: FunctionPool): void {
     while (pool.queue.length && !closed) {
       let container = [...pool.containers].find((c) => !c.busy && !c.stale);
       if (!container) {
+        // A container still pre-warming started its init earlier than a new one would: the head of the queue waits
+        // for it rather than paying a second cold start.
+        const warming = [...pool.containers].filter((c) => c.warming && !c.stale).length;
+        if (warming >= pool.queue.length) return;
         const live = [...pool.containers].filter((c) => !c.stale).length;
         if (live >= maxContainers) return;
         container = spawn(pool);
@@ -375,6 +439,17 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
 
   return {
     invoke,
+    /**
+     * Pre-warms one container per function (see `warm`), one init at a time in `order` (function names; the rest
+     * after): on two cores, parallel inits only slow each other and the first request's function. Resolves when
+     * every init is over; an invocation that arrives meanwhile waits for its function's warming container.
+     */
+    async prewarm(order: string[] = []): Promise<WarmReport[]> {
+      const ranked = [...pools.values()].sort((a, b) => rank(order, a.definition.name) - rank(order, b.definition.name));
+      const reports: WarmReport[] = [];
+      for (const pool of ranked) reports.push(await warm(pool));
+      return reports;
+    },
     /** New invocations get fresh containers that import the code anew; in-flight ones finish on their old container. */
     async reload(): Promise<void> {
       for (const pool of pools.values()) {
@@ -463,6 +538,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
             pending.resolve(stopped(pending.requestId, pending.coldStart, Math.round(performance.now() - pending.started)));
           }
           container.pending.clear();
+          container.warming?.('EmulatorShutdown: the emulator stopped during init');
           // Terminated before it leaves the pool: its exit is then not mistaken for a crash.
           workers.push(container.worker.terminate());
           pool.containers.delete(container);

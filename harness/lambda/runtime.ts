@@ -13,12 +13,19 @@ import type { HttpLikeRequest, HttpLikeResponse } from './types.js';
 
 export interface ContainerData {
   handlerFile: string;
+  /** Set by the container's entry when the handler is loaded from a precompiled bundle of `handlerFile`. */
+  handlerModule?: string;
   handlerExport: string;
   functionName: string;
   memorySize: number;
   region: string;
   accountId: string;
   interceptHosts: string[];
+  /**
+   * Plain-HTTP endpoints (host:port) served in-process too, over the MessagePort: the embedded dynalite. The SDK
+   * still serializes, signs and parses every request; only the loopback socket is replaced.
+   */
+  inProcessEndpoints: string[];
   /** 'fast': management client answered at send (default); 'wire': the SDK's full request path, minus the socket. */
   interceptMode: 'fast' | 'wire';
   /** The handler is plain JavaScript from a package: container.mjs imports it without tsx. */
@@ -47,7 +54,17 @@ export interface InvokeMessage {
   stopAfterService?: string;
 }
 
-export type ToContainer = InvokeMessage | { type: 'http-response'; id: number; response: HttpLikeResponse };
+/**
+ * Pre-warming: run the function's init (load the handler) before any invocation, then freeze, as a provisioned
+ * environment does; the invoker reports it as a cold start paid at start-up.
+ */
+export interface WarmMessage {
+  type: 'warm';
+  /** The value of the wake counter while the container waits for its first invocation. */
+  generation: number;
+}
+
+export type ToContainer = InvokeMessage | WarmMessage | { type: 'http-response'; id: number; response: HttpLikeResponse };
 
 /** What was still pending when the handler's promise settled, e.g. ["1 Timeout", "2 AWS calls in flight"]. */
 type Pending = string[];
@@ -65,6 +82,8 @@ export type FromContainer =
   | { type: 'http-request'; id: number; request: HttpLikeRequest }
   /** The handler is loaded (init done): the invocation's own time starts now. */
   | { type: 'initialized'; id: number }
+  /** Pre-warming is done: the handler loaded (or failed to, with the error the first invocation would report). */
+  | { type: 'warmed'; initMs: number; error?: { name: string; message: string } }
   /** The lambdaTimeout fault's moment has come: the container stops here and waits to be terminated. */
   | { type: 'stopped'; id: number; calls: number };
 
@@ -75,15 +94,19 @@ const post = (message: FromContainer): void => port.postMessage(message);
 // Management API calls (and any other intercepted host) are answered by the emulator in the main thread.
 let nextHttpId = 0;
 const pendingHttp = new Map<number, (response: HttpLikeResponse) => void>();
+const serve = (request: HttpLikeRequest): Promise<HttpLikeResponse> =>
+  new Promise((resolve) => {
+    const id = ++nextHttpId;
+    pendingHttp.set(id, resolve);
+    post({ type: 'http-request', id, request });
+  });
+if (data.inProcessEndpoints.length) {
+  const endpoints = new Set(data.inProcessEndpoints);
+  installSdkInterceptor((hostname, port) => port !== undefined && endpoints.has(`${hostname}:${port}`), serve);
+}
 if (data.interceptHosts.length) {
   const hosts = new Set(data.interceptHosts);
   const matchHost = (hostname: string): boolean => hosts.has(hostname);
-  const serve = (request: HttpLikeRequest): Promise<HttpLikeResponse> =>
-    new Promise((resolve) => {
-      const id = ++nextHttpId;
-      pendingHttp.set(id, resolve);
-      post({ type: 'http-request', id, request });
-    });
   // Below every SDK: whatever copy the handler resolved, or a bundle, reaches the emulator over an in-memory socket.
   installHttpsInterceptor(matchHost, serve);
   if (data.interceptMode === 'wire') installSdkInterceptor(matchHost, serve);
@@ -185,9 +208,9 @@ const logStreamName = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/'
 
 async function loadHandler(): Promise<Handler> {
   const started = performance.now();
-  // container.mjs provides a tsx-free import for packaged bundles; source handlers are imported through tsx.
+  // container.mjs provides a tsx-free import for a packaged bundle when the shim itself runs through tsx.
   const nativeImport = (globalThis as { __lambdaContainerImport?: (url: string) => Promise<unknown> }).__lambdaContainerImport;
-  const url = pathToFileURL(data.handlerFile).href;
+  const url = pathToFileURL(data.handlerModule ?? data.handlerFile).href;
   const module = (await (nativeImport ? nativeImport(url) : import(url))) as Record<string, unknown>;
   const exported = module[data.handlerExport] ?? (module.default as Record<string, unknown> | undefined)?.[data.handlerExport];
   if (typeof exported !== 'function') {
@@ -232,10 +255,33 @@ function errorOf(error: unknown): { name: string; message: string; stack?: strin
 /** Resolves once everything written to the stream before now has been handed over (an empty write's callback). */
 const drained = (stream: NodeJS.WriteStream): Promise<void> => new Promise((resolve) => stream.write('', () => resolve()));
 
+/**
+ * Both stdio streams drained. A stream with nothing buffered or awaiting its acknowledgement (writableLength 0) has
+ * handed everything to the invoker already and is skipped: each drain is a round trip to the main thread, and most
+ * invocations log nothing on stderr (and many nothing at all), so skipping them saves two thread wake-ups an
+ * invocation.
+ */
+const stdioDrained = (): Promise<unknown> =>
+  Promise.all([process.stdout, process.stderr].filter((stream) => stream.writableLength > 0).map(drained));
+
 port.on('message', async (message: ToContainer) => {
   if (message.type === 'http-response') {
     pendingHttp.get(message.id)?.(message.response);
     pendingHttp.delete(message.id);
+    return;
+  }
+  if (message.type === 'warm') {
+    let error: { name: string; message: string } | undefined;
+    try {
+      handler = await loadHandler();
+    } catch (thrown) {
+      // A failed init is the first invocation's to report (the invoker retires this container).
+      error = errorOf(thrown);
+    }
+    await stdioDrained();
+    frozenWithWork = pendingWork().length > 0;
+    post({ type: 'warmed', initMs, ...(error ? { error: { name: error.name, message: error.message } } : {}) });
+    if (!error) freezeUntilNextInvocation(message.generation);
     return;
   }
   if (frozenWithWork) {
@@ -271,7 +317,7 @@ port.on('message', async (message: ToContainer) => {
   }
   // What the handler logged reaches the log before the freeze, as Lambda's log lines do: a worker's stdout only
   // drains while its event loop runs, and a frozen container's does not.
-  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  await stdioDrained();
   result.pendingAtFreeze = pendingWork();
   frozenWithWork = result.pendingAtFreeze.length > 0;
   post(result);

@@ -17,6 +17,7 @@ const { HttpResponse } = createRequire(nodeHttpHandlerPath)('@smithy/core/protoc
 interface SdkHttpRequest {
   method: string;
   hostname: string;
+  port?: number;
   path: string;
   query?: Record<string, string | string[] | null>;
   headers: Record<string, string>;
@@ -82,7 +83,8 @@ export function installCallHooks(callHooks: CallHooks): void {
 }
 
 interface Route {
-  matchHost: (hostname: string) => boolean;
+  /** `port` is the request's when its endpoint names one (e.g. the embedded dynalite's http://127.0.0.1:port). */
+  matchHost: (hostname: string, port?: number) => boolean;
   handle: HttpLikeHandler;
 }
 const routes = new Set<Route>();
@@ -108,17 +110,19 @@ async function bodyBytes(body: SdkHttpRequest['body']): Promise<Uint8Array> {
 }
 
 /** Serves requests whose hostname matches with `handle`; all other requests go out as before. Returns an uninstall function. */
-export function installSdkInterceptor(matchHost: (hostname: string) => boolean, handle: HttpLikeHandler): () => void {
+export function installSdkInterceptor(matchHost: Route['matchHost'], handle: HttpLikeHandler): () => void {
   const route: Route = { matchHost, handle };
   routes.add(route);
   if (!original) {
     original = NodeHttpHandler.prototype.handle;
     const passThrough = original;
     NodeHttpHandler.prototype.handle = async function interceptedHandle(request, options) {
-      const target = [...routes].find((r) => r.matchHost(request.hostname));
+      const target = [...routes].find((r) => r.matchHost(request.hostname, request.port));
       if (!target) return passThrough.call(this, request, options);
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+      // The host names the service the emulator routes to (the SDK sets it; a hand-built request may not).
+      headers.host ??= `${request.hostname}${request.port ? `:${request.port}` : ''}`;
       const answer = await target.handle({
         method: request.method,
         path: request.path + queryString(request.query),
