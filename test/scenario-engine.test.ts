@@ -31,10 +31,10 @@ describe('loader', () => {
     expect(error).toBeInstanceOf(ScenarioFileError);
     const rel = 'test/fixtures/scenarios/malformed.yaml';
     expect((error as ScenarioFileError).problems.map((p) => p.replace(file, rel))).toEqual([
-      `${rel}:7:60: steps.1.expectMessage: unknown key "whithin"`,
+      `${rel}:7:60: steps.1.expectMessage: unknown key "whithin" (did you mean "within"?)`,
       `${rel}:11:19: steps.4.advanceClock: expected number or must match pattern "^\\d+(\\.\\d+)?(ms|s|m|h)$"`,
       `${rel}:8:30: unknown client "bob" (declared: alice)`,
-      `${rel}:9:5: a step needs exactly one action (connect, send, subscribe, graphql, expectMessage, expectNoMessage, expectCacheInvalidated, expectConnection, expectClosed, expect, fault, advanceClock, disconnect, sleep), found send + sleep`,
+      `${rel}:9:5: a step needs exactly one action (connect, send, subscribe, graphql, expectMessage, expectNoMessage, expectCacheInvalidated, expectConnection, expectClosed, expect, fault, advanceClock, disconnect, sleep; or use, repeat), found send + sleep`,
     ]);
   });
 

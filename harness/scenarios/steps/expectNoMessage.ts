@@ -7,7 +7,16 @@ import { toMs, type NoMessageExpectation } from '../format.js';
 import { never, type StepContext, type StepKind } from './context.js';
 
 export async function expectNoMessage(e: NoMessageExpectation, ctx: StepContext): Promise<void> {
-  await Promise.all(ctx.clientsOf(e.client).map((client) => client.expectNone(e.match ?? { $any: true }, toMs(e.during, 0))));
+  const seq = (): number => ctx.target.insides?.events().at(-1)?.seq ?? 0;
+  const duringMs = toMs(e.during, 0);
+  const window = { step: ctx.stepIndex, client: e.client, match: e.match ?? { $any: true }, duringMs, fromSeq: seq() };
+  try {
+    await Promise.all(ctx.clientsOf(e.client).map((client) => client.expectNone(window.match, duringMs)));
+    ctx.absenceWindows.push({ ...window, toSeq: seq(), status: 'passed' });
+  } catch (error) {
+    ctx.absenceWindows.push({ ...window, toSeq: seq(), status: 'failed' });
+    throw error;
+  }
 }
 
 export const expectNoMessageStep: StepKind<'expectNoMessage'> = {
