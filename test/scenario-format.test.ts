@@ -228,10 +228,14 @@ describe('at run time (a real WebSocket server and a real HTTP server as the tar
 
   beforeAll(async () => {
     ws = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    // "ping" is answered with a partner frame; anything else is never answered.
+    // "ping" is answered with a partner frame; "broadcast" sends one to every socket 300 ms later; nothing else is answered.
     ws.on('connection', (socket) =>
       socket.on('message', (data) => {
         if (data.toString() === 'ping') socket.send(JSON.stringify({ type: 'partner', partner: { id: 'p-1', discount: 12 } }));
+        if (data.toString() === 'broadcast')
+          setTimeout(() => {
+            for (const client of ws.clients) client.send(JSON.stringify({ type: 'news' }));
+          }, 300);
       }),
     );
     http = createServer((req, res) => {
@@ -264,7 +268,20 @@ describe('at run time (a real WebSocket server and a real HTTP server as the tar
   });
 
   const run = (steps: string) =>
-    runScenario(loadScenario('run.yaml', `name: run\nclients:\n  m: { token: t-1 }\nsteps:\n  - connect: m\n${steps}`), target);
+    runScenario(
+      loadScenario('run.yaml', `name: run\nclients:\n  m: { token: t-1 }\n  o: { token: t-2 }\nsteps:\n  - connect: m\n${steps}`),
+      target,
+    );
+
+  it('in an expect block, a no-message window lasts until `during` after the positive expectations are met', async () => {
+    // The forbidden frame comes with the expected one, 300 ms in: a 100 ms window closed at the start would miss it.
+    const result = await run(
+      '  - connect: o\n  - send: { client: m, text: broadcast }\n  - expect:\n      - message: { client: m, match: { type: news } }\n      - noMessage: { client: o, match: { type: news }, during: 100ms }\n',
+    );
+    expect(result.status).toBe('failed');
+    expect(result.failure).toMatch(/step 4 \(expect\)[\s\S]*o: received a message it must not receive/);
+    expect(result.absenceWindows).toEqual([expect.objectContaining({ client: 'o', duringMs: 100, status: 'failed' })]);
+  });
 
   it('a capture from a frame feeds a later GraphQL request, its variables and its headers', async () => {
     const result = await run(
@@ -309,7 +326,7 @@ describe('at run time (a real WebSocket server and a real HTTP server as the tar
   it('a step past its timeout fails, even while its own wait would go on', async () => {
     const result = await run('  - expectMessage: { client: m, match: { type: never }, within: 30s }\n    timeout: 300ms\n');
     expect(result.status).toBe('failed');
-    expect(result.failure).toMatch(/^step 2 \(expectMessage\) at run\.yaml:6\n\s+did not finish within its timeout of 300 ms/);
+    expect(result.failure).toMatch(/^step 2 \(expectMessage\) at run\.yaml:7\n\s+did not finish within its timeout of 300 ms/);
   });
 
   it('an invalid JSON Schema is refused when the file loads', () => {
