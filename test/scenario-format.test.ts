@@ -113,6 +113,13 @@ describe('load errors', () => {
     expect(problemsOf(`${head}  - connect: alice\n    zzzzzzzz: 1\n`)[0]).not.toContain('did you mean');
   });
 
+  it('name a malformed header or capture name', () => {
+    expect(problemsOf(`${head}  - graphql: { query: q, headers: { "bad header": x }, capture: { "1x": $.a } }\n`)).toEqual([
+      expect.stringMatching(/^f\.yaml:5:37: steps\.0\.graphql\.headers: "bad header" is not a valid name here \(must match /),
+      expect.stringMatching(/^f\.yaml:5:67: steps\.0\.graphql\.capture: "1x" is not a valid name here \(must match /),
+    ]);
+  });
+
   it('quote the offending lines with a caret under the place', () => {
     let message = '';
     try {

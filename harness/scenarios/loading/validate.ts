@@ -113,7 +113,11 @@ function describe(error: ErrorObject): string {
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = (error.params as { additionalProperty: string }).additionalProperty;
-      const known = Object.keys((error.parentSchema as { properties?: object })?.properties ?? {});
+      const parent = error.parentSchema as { properties?: object; patternProperties?: object } | undefined;
+      // A map of names (captures, headers): the name itself is malformed.
+      if (parent?.patternProperties && !parent.properties)
+        return `"${key}" is not a valid name here (must match ${Object.keys(parent.patternProperties).join(' or ')})`;
+      const known = Object.keys(parent?.properties ?? {});
       return `unknown key "${key}"${didYouMean(key, known)}`;
     }
     case 'required':
