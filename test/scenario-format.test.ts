@@ -179,6 +179,8 @@ steps:
     ]);
     expect(scenario.stepLines).toEqual([5, 6, 6]);
     expect(scenario.stepOrigins[1].via).toMatch(/^greet step 1 \(.*fragments\/greet\.yaml:7\)$/);
+    // What --watch reruns when the fragment is saved.
+    expect(scenario.fragments).toEqual([join(dir, 'fragments', 'greet.yaml')]);
   });
 
   it('a missing or unknown parameter, or a value of the wrong type, is refused where it is written', () => {

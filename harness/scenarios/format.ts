@@ -51,6 +51,8 @@ export interface Scenario {
   stepLines: number[];
   /** Where each step comes from when a fragment or a repeat made it. */
   stepOrigins: StepOrigin[];
+  /** The fragment files the scenario uses (absolute paths). */
+  fragments?: string[];
 }
 
 /** "250ms", "2s", "10m", "2h" or a number of milliseconds. */

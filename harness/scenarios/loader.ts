@@ -54,9 +54,9 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8'), op
   problems.push(...schemaFound);
 
   const steps: ExpandedStep[] = [];
+  const expander = new Expander(options.env ?? process.env, problems);
   if (Array.isArray(data?.steps)) {
     const clients = (data.clients ?? {}) as Record<string, unknown>;
-    const expander = new Expander(options.env ?? process.env, problems);
     const crossCheck = (written: unknown, path: DataPath): void => {
       if (!written || typeof written !== 'object') return;
       const keys = stepKeysOf(written);
@@ -104,6 +104,7 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8'), op
     steps: steps.map((e) => e.step),
     stepLines: steps.map((e) => e.origin.line),
     stepOrigins: steps.map((e): StepOrigin => e.origin),
+    ...(expander.usedFiles().length ? { fragments: expander.usedFiles() } : {}),
   };
 }
 

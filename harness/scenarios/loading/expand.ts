@@ -83,6 +83,11 @@ export class Expander {
     private readonly problems: Problem[],
   ) {}
 
+  /** The fragment files the expanded steps came from (for --watch: a saved fragment reruns its users). */
+  usedFiles(): string[] {
+    return [...this.fragments.keys()].sort();
+  }
+
   /**
    * The runnable steps a written step stands for. `line` is where the step (or the `use` that brought it) is in the
    * scenario file; `via` says how it got there.
