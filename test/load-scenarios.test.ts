@@ -104,7 +104,8 @@ describe('the load section in a scenario file', () => {
     }
     expect(error).toBeInstanceOf(ScenarioFileError);
     const message = (error as Error).message;
-    expect(message).toMatch(/inline\.yaml:8:\d+: load: .*number/); // rampTo: fast
+    // The main schema embeds the section's piece: the problem is placed at the value, in the load section.
+    expect(message).toMatch(/inline\.yaml:8:\d+: load\.phases\.0\.rampTo: expected number/); // rampTo: fast
     expect(message).toMatch(/inline\.yaml:\d+:\d+: unknown client "nobody"/);
   });
   it('thresholds must name a known metric and compare it', () => {

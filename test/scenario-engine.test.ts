@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { loadScenario, ScenarioFileError } from '../harness/scenarios/loader.js';
@@ -31,10 +33,10 @@ describe('loader', () => {
     expect(error).toBeInstanceOf(ScenarioFileError);
     const rel = 'test/fixtures/scenarios/malformed.yaml';
     expect((error as ScenarioFileError).problems.map((p) => p.replace(file, rel))).toEqual([
-      `${rel}:7:60: steps.1.expectMessage: unknown key "whithin"`,
+      `${rel}:7:60: steps.1.expectMessage: unknown key "whithin" (did you mean "within"?)`,
       `${rel}:11:19: steps.4.advanceClock: expected number or must match pattern "^\\d+(\\.\\d+)?(ms|s|m|h)$"`,
       `${rel}:8:30: unknown client "bob" (declared: alice)`,
-      `${rel}:9:5: a step needs exactly one action (connect, send, subscribe, graphql, expectMessage, expectNoMessage, expectCacheInvalidated, expectConnection, expectClosed, expectMetric, expect, fault, advanceClock, disconnect, sleep), found send + sleep`,
+      `${rel}:9:5: a step needs exactly one action (connect, send, subscribe, graphql, expectMessage, expectNoMessage, expectCacheInvalidated, expectConnection, expectClosed, expectMetric, expect, fault, advanceClock, disconnect, sleep; or use, repeat), found send + sleep`,
     ]);
   });
 
@@ -291,7 +293,7 @@ steps:
     });
   });
 
-  it('mutation test: changing one expected value in each PerkUp scenario makes it fail, naming the step', async () => {
+  it('mutation test: changing one expected value in each PerkUp scenario, and in each fragment, makes it fail, naming the step', async () => {
     const files = await expandPaths([], root);
     const mutants = files.flatMap((file) => {
       const mutant = mutate(readFileSync(file, 'utf8'));
@@ -299,6 +301,26 @@ steps:
     });
     // Every scenario has at least one expected value to change.
     expect(mutants.map((m) => m.file)).toEqual(files);
+    // A fragment's expected value (e.g. create-partner's default `success: true`) is changed in a copy beside the
+    // first scenario using it with that default, which must then fail.
+    const fragmentsDir = join(root, 'scenarios', 'fragments');
+    const copies = mkdtempSync(join(tmpdir(), 'fragment-mutants-'));
+    for (const name of readdirSync(fragmentsDir)) {
+      const mutant = mutate(readFileSync(join(fragmentsDir, name), 'utf8'));
+      expect(mutant, name).toBeDefined();
+      const usesDefaults = (f: string): boolean =>
+        (parseDocument(readFileSync(f, 'utf8')).toJS() as { steps: Array<{ use?: { fragment: string; with?: object } }> }).steps.some(
+          (s) => s.use?.fragment === name.replace(/\.yaml$/, '') && !('expect' in (s.use.with ?? {})),
+        );
+      const user = files.find(usesDefaults);
+      expect(user, `a scenario using ${name}`).toBeDefined();
+      const dir = join(copies, name);
+      mkdirSync(join(dir, 'fragments'), { recursive: true });
+      writeFileSync(join(dir, 'fragments', name), mutant!.text);
+      const file = join(dir, basename(user!));
+      writeFileSync(file, readFileSync(user!, 'utf8'));
+      mutants.push({ file, text: readFileSync(file, 'utf8'), change: `${name} ${mutant!.change}` });
+    }
     const outcomes = await Promise.all(
       mutants.map(async (m) => {
         const target = await targets.acquire();

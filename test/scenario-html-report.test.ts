@@ -103,13 +103,44 @@ describe('the sequence diagram', () => {
         .split('\n')
         .filter((l) => /Note over .*: (✗ )?step \d+/.test(l));
     expect(notes(lyon)).toHaveLength(lyon.steps.length);
-    expect(notes(lyon)[4]).toMatch(/step 5 \(graphql\) \(line 13\)/);
+    // The create mutation comes from a fragment: the note says which, at the line of the `use`.
+    expect(notes(lyon)[4]).toMatch(
+      /step 5 \(graphql, via create-partner step 1 \(scenarios\/fragments\/create-partner\.yaml:\d+\)\) \(line 12\)/,
+    );
     expect(failing.status).toBe('failed');
     expect(notes(failing).map((n) => n.replace(/^.*: /, ''))).toEqual([
       'step 1 (connect) (line 5)',
       'step 2 (send) (line 6)',
       '✗ step 3 (expectMessage) (line 7)',
     ]);
+  });
+
+  it('draws the absence window on the lane that had to get nothing, with its outcome', () => {
+    const lines = timelineDiagram(lyon).split('\n');
+    const lyonLane = /participant (c\d) as lyon/.exec(lines.join('\n'))![1];
+    expect(lyon.absenceWindows).toEqual([expect.objectContaining({ client: 'lyon', duringMs: 500, status: 'passed' })]);
+    const open = at(lines, /^ {2}rect rgba\(255, 193, 7/);
+    expect(lines[open + 1]).toBe(`  Note over ${lyonLane}: expects no {'type':'partner_updated'} for 500 ms`);
+    const close = lines.indexOf(`  Note over ${lyonLane}: ✓ nothing matching came`);
+    expect(close).toBeGreaterThan(open);
+    expect(lines[close + 1]).toBe('  end');
+    // It opens after the step that watches it began, and the step note comes first.
+    expect(at(lines, /Note over .*: step 6 \(expect 'Paris gets it/)).toBeLessThan(open);
+    // A cut inside the window still closes its block, so the diagram parses.
+    const header = lines.findIndex((l) => !/^(sequenceDiagram| {2}participant )/.test(l));
+    const cut = timelineDiagram(lyon, { maxLines: open - header + 2 }).split('\n');
+    expect(cut.at(-3)).toBe(lines[open + 1]);
+    expect(cut.filter((l) => l.startsWith('  rect ')).length).toBe(cut.filter((l) => l === '  end').length);
+  });
+
+  it('draws a window a forbidden frame broke in red', () => {
+    const broken: ScenarioResult = {
+      ...lyon,
+      absenceWindows: lyon.absenceWindows!.map((w) => ({ ...w, status: 'failed' as const })),
+    };
+    const lines = timelineDiagram(broken).split('\n');
+    expect(lines[at(lines, /^ {2}rect rgba\(207, 34, 46/) + 1]).toMatch(/expects no/);
+    expect(lines).toContainEqual(expect.stringMatching(/Note over c\d: ✗ a forbidden message came/));
   });
 
   it('caps a long diagram with a note saying how much was left out', () => {

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { expandPaths } from './paths.js';
 import { join, relative, resolve } from 'node:path';
-import { ScenarioFileError } from './loader.js';
+import { loadScenario, ScenarioFileError } from './loader.js';
 import { runScenarios } from './runner.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
 import { consoleLine, consoleSummary, githubAnnotations, githubSummary, json, junit, markdown } from './reporters.js';
@@ -196,10 +196,12 @@ async function main(): Promise<number> {
     if (skipped && values.strict) console.log(`--strict: ${skipped} skipped scenario(s) fail the run`);
     const code = failed || (skipped && values.strict) ? 1 : 0;
     if (!values.watch) return code;
-    await watchUntilInterrupted(files, async (changed, savedAt) => {
+    await watchUntilInterrupted(files, fragmentsUsedBy(files), async (changed, savedAt) => {
       // Only files the command line still selects: a save elsewhere in a watched folder is not a request to run it.
-      const wanted = new Set(await expandPaths(positionals, root).catch(() => []));
-      const toRun = changed.filter((f) => wanted.has(f));
+      // A saved fragment reruns the selected scenarios that use it.
+      const wanted = await expandPaths(positionals, root).catch((): string[] => []);
+      const users = wanted.filter((f) => fragmentsUsedBy([f]).some((fragment) => changed.includes(fragment)));
+      const toRun = [...new Set([...changed.filter((f) => wanted.includes(f)), ...users])].sort();
       if (!toRun.length) return;
       let lastResultAt = savedAt;
       const rerun = await runScenarios(toRun, {
@@ -225,10 +227,27 @@ async function main(): Promise<number> {
   }
 }
 
+/** The fragment files these scenarios use; a file that does not load now uses none (its error shows when it runs). */
+function fragmentsUsedBy(files: string[]): string[] {
+  const used = new Set<string>();
+  for (const file of files) {
+    try {
+      for (const fragment of loadScenario(file).fragments ?? []) used.add(fragment);
+    } catch {
+      // reported by the run itself
+    }
+  }
+  return [...used];
+}
+
 /** Reruns saved files until Ctrl-C; a malformed save is reported and the watch goes on. */
-async function watchUntilInterrupted(files: string[], rerun: (changed: string[], savedAt: number) => Promise<void>): Promise<void> {
+async function watchUntilInterrupted(
+  files: string[],
+  fragments: string[],
+  rerun: (changed: string[], savedAt: number) => Promise<void>,
+): Promise<void> {
   await new Promise<void>((stop) => {
-    const watcher = watchScenarioFiles(files, (changed, savedAt) =>
+    const watcher = watchScenarioFiles([...files, ...fragments], (changed, savedAt) =>
       rerun(changed, savedAt).catch((error: Error) =>
         console.log(
           error instanceof ScenarioFileError ? `Malformed scenario file; not run:\n${error.message}` : `rerun failed: ${error.message}`,
@@ -240,7 +259,8 @@ async function watchUntilInterrupted(files: string[], rerun: (changed: string[],
       stop();
     });
     // Said once the folders are watched and Ctrl-C is handled: a save made as soon as this line shows is seen.
-    console.log(`watching ${files.length} scenario file(s): save one to rerun it; Ctrl-C to stop`);
+    const also = fragments.length ? ` and the ${fragments.length} fragment(s) they use` : '';
+    console.log(`watching ${files.length} scenario file(s)${also}: save one to rerun it; Ctrl-C to stop`);
   });
 }
 

@@ -147,12 +147,14 @@ export class ScenarioClient {
 
   /**
    * Fails if a frame matching `pattern` was queued unconsumed when the window opened or arrives during it — even if
-   * another expectation consumed it meanwhile: a broader positive pattern must not hide a forbidden frame.
+   * another expectation consumed it meanwhile: a broader positive pattern must not hide a forbidden frame. With
+   * `after`, the window lasts until `duringMs` after it settles.
    */
-  async expectNone(pattern: unknown, duringMs: number): Promise<void> {
+  async expectNone(pattern: unknown, duringMs: number, after?: Promise<unknown>): Promise<void> {
     const since = Date.now() - this.openedAt;
     const watched = new Set(this.frames.filter((f) => !f.consumed));
     const firstNew = this.frames.length;
+    if (after) await after;
     await new Promise((resolve) => setTimeout(resolve, duringMs));
     const frame = [...watched, ...this.frames.slice(firstNew)].find((f) => matches(pattern, f.json));
     if (frame) {

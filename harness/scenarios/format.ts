@@ -1,120 +1,41 @@
-/** The scenario file format, as TypeScript sees it after the loader has validated it against the JSON Schema. */
+/**
+ * The scenario format as TypeScript sees it once the loader has validated and expanded a file: every type here is
+ * derived from the one definition in schema.ts, never written twice.
+ */
+import type { Static } from 'typebox';
+import type * as S from './schema.js';
+import { stepActions } from './schema.js';
 import type { LoadSpec } from './load/format.js';
 
 export type Pattern = unknown;
+export type ClientSpec = Static<typeof S.ClientSpec>;
+export type MessageExpectation = Static<typeof S.MessageExpectation>;
+export type NoMessageExpectation = Static<typeof S.NoMessageExpectation>;
+export type CacheExpectation = Static<typeof S.CacheExpectation>;
+export type ConnectionExpectation = Static<typeof S.ConnectionExpectation>;
+export type ClosedExpectation = Static<typeof S.ClosedExpectation>;
+export type EventExpectation = Static<typeof S.EventExpectation>;
+export type MetricExpectation = Static<typeof S.MetricExpectation>;
+export type Expectation = Static<typeof S.Expectation>;
+export type Fault = Static<typeof S.Fault>;
 
-export interface ClientSpec {
-  claims?: { sub: string; role?: string; [claim: string]: unknown };
-  token?: string;
-  count?: number;
-}
+/** Every runnable action, in the definition's order. */
+export const ACTIONS = Object.keys(stepActions) as Action[];
+export type Action = keyof typeof stepActions;
+export type ActionSpec<A extends Action> = Static<(typeof stepActions)[A]>;
 
-export interface MessageExpectation {
-  client: string;
-  match: Pattern;
-  within?: number | string;
-  /** name: JSONPath into the matched frame (one client), usable in later steps as ${{ name }}. */
-  capture?: Record<string, string>;
-}
-export interface NoMessageExpectation {
-  client: string;
-  match?: Pattern;
-  during: number | string;
-}
-export interface CacheExpectation {
-  keys: string[];
-  mode?: 'exact' | 'containing';
-  within?: number | string;
-}
-export interface ConnectionExpectation {
-  client?: string;
-  state?: 'present' | 'gone';
-  count?: number;
-  within?: number | string;
-}
-export interface ClosedExpectation {
-  client: string;
-  code?: number;
-  within?: number | string;
-}
-/** A statistic (default sum) of a CloudWatch metric the functions emitted as EMF, over the series matching name/namespace/dimensions. */
-export interface MetricExpectation {
-  name: string;
-  namespace?: string;
-  dimensions?: Record<string, string>;
-  statistic?: 'sum' | 'sampleCount' | 'min' | 'max' | 'average' | 'p50' | 'p90' | 'p99';
-  atLeast?: number;
-  atMost?: number;
-  equals?: number;
-  within?: number | string;
-}
-/** At least `count` (default 1) events of the emulator's log match the pattern (stream records, batches, queue moves…). */
-export interface EventExpectation {
-  match: Pattern;
-  count?: number;
-  within?: number | string;
-}
+/**
+ * A runnable step: one action (the schema's union enforces exactly one) and the common keys. Typed as an object
+ * with every action optional so the engine can look an action up by its key.
+ */
+export type Step = { [A in Action]?: ActionSpec<A> } & { name?: string; timeout?: number | string };
 
-export type Expectation =
-  | { message: MessageExpectation }
-  | { noMessage: NoMessageExpectation }
-  | { cacheInvalidated: CacheExpectation }
-  | { connection: ConnectionExpectation }
-  | { closed: ClosedExpectation }
-  | { event: EventExpectation };
-
-export type Fault =
-  | { postToConnection: { client: string; status: number; count?: number } }
-  | { socketDies: { client: string; disconnectFails?: boolean } }
-  | { dynamodbThrottle: { count: number; operation?: string } }
-  | { lambdaTimeout: { function: string; count?: number; afterMs?: number | string; afterCalls?: number; service?: string } }
-  | { dynamodbIndexLag: { ms: number | string } }
-  | { streamRecordFails: { match: Pattern; description?: string } }
-  | { coldStart: { function: string } };
-
-export interface Step {
-  name?: string;
-  connect?: string | { client: string; expectStatus?: number };
-  send?: { client: string; text?: string; json?: unknown; repeat?: number };
-  subscribe?: { client: string; [field: string]: unknown };
-  graphql?: {
-    as?: string;
-    query: string;
-    variables?: Record<string, unknown>;
-    expect?: { status?: number; data?: Pattern; errors?: Pattern };
-    capture?: Record<string, string>;
-  };
-  expectMessage?: MessageExpectation;
-  expectNoMessage?: NoMessageExpectation;
-  expectCacheInvalidated?: CacheExpectation;
-  expectConnection?: ConnectionExpectation;
-  expectClosed?: ClosedExpectation;
-  expectMetric?: MetricExpectation;
-  expect?: Expectation[];
-  fault?: Fault;
-  advanceClock?: number | string;
-  disconnect?: string | { client: string; code?: number; abrupt?: boolean };
-  sleep?: number | string;
+/** Where a step comes from: its line in the scenario file, and the fragment or repeat it was expanded from. */
+export interface StepOrigin {
+  line: number;
+  /** e.g. `create-partner (scenarios/fragments/create-partner.yaml:8)` or `repeat 3 of 13`. */
+  via?: string;
 }
-
-export const ACTIONS = [
-  'connect',
-  'send',
-  'subscribe',
-  'graphql',
-  'expectMessage',
-  'expectNoMessage',
-  'expectCacheInvalidated',
-  'expectConnection',
-  'expectClosed',
-  'expectMetric',
-  'expect',
-  'fault',
-  'advanceClock',
-  'disconnect',
-  'sleep',
-] as const;
-export type Action = (typeof ACTIONS)[number];
 
 export interface Scenario {
   file: string;
@@ -125,14 +46,19 @@ export interface Scenario {
   /** Network-time profile for the scenario (harness/latency.ts); the target's own when absent. */
   latency?: 'none' | 'aws';
   clients: Record<string, ClientSpec>;
-  slo?: { maxDurationMs?: number; p95MessageLatencyMs?: number; maxGraphqlMs?: number };
-  steps: Step[];
+  slo?: Static<typeof S.Slo>;
   /** A load run after the steps (harness/scenarios/load/). */
   load?: LoadSpec;
   /** Where `load:` starts in the file. */
   loadLine?: number;
-  /** Where each step starts in the file, for messages that point at it. */
+  /** The steps to run: fragments and repeats already expanded. */
+  steps: Step[];
+  /** Where each step starts in the scenario file, for messages that point at it. */
   stepLines: number[];
+  /** Where each step comes from when a fragment or a repeat made it. */
+  stepOrigins: StepOrigin[];
+  /** The fragment files the scenario uses (absolute paths). */
+  fragments?: string[];
 }
 
 /** "250ms", "2s", "10m", "2h" or a number of milliseconds. */

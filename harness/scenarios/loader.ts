@@ -1,142 +1,113 @@
 /**
- * Loads scenario files: YAML → JSON Schema validation → cross-checks (one action per step, known clients).
- * Every problem is reported as file:line:column with what was expected, before anything runs.
+ * Loads scenario files: YAML → `${{ env.X }}` → the format's JSON Schema (schema.ts) → fragments and repeats
+ * expanded → cross-checks (one action per step, known clients, expectations that could not fail, JSON Schemas that
+ * compile). Every problem is reported as file:line:column with what was expected, a "did you mean" where a name is
+ * close to a known one, and the offending lines, before anything runs.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
-import { Ajv, type ErrorObject } from 'ajv';
-import { ACTIONS, actionOf, toMs, type Scenario, type Step } from './format.js';
+import { ACTIONS, actionOf, type Scenario, type Step, type StepOrigin, toMs } from './format.js';
+import { type ExpandedStep, Expander, resolveEnv, STEP_KEYS, stepKeysOf } from './loading/expand.js';
+import { type DataPath, formatProblem, type Problem, YamlSource } from './loading/source.js';
+import { didYouMean, schemaProblems, userSchema } from './loading/validate.js';
+import { scenarioSchema, stepCommon } from './schema.js';
 import { loadSectionProblems, parseLoad } from './load/format.js';
-
-const schemaFile = fileURLToPath(new URL('../../scenarios/scenario.schema.json', import.meta.url));
-const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as object;
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validate = ajv.compile(schema);
 
 export class ScenarioFileError extends Error {
   override name = 'ScenarioFileError';
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
+  /** `file:line:col: message`, one per problem. */
+  readonly problems: string[];
+  constructor(placed: Problem[]) {
+    // The message carries each problem's code frame; `problems` stays one line each for tools and tests.
+    super(placed.map((p) => `${formatProblem(p)}\n${p.frame}`).join('\n\n'));
+    this.problems = placed.map(formatProblem);
   }
 }
 
-function position(doc: Document, lines: LineCounter, path: Array<string | number>, atKey = false): { line: number; col: number } {
-  if (atKey && path.length) {
-    const parent = doc.getIn(path.slice(0, -1), true);
-    if (isMap(parent)) {
-      const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]);
-      if (pair && isNode(pair.key) && pair.key.range) return lines.linePos(pair.key.range[0]);
-    }
-  }
-  // The deepest node that exists on the path: a missing key is reported where its parent is.
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = doc.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range) return lines.linePos(node.range[0]);
-  }
-  return { line: 1, col: 1 };
+export interface LoadOptions {
+  /** Where `${{ env.X }}` is read (default process.env). */
+  env?: Record<string, string | undefined>;
 }
 
-const segments = (instancePath: string): Array<string | number> =>
-  instancePath
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+/** Parses, validates and expands a scenario; throws ScenarioFileError listing every problem with its position. */
+export function loadScenario(file: string, text = readFileSync(file, 'utf8'), options: LoadOptions = {}): Scenario {
+  const source = new YamlSource(file, text);
+  if (source.syntaxErrors.length) throw new ScenarioFileError(source.syntaxErrors);
+  const problems: Problem[] = [];
+  const data = resolveEnv(source.data(), source, options.env ?? process.env, problems) as Record<string, unknown>;
 
-function describeError(error: ErrorObject): string {
-  switch (error.keyword) {
-    case 'additionalProperties':
-      return `unknown key "${(error.params as { additionalProperty: string }).additionalProperty}"`;
-    case 'required':
-      return `missing "${(error.params as { missingProperty: string }).missingProperty}"`;
-    case 'enum':
-      return `expected one of ${JSON.stringify((error.params as { allowedValues: unknown[] }).allowedValues)}`;
-    case 'type':
-      return `expected ${(error.params as { type: string }).type}`;
-    default:
-      return error.message ?? error.keyword;
-  }
-}
-
-/** Parses and validates a scenario; throws ScenarioFileError listing every problem with its position. */
-export function loadScenario(file: string, text = readFileSync(file, 'utf8')): Scenario {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const at = (path: Array<string | number>, message: string, atKey = false): string => {
-    const { line, col } = position(doc, lines, path, atKey);
-    return `${file}:${line}:${col}: ${message}`;
-  };
-  if (doc.errors.length) {
-    throw new ScenarioFileError(
-      doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1}: YAML: ${e.message.split('\n')[0]}`),
-    );
-  }
-  const data = doc.toJS() as Record<string, unknown>;
-  const problems: string[] = [];
-  if (!validate(data)) {
-    // Group by place: the alternatives of a oneOf (e.g. a number or "10m") read best as one "a or b".
-    const byPlace = new Map<string, string[]>();
-    for (const error of validate.errors ?? []) {
-      if (error.keyword === 'oneOf' || error.keyword === 'anyOf' || error.keyword === 'if') continue;
-      let path = segments(error.instancePath);
-      // An unknown key is reported at the key itself, not at its parent map.
-      if (error.keyword === 'additionalProperties') path = [...path, (error.params as { additionalProperty: string }).additionalProperty];
-      const where = error.instancePath ? error.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
-      const place = at(path, where, error.keyword === 'additionalProperties');
-      const messages = byPlace.get(place) ?? [];
-      const message = describeError(error);
-      if (!messages.includes(message)) messages.push(message);
-      byPlace.set(place, messages);
-    }
-    for (const [place, messages] of byPlace) problems.push(`${place}: ${messages.join(' or ')}`);
-  }
-  if (Array.isArray(data?.steps)) {
-    const clients = (data.clients ?? {}) as Record<string, unknown>;
-    const steps = data.steps as Step[];
+  // A step with no action or several is reported once, in words, instead of as every branch of the step union.
+  const wrongSteps = new Set<string>();
+  const markWrongSteps = (steps: unknown, path: DataPath): void => {
+    if (!Array.isArray(steps)) return;
     steps.forEach((step, i) => {
       if (!step || typeof step !== 'object') return;
-      const actions = ACTIONS.filter((a) => a in step);
-      if (actions.length !== 1) {
+      if (stepKeysOf(step).length !== 1) wrongSteps.add(JSON.stringify([...path, i]));
+      else if ('repeat' in step) markWrongSteps((step.repeat as { steps?: unknown })?.steps, [...path, i, 'repeat', 'steps']);
+    });
+  };
+  markWrongSteps(data?.steps, ['steps']);
+  const underWrongStep = (path: DataPath): boolean =>
+    [...wrongSteps].some((w) => {
+      const wrong = JSON.parse(w) as DataPath;
+      return wrong.every((segment, i) => path[i] === segment);
+    });
+  const schemaFound = schemaProblems(scenarioSchema, data, source, [], underWrongStep);
+  problems.push(...schemaFound);
+
+  const steps: ExpandedStep[] = [];
+  const expander = new Expander(options.env ?? process.env, problems);
+  if (Array.isArray(data?.steps)) {
+    const clients = (data.clients ?? {}) as Record<string, unknown>;
+    const crossCheck = (written: unknown, path: DataPath): void => {
+      if (!written || typeof written !== 'object') return;
+      const keys = stepKeysOf(written);
+      if (keys.length !== 1) {
+        const unknown = Object.keys(written).filter((k) => !(STEP_KEYS as readonly string[]).includes(k) && !(k in stepCommon));
+        const hint = unknown.map((k) => `; unknown key "${k}"${didYouMean(k, [...STEP_KEYS, ...Object.keys(stepCommon)])}`).join('');
         problems.push(
-          at(
-            ['steps', i],
-            `a step needs exactly one action (${ACTIONS.join(', ')}), found ${actions.length ? actions.join(' + ') : 'none'}`,
+          source.problem(
+            path,
+            `a step needs exactly one action (${ACTIONS.join(', ')}; or use, repeat), found ${keys.length ? keys.join(' + ') : 'none'}${hint}`,
           ),
         );
         return;
       }
-      // Every client a step names must be declared.
-      const walk = (value: unknown, path: Array<string | number>): void => {
-        if (Array.isArray(value)) for (const [j, v] of value.entries()) walk(v, [...path, j]);
-        else if (value && typeof value === 'object') {
-          for (const [key, v] of Object.entries(value)) {
-            if ((key === 'client' || key === 'as') && typeof v === 'string' && !(v in clients)) {
-              problems.push(at([...path, key], `unknown client "${v}" (declared: ${Object.keys(clients).join(', ') || 'none'})`));
-            } else if (key !== 'match' && key !== 'variables' && key !== 'json') walk(v, [...path, key]);
-          }
-        }
-      };
-      const action = actions[0];
-      const body = step[action];
-      problems.push(...vacuousExpectations(step, i).map(([path, message]) => at(path, message)));
-      if ((action === 'connect' || action === 'disconnect') && typeof body === 'string' && !(body in clients)) {
-        problems.push(at(['steps', i, action], `unknown client "${body}" (declared: ${Object.keys(clients).join(', ') || 'none'})`));
+      if ('repeat' in written) {
+        const inner = (written.repeat as { steps?: unknown })?.steps;
+        if (Array.isArray(inner)) for (const [j, s] of inner.entries()) crossCheck(s, [...path, 'repeat', 'steps', j]);
       }
-      walk(body, ['steps', i, action]);
+    };
+    (data.steps as unknown[]).forEach((written, i) => {
+      const path: DataPath = ['steps', i];
+      crossCheck(written, path);
+      if (underWrongStep(path)) return;
+      if (hasProblemUnder(schemaFound, source, path)) {
+        // A malformed use or repeat is not expanded; a plain step is still cross-checked (its clients, its windows).
+        if (written && typeof written === 'object' && !('use' in written) && !('repeat' in written))
+          problems.push(...stepProblems({ step: written as Step, origin: { line: 0 }, source, path, context: '' }, clients));
+        return;
+      }
+      const expanded = expander.expand(written, source, path, { line: source.position(path).line, via: [], context: '', depth: 0 });
+      for (const e of expanded) problems.push(...stepProblems(e, clients));
+      steps.push(...expanded);
     });
   }
-  // The load section has its own schema piece (harness/scenarios/load/format.ts).
+  // The load section is validated by its own module too (cross-field rules the schema cannot say, parsed values).
   if (data?.load !== undefined) {
-    problems.push(...loadSectionProblems(data.load).map(([path, message]) => at(['load', ...path], `load: ${message}`)));
+    // The schema already placed what it could see; the module's own rules run once the shape is right.
+    if (!hasProblemUnder(schemaFound, source, ['load']))
+      for (const [path, message] of loadSectionProblems(data.load)) problems.push(source.problem(['load', ...path], `load: ${message}`));
     const as = (data.load as { mutations?: { as?: unknown } })?.mutations?.as;
-    if (typeof as === 'string' && !(as in ((data.clients ?? {}) as object)))
+    const declared = Object.keys((data.clients ?? {}) as object);
+    if (typeof as === 'string' && !declared.includes(as))
       problems.push(
-        at(['load', 'mutations', 'as'], `unknown client "${as}" (declared: ${Object.keys(data.clients ?? {}).join(', ') || 'none'})`),
+        source.problem(
+          ['load', 'mutations', 'as'],
+          `unknown client "${as}"${didYouMean(as, declared)} (declared: ${declared.join(', ') || 'none'})`,
+        ),
       );
   }
   if (problems.length) throw new ScenarioFileError(problems);
-  const steps = data.steps as Step[];
   return {
     file,
     name: data.name as string,
@@ -145,22 +116,72 @@ export function loadScenario(file: string, text = readFileSync(file, 'utf8')): S
     ...(data.vars ? { vars: data.vars as Record<string, unknown> } : {}),
     ...(data.latency ? { latency: data.latency as Scenario['latency'] } : {}),
     ...(data.slo ? { slo: data.slo as Scenario['slo'] } : {}),
-    ...(data.load ? { load: parseLoad(data.load), loadLine: position(doc, lines, ['load'], true).line } : {}),
+    ...(data.load ? { load: parseLoad(data.load), loadLine: source.position(['load'], true).line } : {}),
     clients: (data.clients ?? {}) as Scenario['clients'],
-    steps,
-    stepLines: steps.map((_, i) => position(doc, lines, ['steps', i]).line),
+    steps: steps.map((e) => e.step),
+    stepLines: steps.map((e) => e.origin.line),
+    stepOrigins: steps.map((e): StepOrigin => e.origin),
+    ...(expander.usedFiles().length ? { fragments: expander.usedFiles() } : {}),
   };
 }
 
-export { actionOf };
+/** Whether a schema problem was found at or under `path` (its step is then not expanded nor cross-checked). */
+function hasProblemUnder(found: Problem[], source: YamlSource, path: DataPath): boolean {
+  if (!found.length) return false;
+  const start = source.position(path).line;
+  const node = source.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+  const end = node?.range ? source.lines.linePos(node.range[1]).line : start;
+  return found.some((p) => {
+    const line = Number(p.where.split(':').at(-2));
+    return line >= start && line <= end;
+  });
+}
+
+/** Cross-checks of one runnable step: the clients it names, expectations that could not fail, schemas that compile. */
+function stepProblems(e: ExpandedStep, clients: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = [];
+  const at = (rest: DataPath, message: string): void => {
+    problems.push(e.source.problem([...e.path, ...rest], `${message}${e.context}`));
+  };
+  const declared = Object.keys(clients);
+  const unknownClient = (name: string): string =>
+    `unknown client "${name}"${didYouMean(name, declared)} (declared: ${declared.join(', ') || 'none'})`;
+  const action = actionOf(e.step);
+  const body = e.step[action];
+  if ((action === 'connect' || action === 'disconnect') && typeof body === 'string' && !(body in clients) && !isPlaceholder(body))
+    at([action], unknownClient(body));
+  const walk = (value: unknown, path: DataPath): void => {
+    if (Array.isArray(value)) for (const [j, v] of value.entries()) walk(v, [...path, j]);
+    else if (value && typeof value === 'object') {
+      for (const [key, v] of Object.entries(value)) {
+        if ((key === 'client' || key === 'as') && typeof v === 'string' && !(v in clients) && !isPlaceholder(v))
+          at([...path, key], unknownClient(v));
+        else if (key === 'schema' && (path.at(-1) === 'expect' || 'match' in value)) {
+          try {
+            userSchema(v);
+          } catch (error) {
+            at([...path, key], `not a valid JSON Schema: ${(error as Error).message}`);
+          }
+        } else if (key !== 'match' && key !== 'variables' && key !== 'json' && key !== 'headers') walk(v, [...path, key]);
+      }
+    }
+  };
+  walk(body, [action]);
+  for (const [path, message] of vacuousExpectations(e.step)) at(path, message);
+  if (e.step.timeout !== undefined && (action === 'sleep' || action === 'advanceClock'))
+    at(['timeout'], `a ${action} step cannot take a timeout`);
+  return problems;
+}
+
+const isPlaceholder = (s: string): boolean => /^\$\{\{.*\}\}$/.test(s);
 
 /**
  * Expectations that would pass without checking anything: an absence window of 0 watches nothing, and a connection
  * expectation without `client` or `count` asserts nothing. The schema says so for editors; this says it with a reason.
  */
-function vacuousExpectations(step: Step, i: number): Array<[Array<string | number>, string]> {
-  const found: Array<[Array<string | number>, string]> = [];
-  const check = (kind: 'noMessage' | 'connection', value: unknown, path: Array<string | number>): void => {
+function vacuousExpectations(step: Step): Array<[DataPath, string]> {
+  const found: Array<[DataPath, string]> = [];
+  const check = (kind: 'noMessage' | 'connection', value: unknown, path: DataPath): void => {
     if (!value || typeof value !== 'object') return;
     const e = value as Record<string, unknown>;
     if (kind === 'noMessage' && (typeof e.during === 'number' || typeof e.during === 'string')) {
@@ -177,11 +198,14 @@ function vacuousExpectations(step: Step, i: number): Array<[Array<string | numbe
       found.push([path, 'a connection expectation needs `client` (with `state`) or `count`: without them it asserts nothing']);
     }
   };
-  check('noMessage', step.expectNoMessage, ['steps', i, 'expectNoMessage']);
-  check('connection', step.expectConnection, ['steps', i, 'expectConnection']);
-  (step.expect ?? []).forEach((e, j) => {
-    if (e && typeof e === 'object' && 'noMessage' in e) check('noMessage', e.noMessage, ['steps', i, 'expect', j, 'noMessage']);
-    if (e && typeof e === 'object' && 'connection' in e) check('connection', e.connection, ['steps', i, 'expect', j, 'connection']);
+  check('noMessage', step.expectNoMessage, ['expectNoMessage']);
+  check('connection', step.expectConnection, ['expectConnection']);
+  (Array.isArray(step.expect) ? step.expect : []).forEach((e, j) => {
+    if (!e || typeof e !== 'object') return;
+    if ('noMessage' in e) check('noMessage', e.noMessage, ['expect', j, 'noMessage']);
+    if ('connection' in e) check('connection', e.connection, ['expect', j, 'connection']);
   });
   return found;
 }
+
+export { actionOf };

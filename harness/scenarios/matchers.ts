@@ -20,7 +20,7 @@ export interface Mismatch {
 }
 
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-const OPERATORS = new Set([
+export const OPERATORS = new Set([
   '$any',
   '$exists',
   '$anyString',

@@ -5,12 +5,12 @@
 import { build as buildHistogram } from 'hdr-histogram-js';
 import type { LoggedEvent } from '../eventLog.js';
 import { ScenarioClient } from './client.js';
-import { actionOf, type Scenario, type Step } from './format.js';
+import { actionOf, type Scenario, type Step, toMs } from './format.js';
 import { interpolate } from './interpolate.js';
 import type { ScenarioTarget, TargetFactory } from './target.js';
 import { loadScenario } from './loader.js';
 import { describeFailure, formatEvent, indent } from './failures.js';
-import { stepKinds, StepFailure, type Progress, type StepContext, type StepKind } from './steps/index.js';
+import { type AbsenceWindow, stepKinds, StepFailure, type Progress, type StepContext, type StepKind } from './steps/index.js';
 import { runLoadSection, type LoadRunOptions } from './load/section.js';
 import type { LoadReport } from './load/run.js';
 
@@ -49,6 +49,8 @@ export interface ScenarioResult {
   connections: Record<string, string>;
   /** A load run's figures and thresholds (scenarios with a `load:` section). */
   load?: LoadReport;
+  /** Every absence window the scenario watched, for diagrams that draw them. */
+  absenceWindows?: AbsenceWindow[];
 }
 
 /**
@@ -60,7 +62,28 @@ const DEFAULT_WITHIN_MS = 10_000;
 
 export type { Progress } from './steps/index.js';
 
-const stepLabel = (step: Step, index: number): string => `step ${index + 1} (${actionOf(step)}${step.name ? ` "${step.name}"` : ''})`;
+/** e.g. `step 3 (graphql "create", via create-partner step 1 (scenarios/fragments/create-partner.yaml:20))`. */
+const stepLabel = (step: Step, index: number, via: string | undefined): string =>
+  `step ${index + 1} (${actionOf(step)}${step.name ? ` "${step.name}"` : ''}${via ? `, via ${via}` : ''})`;
+
+/** Runs a step within its `timeout`: past it the step fails and its signal aborts what can stop (a request). */
+async function withinTimeout(run: (signal: AbortSignal | undefined) => Promise<void>, timeout: number | string | undefined): Promise<void> {
+  if (timeout === undefined) return run(undefined);
+  const ms = toMs(timeout, 0);
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new StepFailure(`did not finish within its timeout of ${ms} ms`));
+    }, ms);
+  });
+  try {
+    await Promise.race([run(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export async function runScenario(
   scenario: Scenario,
@@ -94,6 +117,9 @@ export async function runScenario(
     lastActionAt: started,
     consumedInvalidations: new Set(),
     onProgress: options.onProgress,
+    signal: undefined,
+    stepIndex: 0,
+    absenceWindows: [],
     clientsOf: (name) => groups.get(name)!,
     tokenOf: (name) => (name ? groups.get(name)![0].token : undefined),
     insides: () => target.insides!,
@@ -111,7 +137,7 @@ export async function runScenario(
 
   if (scenario.latency) await target.insides?.setLatency(scenario.latency);
   for (const [index, rawStep] of scenario.steps.entries()) {
-    const label = stepLabel(rawStep, index);
+    const label = stepLabel(rawStep, index, scenario.stepOrigins?.[index]?.via);
     const base = { index, line: scenario.stepLines[index], label, action: actionOf(rawStep) };
     if (failure) {
       results.push({ ...base, status: 'skipped', durationMs: 0, reason: 'an earlier step failed' });
@@ -134,7 +160,11 @@ export async function runScenario(
     try {
       const step = interpolate(rawStep, ctx.captures);
       if (step.graphql || step.send) ctx.lastActionAt = t0;
-      await kind.run(step[kind.action] as never, ctx);
+      ctx.stepIndex = index;
+      await withinTimeout((signal) => {
+        ctx.signal = signal;
+        return kind.run(step[kind.action] as never, ctx);
+      }, step.timeout);
       results.push({ ...base, status: 'passed', durationMs: Date.now() - t0, afterEventSeq });
     } catch (error) {
       results.push({ ...base, status: 'failed', durationMs: Date.now() - t0, afterEventSeq });
@@ -177,6 +207,7 @@ export async function runScenario(
     events,
     connections,
     ...(load ? { load } : {}),
+    absenceWindows: ctx.absenceWindows,
   };
 }
 

@@ -6,7 +6,9 @@
  *   invocation it triggered (paired first come, first served), its answer where it was logged;
  * - a frame is logged as delivered inside the management POST that sends it, before the POST is logged: it is drawn
  *   right after that POST;
- * - one lane per named scenario client (a group is one lane) and per AWS piece; a note per step where it began.
+ * - one lane per named scenario client (a group is one lane) and per AWS piece; a note per step where it began;
+ * - each absence window (`expectNoMessage`) as a shaded block on its client's lane, from where it opened to where it
+ *   closed, so "Lyon got nothing" is visible: amber when nothing came, red when a forbidden frame did.
  */
 import type { LoggedEvent } from '../eventLog.js';
 import type { ScenarioResult } from './runner.js';
@@ -26,7 +28,8 @@ export interface TimelineOptions {
 
 export function timelineDiagram(result: ScenarioResult, options: TimelineOptions = {}): string {
   const maxLines = options.maxLines ?? 300;
-  const clientNames = [...new Set(Object.values(result.connections))];
+  const windows = [...(result.absenceWindows ?? [])].sort((a, b) => a.fromSeq - b.fromSeq || b.toSeq - a.toSeq);
+  const clientNames = [...new Set([...Object.values(result.connections), ...windows.map((w) => w.client)])];
   const laneId = new Map(clientNames.map((name, i) => [name, `c${i}`]));
   const laneOf = (connectionId: string): string => laneId.get(result.connections[connectionId] ?? '') ?? 'other';
   const hasOther = result.events.some((e) => 'connectionId' in e && !(e.connectionId in result.connections));
@@ -53,6 +56,29 @@ export function timelineDiagram(result: ScenarioResult, options: TimelineOptions
     }
   };
 
+  // Absence windows: opened after the event they followed, closed after the last event inside them; nested as a stack
+  // (Mermaid's blocks must nest), so a window can only close once those opened after it have.
+  const open: typeof windows = [];
+  let nextWindow = 0;
+  const closeWindow = (w: (typeof windows)[number]): void => {
+    body.push(
+      `  Note over ${laneId.get(w.client)}: ${w.status === 'passed' ? '✓ nothing matching came' : '✗ a forbidden message came'}`,
+      '  end',
+    );
+  };
+  const windowsUpTo = (seq: number): void => {
+    for (;;) {
+      while (open.length && open[open.length - 1].toSeq < seq) closeWindow(open.pop()!);
+      if (nextWindow >= windows.length || windows[nextWindow].fromSeq >= seq) return;
+      const w = windows[nextWindow++];
+      open.push(w);
+      body.push(
+        `  rect ${w.status === 'passed' ? 'rgba(255, 193, 7, 0.15)' : 'rgba(207, 34, 46, 0.18)'}`,
+        `  Note over ${laneId.get(w.client)}: expects no ${text(JSON.stringify(w.match), 50)} for ${w.duringMs} ms`,
+      );
+    }
+  };
+
   // HTTP answers waiting for their request's invocation start: a FIFO per "METHOD /path".
   const httpByTrigger = new Map<string, LoggedEvent[]>();
   for (const e of result.events)
@@ -69,6 +95,7 @@ export function timelineDiagram(result: ScenarioResult, options: TimelineOptions
 
   for (const e of result.events) {
     stepNotesUpTo(e.seq);
+    windowsUpTo(e.seq);
     switch (e.kind) {
       case 'invokeStart': {
         const request = httpByTrigger.get(e.trigger)?.shift();
@@ -124,12 +151,19 @@ export function timelineDiagram(result: ScenarioResult, options: TimelineOptions
   // Frames with no POST in the log (a route's own answer), then the steps after the last event.
   for (const frames of deferred.values()) body.push(...frames);
   stepNotesUpTo(Number.POSITIVE_INFINITY);
+  windowsUpTo(Number.POSITIVE_INFINITY);
 
   const shown =
     body.length > maxLines
-      ? [...body.slice(0, maxLines), `  Note over ${first},M: … ${body.length - maxLines} more lines not drawn`]
+      ? [...closeBlocks(body.slice(0, maxLines)), `  Note over ${first},M: … ${body.length - maxLines} more lines not drawn`]
       : body;
   return balanceActivations([...header, ...shown]).join('\n');
+}
+
+/** A cut can fall inside absence windows: their blocks are closed so the diagram still parses. */
+function closeBlocks(lines: string[]): string[] {
+  const depth = lines.filter((l) => l.startsWith('  rect ')).length - lines.filter((l) => l === '  end').length;
+  return [...lines, ...Array.from({ length: Math.max(0, depth) }, () => '  end')];
 }
 
 /**

@@ -11,6 +11,18 @@ export class StepFailure extends Error {
   override name = 'StepFailure';
 }
 
+/** A window during which a client had to receive nothing matching; seqs place it among the emulator's events. */
+export interface AbsenceWindow {
+  step: number;
+  client: string;
+  match: unknown;
+  duringMs: number;
+  /** The last event seq before the window opened and when it closed (0 without the emulator's insides). */
+  fromSeq: number;
+  toSeq: number;
+  status: 'passed' | 'failed';
+}
+
 export interface Progress {
   scenario: string;
   step: string;
@@ -32,6 +44,12 @@ export interface StepContext {
   /** Indexes of cache invalidations an expectation already matched (each is matched once). */
   consumedInvalidations: Set<number>;
   onProgress: ((progress: Progress) => void) | undefined;
+  /** Aborted when the running step's `timeout` is up: steps that can stop early (a request) listen to it. */
+  signal: AbortSignal | undefined;
+  /** The index of the running step, for what the steps record (absence windows). */
+  stepIndex: number;
+  /** Every absence window watched (`expectNoMessage`/`noMessage`), for reports that draw them. */
+  absenceWindows: AbsenceWindow[];
   clientsOf(name: string): ScenarioClient[];
   tokenOf(name: string | undefined): string | undefined;
   /** The emulator's insides; only called by steps whose kind declares `needsInsides`. */

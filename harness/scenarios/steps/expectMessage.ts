@@ -2,6 +2,7 @@
 import { toMs, type MessageExpectation } from '../format.js';
 import { describeFailure } from '../failures.js';
 import { capture } from '../interpolate.js';
+import { schemaErrorsText, userSchema } from '../loading/validate.js';
 import { never, StepFailure, type StepContext, type StepKind } from './context.js';
 
 export async function expectMessage(e: MessageExpectation, ctx: StepContext): Promise<void> {
@@ -10,6 +11,13 @@ export async function expectMessage(e: MessageExpectation, ctx: StepContext): Pr
     members.map(async (client) => {
       const frame = await client.waitFor(e.match, toMs(e.within, ctx.defaultWithinMs));
       ctx.messageLatenciesMs.push(Math.max(0, frame.receivedAt - ctx.lastActionAt));
+      if (e.schema !== undefined) {
+        const validate = userSchema(e.schema);
+        if (!validate(frame.json))
+          throw new StepFailure(
+            `${client.name}: the frame matching the pattern does not satisfy the schema: ${schemaErrorsText(validate)}\n  frame: ${frame.text.slice(0, 300)}`,
+          );
+      }
       // Values from the frame for later steps (e.g. an eventId to expect again after a retried batch).
       for (const [name, path] of Object.entries(e.capture ?? {})) {
         const value = capture(path, frame.json);

@@ -35,5 +35,5 @@ export const stepKinds = {
   sleep: sleepStep,
 } satisfies { [A in Action]: StepKind<A> };
 
-export type { StepContext, StepKind, Progress } from './context.js';
+export type { AbsenceWindow, StepContext, StepKind, Progress } from './context.js';
 export { StepFailure } from './context.js';
