@@ -91,6 +91,22 @@ function internalClient(
   return client;
 }
 
+/** Reads a request's whole body, then calls back with its bytes and, when they are JSON, the parsed object. */
+function readJsonBody(req: IncomingMessage, then: (raw: Buffer, body: Record<string, unknown> | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const raw = Buffer.concat(chunks);
+    let body: Record<string, unknown> | undefined;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      body = undefined; // dynalite answers the malformed request itself
+    }
+    then(raw, body);
+  });
+}
+
 /** The CreateTable request of `table`; an external endpoint also gets its StreamSpecification (dynalite has none). */
 function createTableInput(table: TableDefinition, external: boolean): CreateTableCommandInput {
   const { logicalId: _id, TimeToLiveSpecification: _ttl, StreamSpecification: stream, ...props } = table;
@@ -128,16 +144,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     if (operation !== 'CreateTable' && operation !== 'UpdateTable' && operation !== 'DescribeTable')
       return observe(req, res, captureWrites ?? dynaliteHandler!);
     // Table operations: the answer shows the table's stream (and a StreamSpecification starts one).
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      let body: Record<string, unknown> | undefined;
-      try {
-        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-      } catch {
-        body = undefined; // dynalite answers the malformed request itself
-      }
+    readJsonBody(req, (raw, body) => {
       streamsEndpoint.tableOperation(operation, body, res);
       const replay = bodyRequest({ headers: req.headers, method: req.method, url: req.url }, raw);
       observe(replay.req, res, captureWrites ?? dynaliteHandler!);
@@ -168,16 +175,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       return;
     }
     const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'Unknown';
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      let body: Record<string, unknown> | undefined;
-      try {
-        body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-      } catch {
-        body = undefined; // dynalite answers the malformed request itself
-      }
+    readJsonBody(req, (raw, body) => {
       const table = typeof body?.TableName === 'string' ? body.TableName : Object.keys((body?.RequestItems as object | undefined) ?? {})[0];
       if (options.onRequest) {
         const seen: { operation: string; body: Record<string, unknown>; status?: number } = { operation, body: body ?? {} };
