@@ -256,7 +256,7 @@ await part(
           unit: 'RCU',
           what: `one eventually consistent page of the ${run.matchingItems} matching items (of ${run.tableItems} in the table)`,
         },
-        note: `notifier's reads: ${reads} (dynalite's ConsumedCapacity, replayed); ${run.emptyReads} returned nothing, which DynamoDB bills 0.5 each: ${run.consumedWithFloor} RCU with that floor; ${run.delivered} of ${run.audience} delivered`,
+        note: `notifier's reads: ${reads}, replayed with ReturnConsumedCapacity (dynalite: ${run.dynaliteConsumed} RCU); ${run.emptyReads} returned nothing, each billed DynamoDB's minimum; ${run.delivered} of ${run.audience} delivered`,
       }),
     );
   },
