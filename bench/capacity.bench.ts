@@ -124,6 +124,8 @@ export interface CapacityRun {
   matchingUnits: number;
   matchingItems: number;
   tableItems: number;
+  /** What one Scan of the whole table would consume: what the figure would show without key lookups. */
+  tableUnits: number;
   reads: Record<string, number>;
   delivered: number;
   audience: number;
@@ -179,6 +181,7 @@ export async function benchReadCapacity(connections: number, cities = 100): Prom
       matchingUnits: itemsReadCapacity(matching),
       matchingItems: matching.length,
       tableItems: items.length,
+      tableUnits: itemsReadCapacity(items),
       reads: count,
       delivered,
       audience: audience.size,

@@ -254,7 +254,7 @@ await part(
         baseline: {
           value: run.matchingUnits,
           unit: 'RCU',
-          what: `one eventually consistent page of the ${run.matchingItems} matching items (of ${run.tableItems} in the table)`,
+          what: `one eventually consistent page of the ${run.matchingItems} matching items (of ${run.tableItems} in the table, a Scan: ${run.tableUnits} RCU)`,
         },
         note: `notifier's reads: ${reads}, replayed with ReturnConsumedCapacity (dynalite: ${run.dynaliteConsumed} RCU); ${run.emptyReads} returned nothing, each billed DynamoDB's minimum; ${run.delivered} of ${run.audience} delivered`,
       }),
