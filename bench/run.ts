@@ -12,6 +12,8 @@ import { emulateStartToFirstAnswer, graphqlQuery, minimalServerStartToFirstAnswe
 import { functionalSuiteWallSeconds } from './scenarios.bench.js';
 import { figure, median, notMeasured, table, type Figure } from './figures.js';
 import { startFleet } from './fleet.js';
+import { benchReadCapacity } from './capacity.bench.js';
+import { benchHeapPerConnection } from './simulatedHeap.bench.js';
 import { benchBurst, benchLoss, benchMutationLatency } from './notifier.bench.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
 
@@ -230,21 +232,58 @@ await part(
     [fig2, fig4b, fig4c, fig4d, fig8a, fig8b].filter((f) => !figures.some((done) => done.id === f.id)).map((f) => notMeasured(f, why)),
 );
 
-// 5, 6: not built yet; listed so that nobody reads their absence as a pass.
-figures.push(
-  notMeasured(
-    {
-      id: '5',
-      title: 'DynamoDB read capacity per targeted notification, 20,000 connections over 100 cities, vs matching items',
-      unit: '×',
-      goal: { of: 'value', max: 1.2 },
-    },
-    'not measured yet (needs simulated in-process connections)',
-  ),
-  notMeasured(
-    { id: '6', title: 'heap per simulated connection at 50,000 connections', unit: 'KB', goal: { of: 'value', max: 10 } },
-    'not measured yet (needs simulated in-process connections)',
-  ),
+// 5. Read capacity per targeted notification, simulated connections over 100 cities (bench/capacity.bench.ts).
+const capacityConnections = Math.max(100, Math.round(20_000 * scale));
+const fig5 = {
+  id: '5',
+  title: `DynamoDB read capacity of one targeted notification, ${capacityConnections.toLocaleString('en-US')} simulated connections over 100 cities, vs the matching items' size`,
+  unit: 'RCU',
+  goal: { of: 'ratio' as const, max: 1.2 },
+};
+await part(
+  'read capacity per notification',
+  async () => {
+    const run = await benchReadCapacity(capacityConnections, 100);
+    const reads = Object.entries(run.reads)
+      .map(([operation, n]) => `${n} ${operation}`)
+      .join(', ');
+    figures.push(
+      figure({
+        ...fig5,
+        value: run.consumed,
+        baseline: {
+          value: run.matchingUnits,
+          unit: 'RCU',
+          what: `one eventually consistent page of the ${run.matchingItems} matching items (of ${run.tableItems} in the table, a Scan: ${run.tableUnits} RCU)`,
+        },
+        note: `notifier's reads: ${reads}, replayed with ReturnConsumedCapacity (dynalite: ${run.dynaliteConsumed} RCU); ${run.emptyReads} returned nothing, each billed DynamoDB's minimum; ${run.delivered} of ${run.audience} delivered`,
+      }),
+    );
+  },
+  (why) => [notMeasured(fig5, why)],
+);
+
+// 6. Heap per simulated connection (bench/simulatedHeap.bench.ts).
+const heapConnections = Math.max(100, Math.round(50_000 * scale));
+const fig6 = {
+  id: '6',
+  title: `heap per simulated connection at ${heapConnections.toLocaleString('en-US')} subscribed (registry, dynalite rows, event log, client end)`,
+  unit: 'KB',
+  goal: { of: 'value' as const, max: 10 },
+};
+await part(
+  'heap per simulated connection',
+  async () => {
+    const run = await benchHeapPerConnection(heapConnections);
+    figures.push(
+      figure({
+        ...fig6,
+        value: run.bytesPerConnection / 1024,
+        note: `heapUsed after forced GC, minus the same with none; RSS grew ${(run.rssBytesPerConnection / 1024).toFixed(1)} KB per connection (worker heaps and buffers too)`,
+      }),
+    );
+  },
+  (why) => [notMeasured(fig6, why)],
 );
 
 // 7. The functional scenario suite.

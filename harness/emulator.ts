@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { createClock, type Clock } from './clock.js';
 import { createEventLog, type EventLog } from './eventLog.js';
 import { loadServerlessConfig } from './config/serverless.js';
-import { startDynamoDB } from './dynamodb/provider.js';
+import { startDynamoDB, type DynamoDBOptions } from './dynamodb/provider.js';
 import { startStreamsPoller, type StreamsPoller } from './dynamodb/streamsPoller.js';
 import { createLambdaInvoker } from './lambda/invoker.js';
 import { createWebSocketApi } from './apiGateway/websocket/api.js';
@@ -48,6 +48,8 @@ export interface EmulatorOptions {
   variableEnvironment?: NodeJS.ProcessEnv;
   clock?: Clock;
   maxContainersPerFunction?: number;
+  /** Sees every DynamoDB request the handlers make, with its body (bench/capacity.bench.ts sums what reads consume). */
+  onDynamoDBRequest?: DynamoDBOptions['onRequest'];
   /** New WebSocket connections accepted per second (and burst). Default AWS's quota, 500; load runs raise it. */
   maxConnectionsPerSecond?: number;
   /**
@@ -124,6 +126,7 @@ export async function startEmulator(options: EmulatorOptions) {
     eventLog,
     region: app.region,
     indexLag: initialLatency.indexLag,
+    ...(options.onDynamoDBRequest ? { onRequest: options.onDynamoDBRequest } : {}),
   });
 
   const mapLogEvents = logEventMapper(app.emulator.logEvents, eventLog);
