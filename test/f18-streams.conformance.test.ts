@@ -285,14 +285,16 @@ describe('F18 SQS queue and its event source mapping', () => {
     expect(emulator.queues.messages('streamfix-work').map((m) => m.body)).toEqual(['partial']);
   });
 
+  /** One SQS API call over the AWS JSON protocol, as the SDK sends it. */
+  const call = (target: string, body: object) =>
+    emulator.queues.handle({
+      method: 'POST',
+      path: '/',
+      headers: { 'x-amz-target': `AmazonSQS.${target}` },
+      body: Buffer.from(JSON.stringify(body)),
+    });
+
   it('the SQS API over the AWS JSON protocol: SendMessageBatch answers MD5s; an unknown queue is QueueDoesNotExist', async () => {
-    const call = (target: string, body: object) =>
-      emulator.queues.handle({
-        method: 'POST',
-        path: '/',
-        headers: { 'x-amz-target': `AmazonSQS.${target}` },
-        body: Buffer.from(JSON.stringify(body)),
-      });
     const url = emulator.app.queues.find((q) => q.QueueName === 'streamfix-failures')!.url;
     const sent = await call('SendMessageBatch', { QueueUrl: url, Entries: [{ Id: '0', MessageBody: 'hello' }] });
     expect(JSON.parse(Buffer.from(sent.body).toString())).toEqual({
@@ -305,13 +307,6 @@ describe('F18 SQS queue and its event source mapping', () => {
   });
 
   it("SQS limits as AWS answers them: the queue's MaximumMessageSize bounds a message and a batch's messages together", async () => {
-    const call = (target: string, body: object) =>
-      emulator.queues.handle({
-        method: 'POST',
-        path: '/',
-        headers: { 'x-amz-target': `AmazonSQS.${target}` },
-        body: Buffer.from(JSON.stringify(body)),
-      });
     const queue = emulator.app.queues.find((q) => q.QueueName === 'streamfix-failures')!;
     expect(queue.MaximumMessageSize).toBe(1_048_576); // AWS's default since 2025 when the template sets none
     const before = emulator.queues.messages('streamfix-failures').length;
