@@ -9,8 +9,8 @@ import { createConnectionStore } from './realtime/connections.js';
 import { createNotifier } from './realtime/notifier.js';
 import { createUserSlots } from './realtime/userSlots.js';
 import { createFanoutQueue } from './realtime/fanoutQueue.js';
-import { logger } from './shared/logger.js';
-import { appMetrics } from './shared/metrics.js';
+import { logger } from './observability/logger.js';
+import { appMetrics } from './observability/metrics.js';
 
 /**
  * The composition root: builds every dependency once per container from configuration. Handlers call this and

@@ -37,7 +37,7 @@ import {
   type Template,
 } from './helpers/packagedTemplate.js';
 import { looksLikeEmf, parseEmf } from '../harness/cloudwatch/emf.js';
-import { METRIC_NAMES } from '../src/shared/metrics.js';
+import { METRIC_NAMES } from '../src/observability/metrics.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STAGE = 'test';

@@ -9,7 +9,7 @@ import { startEmulator, type Emulator } from '../harness/emulator.js';
 import { ScenarioClient } from '../harness/scenarios/client.js';
 import type { LoggedEvent } from '../harness/eventLog.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
-import { redact } from '../src/shared/logger.js';
+import { redact } from '../src/observability/logger.js';
 import { CREATE_PARTNER, seedPartnerInput } from './fixtures/seed.js';
 
 const SECRET = 'logs-secret';

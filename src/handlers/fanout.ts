@@ -1,7 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createApp } from '../app.js';
-import { withMetrics } from '../shared/metrics.js';
-import { withLogContext } from '../shared/logger.js';
+import { withMetrics } from '../observability/metrics.js';
+import { withLogContext } from '../observability/logger.js';
 import { handleFanoutShards } from '../realtime/fanoutWorker.js';
 
 // Built once per container and reused by warm invocations.

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { handlers, startServerAndCreateLambdaHandler } from '@as-integrations/aws-lambda';
 import { createApp } from '../app.js';
-import { withMetrics } from '../shared/metrics.js';
-import { withLogContext } from '../shared/logger.js';
+import { withMetrics } from '../observability/metrics.js';
+import { withLogContext } from '../observability/logger.js';
 import { authContext, createApolloServer } from '../graphql/server.js';
 import type { GraphQLContext } from '../graphql/resolvers.js';
 

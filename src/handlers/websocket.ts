@@ -1,7 +1,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createApp } from '../app.js';
-import { withMetrics } from '../shared/metrics.js';
-import { withLogContext } from '../shared/logger.js';
+import { withMetrics } from '../observability/metrics.js';
+import { withLogContext } from '../observability/logger.js';
 import { managementClient, managementEndpoint } from '../aws/clients.js';
 import { createWebSocketRoutes, type WebSocketEvent } from '../realtime/websocketRoutes.js';
 

@@ -8,7 +8,7 @@ import { MAX_RADIUS_KM } from './geohash.js';
 import type { Partner, PartnerInput, PartnerUpdate } from './model.js';
 import { InvalidPageTokenError, TooManyItemsError, VersionConflictError, type PartnerPage, type PartnerRepository } from './repository.js';
 import { ValidationError, validatePartnerInput, validatePartnerUpdate, type FieldError } from './validation.js';
-import type { AppMetrics } from '../shared/metrics.js';
+import type { AppMetrics } from '../observability/metrics.js';
 
 export interface MutationResponse {
   success: boolean;

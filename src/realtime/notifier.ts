@@ -9,7 +9,7 @@ import { CACHE_TOPIC, PARTNER_TOPICS, cacheTarget, partnerTargets, targetOf, wit
 import { sendDeliveries, type Delivery, type DeliveryReport, type SendOptions } from './sender.js';
 import type { PartnerChange } from './streamChanges.js';
 import type { FanoutQueue } from './fanoutQueue.js';
-import { METRIC, type AppMetrics } from '../shared/metrics.js';
+import { METRIC, type AppMetrics } from '../observability/metrics.js';
 
 /** A committed change to a partner. */
 export type PartnerEvent =

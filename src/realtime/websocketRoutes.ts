@@ -7,7 +7,7 @@ import type { ConnectionStore } from './connections.js';
 import { ClientMessageError, parseClientMessage, type ClientMessage } from './clientMessages.js';
 import { subscriptionRows } from './subscriptions.js';
 import { sendToConnections, type SendOptions } from './sender.js';
-import { METRIC, type AppMetrics } from '../shared/metrics.js';
+import { METRIC, type AppMetrics } from '../observability/metrics.js';
 
 /** A $connect event: the typed WebSocket event plus the query string API Gateway adds on CONNECT. */
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2 & {
