@@ -28,21 +28,11 @@ import { loadScenario } from '../harness/scenarios/loader.js';
 import { runScenario } from '../harness/scenarios/runner.js';
 import { inProcessTargets, type TargetFactory } from '../harness/scenarios/target.js';
 import { consoleLine } from '../harness/scenarios/reporters.js';
+import { until } from './helpers/until.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ITEMS = 'streamfix-items';
 const S = (s: string): AttributeValue => ({ S: s });
-
-/** Polls until `probe` answers something (bounded; the wait ends as soon as it does). */
-async function until<T>(probe: () => T | undefined | false, what: string, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('stream fixture on an external DynamoDB', () => {
   let external: DynamoDBProvider;

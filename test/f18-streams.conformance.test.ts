@@ -18,6 +18,7 @@ import {
 import { startEmulator, type Emulator } from '../harness/emulator.js';
 import type { StreamRecord } from '../harness/dynamodb/streams.js';
 import type { LoggedEvent } from '../harness/eventLog.js';
+import { until as waitUntil } from './helpers/until.js';
 
 let emulator: Emulator;
 let db: DynamoDBClient;
@@ -44,16 +45,7 @@ const put = (id: string, extra: Record<string, AttributeValue> = {}) =>
 const putAll = (items: Array<Record<string, AttributeValue>>, table = ITEMS) =>
   db.send(new BatchWriteItemCommand({ RequestItems: { [table]: items.map((Item) => ({ PutRequest: { Item } })) } }));
 
-/** Polls until `probe` answers something (bounded; the wait ends as soon as it does). */
-async function until<T>(probe: () => T | undefined | false, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = <T>(probe: () => T | undefined | false, what: string, ms = 10_000) => waitUntil(probe, what, ms);
 
 /** The batches a handler saw (its own log lines), as lists of item ids. */
 const handlerBatches = (functionName: string): string[][] =>

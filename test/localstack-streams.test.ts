@@ -18,6 +18,7 @@ import { loadScenario } from '../harness/scenarios/loader.js';
 import { runScenario } from '../harness/scenarios/runner.js';
 import { inProcessTargets, type TargetFactory } from '../harness/scenarios/target.js';
 import { consoleLine } from '../harness/scenarios/reporters.js';
+import { until as waitUntil } from './helpers/until.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const compose = parse(readFileSync(`${root}docker-compose.localstack.yml`, 'utf8')) as {
@@ -37,16 +38,7 @@ const docker = await getContainerRuntimeClient().then(
 );
 const running = process.env.LOCALSTACK_ENDPOINT?.trim() || undefined;
 
-/** Polls until `probe` answers something (bounded; the wait ends as soon as it does). */
-async function until<T>(probe: () => T | undefined | false, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(probe: () => T | undefined | false, what: string, ms = 30_000) => waitUntil(probe, what, ms, 50);
 
 describe.skipIf(!docker.available && !running)(
   `stream-fed notifications on LocalStack's DynamoDB Streams${docker.available || running ? '' : ` — skipped: ${docker.reason}, and LOCALSTACK_ENDPOINT is not set`}`,

@@ -11,6 +11,7 @@ import { startDynamoDB, type DynamoDBProvider } from '../harness/dynamodb/provid
 import { startStreamsPoller, type StreamsPoller } from '../harness/dynamodb/streamsPoller.js';
 import type { StreamRecord } from '../harness/dynamodb/streams.js';
 import type { TableDefinition } from '../harness/config/serverless.js';
+import { until } from './helpers/until.js';
 
 const TABLE = 'poller-items';
 const table: TableDefinition = {
@@ -67,15 +68,6 @@ const update = (id: string, v: string) =>
       ExpressionAttributeValues: { ':v': S(v) },
     }),
   );
-
-/** Polls until `probe` holds (bounded; the wait ends as soon as it does). */
-async function until(probe: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Waits for `n` more completed GetRecords calls: anything the shards held by now has been read. */
 async function settled(n = 3): Promise<void> {
