@@ -173,31 +173,23 @@ describe('package contract (npm run package, offline)', () => {
     const dynamo = await startTemplateDynamo(tables, REGION);
     const management = await startManagementApi(STAGE);
     const overrides = { DYNAMODB_ENDPOINT: dynamo.endpoint, WEBSOCKET_API_ENDPOINT: management.endpoint };
-    const ws = bundleNamed('websocket');
+    /** A packaged function's bundle, loaded as Lambda would, its AWS clients pointed at the local stand-ins. */
+    const loadNamed = (name: string, withTimeout = false) => {
+      const bundle = bundleNamed(name);
+      return loadBundle({
+        file: join(bundle.dir, bundle.handlerFile),
+        exportName: bundle.exportName,
+        functionName: bundle.name,
+        cwd: bundle.dir,
+        env: lambdaEnvironment(bundle, overrides),
+        ...(withTimeout ? { timeoutMs: Number(bundle.resource.Properties.Timeout) * 1000 } : {}),
+      });
+    };
     const gql = bundleNamed('graphql');
-    const websocket = await loadBundle({
-      file: join(ws.dir, ws.handlerFile),
-      exportName: ws.exportName,
-      functionName: ws.name,
-      cwd: ws.dir,
-      env: lambdaEnvironment(ws, overrides),
-    });
-    const graphql = await loadBundle({
-      file: join(gql.dir, gql.handlerFile),
-      exportName: gql.exportName,
-      functionName: gql.name,
-      cwd: gql.dir,
-      env: lambdaEnvironment(gql, overrides),
-    });
-    const nt = bundleNamed('notifier');
-    const notifier = await loadBundle({
-      file: join(nt.dir, nt.handlerFile),
-      exportName: nt.exportName,
-      functionName: nt.name,
-      cwd: nt.dir,
-      env: lambdaEnvironment(nt, overrides),
-      timeoutMs: Number(nt.resource.Properties.Timeout) * 1000,
-    });
+    const websocket = await loadNamed('websocket');
+    const graphql = await loadNamed('graphql');
+    // The notifier runs with its configured timeout, as on Lambda.
+    const notifier = await loadNamed('notifier', true);
     try {
       const secret = lambdaEnvironment(gql).JWT_SECRET;
       const admin = await signDevelopmentToken({ sub: 'contract-admin', role: 'admin' }, secret);
