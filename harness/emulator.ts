@@ -24,6 +24,7 @@ import type { LogEventRule } from './config/emulatorSettings.js';
 import { createMetricsStore, metricsJson } from './cloudwatch/metrics.js';
 import { metricsPrometheus, PROMETHEUS_CONTENT_TYPE } from './cloudwatch/prometheus.js';
 import { loadPackagedCode, packagedStage } from './lambda/package/load.js';
+import { EVENTS_PATH, serveEventLog } from './eventLogEndpoint.js';
 
 /** The emulator's health check on the HTTP port (not an AWS path: nothing deployed answers it). */
 export const HEALTH_PATH = '/_emulator/health';
@@ -299,6 +300,7 @@ export async function startEmulator(options: EmulatorOptions) {
       const path = request.path.split('?')[0];
       if (path === HEALTH_PATH && request.method === 'GET') return Promise.resolve(health());
       if (path === METRICS_PATH && request.method === 'GET') return serveMetrics(request);
+      if (path === EVENTS_PATH && request.method === 'GET') return Promise.resolve(serveEventLog(eventLog, request.path.split('?')[1] ?? ''));
       if (isInvokeRequest(path)) return invokeApi(request);
       return undefined;
     },
@@ -321,6 +323,8 @@ export async function startEmulator(options: EmulatorOptions) {
     /** CloudWatch metrics from the functions' EMF log lines (also served at METRICS_PATH). */
     metrics,
     metricsUrl: `http://${host}:${httpPort}${METRICS_PATH}`,
+    /** The event log as JSON (EVENTS_PATH; filters in harness/eventLogEndpoint.ts). */
+    eventsUrl: `http://${host}:${httpPort}${EVENTS_PATH}`,
     streamMappings,
     sqsMappings,
     /** With an external DynamoDB, the reader of its stream (undefined in dynalite mode). */
