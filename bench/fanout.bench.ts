@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import { startEmulator } from '../harness/emulator.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
 import type { Fleet, OpenResult } from './fleet.js';
+import type { LoggedEvent } from '../harness/eventLog.js';
 
 export const BENCH_SECRET = 'bench-secret';
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -63,9 +64,22 @@ export function createPartnerRequest(graphqlUrl: string, adminToken: string, nam
   });
 }
 
+/** The emulator's event log after `query`'s filters, over its HTTP endpoint (the emulator may be another process). */
+async function eventsAfter(eventsUrl: string, query: string): Promise<LoggedEvent[]> {
+  const response = await fetch(`${eventsUrl}?${query}`);
+  if (response.status !== 200) throw new Error(`${eventsUrl} answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { events: LoggedEvent[] }).events;
+}
+
 export interface FanoutRun {
   /** Mutation sent → last client received. */
   ms: number;
+  /**
+   * Of `ms`, how long the event source mapping held the mutation's stream record before invoking the notifier: its
+   * shard polling and the batching window serverless.yml configures (`batchWindow`), which AWS applies too. The
+   * emulator's own cost is `ms - heldInStreamMs`.
+   */
+  heldInStreamMs: number;
   /** When the mutation's answer came, for context (it may come before or after the last delivery). */
   mutationMs: number;
   connect: OpenResult;
@@ -79,7 +93,7 @@ export interface FanoutRun {
  */
 export async function fanoutThrough(
   fleet: Fleet,
-  urls: { wsUrl: string; graphqlUrl: string },
+  urls: { wsUrl: string; graphqlUrl: string; eventsUrl: string },
   count: number,
   secret: string,
 ): Promise<FanoutRun> {
@@ -96,6 +110,8 @@ export async function fanoutThrough(
   );
   const admin = await signDevelopmentToken({ sub: 'admin', role: 'admin' }, secret);
   await fleet.timeUntilAll('Warm-up', () => createPartnerRequest(urls.graphqlUrl, admin, 'Warm-up'));
+  const lastSeq = await eventsAfter(urls.eventsUrl, 'limit=1');
+  const before = lastSeq.at(-1)?.seq ?? 0;
   let mutationMs = 0;
   let status = 0;
   const { startedAt, lastAt } = await fleet.timeUntilAll('Measured', async () => {
@@ -106,7 +122,11 @@ export async function fanoutThrough(
     await response.arrayBuffer();
   });
   if (status !== 200) throw new Error(`createPartner answered ${status}`);
-  return { ms: lastAt - startedAt, mutationMs, connect, subscribeSeconds };
+  const events = await eventsAfter(urls.eventsUrl, `kind=streamRecord,invokeStart&after=${before}`);
+  const record = events.find((e) => e.kind === 'streamRecord' && e.eventName === 'INSERT' && e.table.endsWith('-partners'));
+  const notifier = events.find((e) => e.kind === 'invokeStart' && e.functionName === 'notifier');
+  if (!record || !notifier) throw new Error('the event log shows no partners stream record or no notifier invocation after the mutation');
+  return { ms: lastAt - startedAt, heldInStreamMs: notifier.time - record.time, mutationMs, connect, subscribeSeconds };
 }
 
 /** Figure 1: the emulator in this process (latency `none`: its own cost), N clients in the fleet. */
