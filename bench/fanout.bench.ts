@@ -80,6 +80,8 @@ export interface FanoutRun {
    * emulator's own cost is `ms - heldInStreamMs`.
    */
   heldInStreamMs: number;
+  /** After the notifier started: how long it ran, when the fanout invocations ran, when the last client received. */
+  stages: string;
   /** When the mutation's answer came, for context (it may come before or after the last delivery). */
   mutationMs: number;
   connect: OpenResult;
@@ -122,11 +124,31 @@ export async function fanoutThrough(
     await response.arrayBuffer();
   });
   if (status !== 200) throw new Error(`createPartner answered ${status}`);
-  const events = await eventsAfter(urls.eventsUrl, `kind=streamRecord,invokeStart&after=${before}`);
+  const events = await eventsAfter(urls.eventsUrl, `kind=streamRecord,invokeStart,invoke&after=${before}`);
   const record = events.find((e) => e.kind === 'streamRecord' && e.eventName === 'INSERT' && e.table.endsWith('-partners'));
   const notifier = events.find((e) => e.kind === 'invokeStart' && e.functionName === 'notifier');
   if (!record || !notifier) throw new Error('the event log shows no partners stream record or no notifier invocation after the mutation');
-  return { ms: lastAt - startedAt, heldInStreamMs: notifier.time - record.time, mutationMs, connect, subscribeSeconds };
+  // Where the rest went, on the emulator's clock from the notifier's start (both processes read the same wall clock).
+  const since = (time: number): number => Math.round(time - notifier.time);
+  type Ended = Extract<LoggedEvent, { kind: 'invoke' }>;
+  const ended = events.filter((e): e is Ended => e.kind === 'invoke');
+  const notifierEnd = ended.find((e) => e.functionName === 'notifier');
+  const fanouts = ended.filter((e) => e.functionName === 'fanout');
+  const fanoutStarts = events.filter((e) => e.kind === 'invokeStart' && e.functionName === 'fanout');
+  const stages = [
+    notifierEnd && `notifier ran ${notifierEnd.durationMs} ms`,
+    fanouts.length > 0 &&
+      `${fanouts.length} fanout invocations, first started +${since(fanoutStarts[0].time)} ms, last ended +${since(fanouts.at(-1)!.time)} ms`,
+    `last client +${since(lastAt)} ms`,
+  ].filter(Boolean);
+  return {
+    ms: lastAt - startedAt,
+    heldInStreamMs: notifier.time - record.time,
+    stages: stages.join(', '),
+    mutationMs,
+    connect,
+    subscribeSeconds,
+  };
 }
 
 /** Figure 1: the emulator in this process (latency `none`: its own cost), N clients in the fleet. */

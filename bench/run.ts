@@ -82,7 +82,7 @@ async function part(name: string, run: () => Promise<void>, fallback: (why: stri
  * what is left is the emulator's own cost. The note gives the whole time.
  */
 const heldNote = (run: FanoutRun): string =>
-  `whole ${Math.round(run.ms)} ms, of which the stream mapping held the record ${Math.round(run.heldInStreamMs)} ms (polling + batchWindow) before the notifier ran`;
+  `whole ${Math.round(run.ms)} ms, of which the stream mapping held the record ${Math.round(run.heldInStreamMs)} ms (polling + batchWindow) before the notifier ran; then ${run.stages}`;
 
 // 3. postToConnection through the real SDK client.
 const fig3 = {
