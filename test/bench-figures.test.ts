@@ -2,6 +2,8 @@
  * `npm run bench`'s verdicts: a figure meets its goal only when measured, judged on the ratio to its same-run
  * baseline or on its value as the goal says; a figure that could not be measured never passes.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { figure, median, notMeasured, table } from '../bench/figures.js';
 
@@ -39,5 +41,22 @@ describe('bench figures', () => {
   it('median of an odd and an even count', () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+});
+
+describe('npm run bench -- --only', () => {
+  const bench = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+
+  it('refuses an unknown figure id before measuring anything, naming the ids it knows', () => {
+    const run = bench(['--only', '1,99']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/--only takes figure ids among 1, 2, 3, 4a/);
+    expect(run.stderr).toContain('"1,99"');
+    expect(run.stdout).toBe('');
   });
 });
