@@ -31,7 +31,7 @@ import { limitFrameSize } from './frameLimit.js';
 import { connectOutcome, malformedUpgrade, refuseUpgrade, type Refusal } from './handshake.js';
 import { selectRoute } from './routeSelection.js';
 import { createWebSocketPort } from './server.js';
-import { createSimulatedSocket, type SimulatedClientEvents } from './simulated.js';
+import { SimulatedSocket, type SimulatedClientEvents } from './simulated.js';
 
 /** A simulated connection's handshake: what a client would put in its upgrade request. */
 export interface SimulatedHandshake {
@@ -342,17 +342,34 @@ export function createWebSocketApi(options: WebSocketApiOptions) {
       });
       return { ok: false, status: admitted.refusal.status };
     }
-    const socket = createSimulatedSocket(client, (code, reason) => ended(connection, code, reason));
+    const socket = new SimulatedSocket(client, ended, connection);
     open(connection, socket);
-    return {
-      ok: true,
-      client: {
-        connectionId: connection.facts.connectionId,
-        send: (text) => (connection.state === 'open' ? onText(connection, text) : Promise.resolve()),
-        close: (code, reason) => socket.clientClose(code, reason),
-        drop: () => socket.clientDrop(),
-      },
-    };
+    return { ok: true, client: new SimulatedClientEnd(connection, socket) };
+  }
+
+  /** A class rather than an object of closures: load runs hold tens of thousands (see SimulatedSocket). */
+  class SimulatedClientEnd implements SimulatedClient {
+    readonly connectionId: string;
+    readonly #connection: Connection;
+    readonly #socket: SimulatedSocket<Connection>;
+
+    constructor(connection: Connection, socket: SimulatedSocket<Connection>) {
+      this.connectionId = connection.facts.connectionId;
+      this.#connection = connection;
+      this.#socket = socket;
+    }
+
+    send(text: string): Promise<void> {
+      return this.#connection.state === 'open' ? onText(this.#connection, text) : Promise.resolve();
+    }
+
+    close(code?: number, reason?: string): void {
+      this.#socket.clientClose(code, reason);
+    }
+
+    drop(): void {
+      this.#socket.clientDrop();
+    }
   }
 
   const port = createWebSocketPort({
