@@ -1,9 +1,12 @@
 /**
  * The simulated client end of a WebSocket connection (harness/apiGateway/websocket/simulated.ts): frames reach the
- * client while open, every way of ending reports its close code to both sides once, on a later turn of the loop.
+ * client while open, every way of ending reports its close code to both sides once, on a later turn of the loop; and
+ * the API's idle timeouts, which many such connections share one clock timer for.
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedSocket } from '../harness/apiGateway/websocket/simulated.js';
+import { createWebSocketApi } from '../harness/apiGateway/websocket/api.js';
+import { createClock } from '../harness/clock.js';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -49,5 +52,57 @@ describe('SimulatedSocket', () => {
     await turn();
     expect(clientSaw.map(([code]) => code)).toEqual([clientCode]);
     expect(serverSaw.map(([owner, code]) => [owner, code])).toEqual([['conn-1', serverCode]]);
+  });
+});
+
+describe('idle timeouts of many connections (one timer for the whole API)', () => {
+  it('close each connection 10 minutes after its own last message, in that order, and none early', async () => {
+    const clock = createClock();
+    const api = createWebSocketApi({
+      invoke: async () => ({ ok: true, value: null, requestId: 'r', coldStart: false, durationMs: 0 }),
+      routes: {},
+      routeSelectionExpression: '$request.body.action',
+      stage: 's',
+      apiId: 'idle123456',
+      region: 'eu-west-1',
+      clock,
+    });
+    const closedOrder: string[] = [];
+    const open = async (name: string) => {
+      const opened = await api.simulated.connect({}, { onFrame: () => undefined, onClose: () => closedOrder.push(name) });
+      if (!opened.ok) throw new Error(`refused ${opened.status}`);
+      return opened.client;
+    };
+    const a = await open('a');
+    clock.advance(60_000);
+    const b = await open('b');
+    const c = await open('c');
+    clock.advance(4 * 60_000);
+    await a.send('{"action":"x"}'); // a: idle from minute 5, b and c from minute 1
+    // The clock also follows real time: checks stay a margin away from each deadline.
+    const margin = 30_000;
+    clock.advance(6 * 60_000 - margin);
+    await turn();
+    expect(closedOrder).toEqual([]);
+    clock.advance(margin);
+    await turn();
+    expect(closedOrder.sort()).toEqual(['b', 'c']);
+    await c.send('{"action":"x"}'); // too late: c is closing
+    clock.advance(4 * 60_000 - margin);
+    await turn();
+    expect(closedOrder).toHaveLength(2);
+    expect(api.connections.count()).toBe(1);
+    clock.advance(margin);
+    await turn();
+    expect(closedOrder).toEqual(['b', 'c', 'a']);
+    expect(api.connections.count()).toBe(0);
+    // Activity after the last one closed arms the timer again.
+    const d = await open('d');
+    clock.advance(10 * 60_000);
+    await turn();
+    expect(closedOrder.at(-1)).toBe('d');
+    b.close();
+    d.close();
+    await api.close();
   });
 });
