@@ -3,8 +3,9 @@
  * connections, minus the same with none (the emulator started, its containers warmed by one connection that then
  * closed), divided by `count`. What is counted: this thread's V8 heap — the WebSocket API's registry entry and
  * simulated socket, the embedded dynalite's records (each connection's META row, its subscription row, the user's
- * slot row, and their byTarget index entries), the event log's entries for the connect and the subscribe, and the
- * bench's own client end (its SimulatedClient and frame callback). Not counted: the handlers' worker-thread heaps
+ * slot row, and their byTarget index entries), the event log's entries for the connect and the subscribe (at most
+ * its capacity, 100,000 events: at 50,000 connections the log holds the last few thousand connections' 14 each), and
+ * the bench's own client end (its SimulatedClient and BenchClientEnd). Not counted: the handlers' worker-thread heaps
  * (separate V8 isolates; the handlers keep no per-connection state) and off-heap buffers; the RSS delta, which
  * includes both, is reported beside it.
  */

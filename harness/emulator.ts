@@ -75,6 +75,12 @@ export interface EmulatorOptions {
    * not pay a cold start; reported in the event log and the banner. Default false: tests see every cold start.
    */
   prewarm?: boolean;
+  /**
+   * The most events the event log keeps (default DEFAULT_EVENT_LOG_CAPACITY, 100,000): when full it drops its oldest
+   * half, so a long load run's memory stays bounded. A scenario's `event` expectations and its report see the
+   * events still kept: raise it to keep more.
+   */
+  eventLogCapacity?: number;
 }
 
 /** An AWS-looking API id: 10 lower-case letters and digits. */
@@ -99,7 +105,10 @@ function logEventMapper(rules: LogEventRule[], eventLog: EventLog) {
 export async function startEmulator(options: EmulatorOptions) {
   const projectRoot = resolve(options.projectRoot);
   const clock = options.clock ?? createClock();
-  const eventLog: EventLog = createEventLog({ now: clock.now });
+  const eventLog: EventLog = createEventLog({
+    now: clock.now,
+    ...(options.eventLogCapacity !== undefined ? { capacity: options.eventLogCapacity } : {}),
+  });
   const websocketApiId = apiIdOf();
   const httpApiId = apiIdOf();
   const host = options.host ?? '127.0.0.1';

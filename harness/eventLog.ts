@@ -72,19 +72,46 @@ export interface EventLog {
   clear(): void;
 }
 
+/** The default `capacity`: at 14 events per subscribed connection, a load run's last ~3,500–7,000 connections. */
+export const DEFAULT_EVENT_LOG_CAPACITY = 100_000;
+
 /**
- * Keeps at most `capacity` events (oldest dropped first) so a load scenario with thousands of connections
- * cannot grow memory without bound.
+ * Top-level fields whose values come from a small set (table and function names, operations, methods, levels) but
+ * arrive as fresh strings — parsed from a request, or copied from a worker thread — on every event: each distinct
+ * value is kept once. Fields that identify one thing (connection and request ids, payloads) are not interned.
+ */
+const INTERNED_FIELDS = ['operation', 'table', 'functionName', 'trigger', 'method', 'errorType', 'level', 'queue'] as const;
+/** Beyond this many distinct values (a client inventing table names) new values are kept as they come. */
+const MAX_INTERNED = 1_000;
+
+/**
+ * Keeps at most `capacity` events, so a load run with tens of thousands of connections cannot grow memory without
+ * bound: when full, the oldest half is dropped at once (`seq` keeps counting, so readers can tell). Events are
+ * stored as recorded, with their `seq` and `time`; repeated names in them are shared (INTERNED_FIELDS).
  */
 export function createEventLog(options: { now?: () => number; capacity?: number } = {}): EventLog {
   const now = options.now ?? Date.now;
-  const capacity = options.capacity ?? 100_000;
+  const capacity = options.capacity ?? DEFAULT_EVENT_LOG_CAPACITY;
+  if (!Number.isInteger(capacity) || capacity < 2)
+    throw new RangeError(`event log capacity must be an integer of at least 2, got ${capacity}`);
   let events: LoggedEvent[] = [];
   let seq = 0;
   const listeners = new Set<(event: LoggedEvent) => void>();
+  const interned = new Map<string, string>();
+  const intern = (value: string): string => {
+    const known = interned.get(value);
+    if (known !== undefined) return known;
+    if (interned.size < MAX_INTERNED) interned.set(value, value);
+    return value;
+  };
   return {
     record(event) {
       const logged = { ...event, seq: ++seq, time: now() } as LoggedEvent;
+      const fields = logged as unknown as Record<string, unknown>;
+      for (const field of INTERNED_FIELDS) {
+        const value = fields[field];
+        if (typeof value === 'string') fields[field] = intern(value);
+      }
       events.push(logged);
       if (events.length > capacity) events = events.slice(events.length - Math.floor(capacity / 2));
       for (const listener of listeners) listener(logged);

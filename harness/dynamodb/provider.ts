@@ -26,6 +26,7 @@ import type { EventLog } from '../eventLog.js';
 import type { TableDefinition } from '../config/serverless.js';
 import type { Delay } from '../latency.js';
 import { createIndexLag } from './indexLag.js';
+import { closeDynaliteIteratorsOnReturn } from './iteratorClose.js';
 import { createStreams } from './streams.js';
 import { createStreamsEndpoint } from './streamsEndpoint.js';
 import { bodyRequest, inProcessRequestHandler, serveInProcess, type RequestListener } from './inProcess.js';
@@ -157,6 +158,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   } else {
     const path = typeof options.storage === 'object' ? options.storage.path : undefined;
     if (path) mkdirSync(path, { recursive: true });
+    closeDynaliteIteratorsOnReturn();
     server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) });
     dynaliteHandler = server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
     server.removeAllListeners('request');

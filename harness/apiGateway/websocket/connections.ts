@@ -25,7 +25,6 @@ export interface Connection {
   state: ConnectionState;
   socket: ConnectionSocket | undefined;
   lastActiveAt: number;
-  cancelIdle: () => void;
   cancelMaxDuration: () => void;
   /** Why the server closed it, if it did: decides disconnectStatusCode/Reason. */
   serverClose?: { code: number; reason: string };
@@ -44,7 +43,6 @@ export function newConnection(facts: ConnectionFacts): Connection {
     state: 'connecting',
     socket: undefined,
     lastActiveAt: facts.connectedAt,
-    cancelIdle: () => undefined,
     cancelMaxDuration: () => undefined,
     dropDisconnect: false,
     postFaults: [],

@@ -19,45 +19,63 @@ const OPEN = 1;
 const CLOSED = 3;
 
 /**
- * The server-facing socket. `closed(code, reason)` is how the API learns the connection ended — called on the next
- * turn of the event loop, as a socket's 'close' event would be, never inside the call that caused it.
+ * The server-facing socket. `closed(owner, code, reason)` is how the API learns the connection ended — called on the
+ * next turn of the event loop, as a socket's 'close' event would be, never inside the call that caused it.
+ *
+ * A class, its methods shared by every instance: tens of thousands of these stay open in a load run, and an object
+ * literal of closures cost each one a closure and a context per method (and, under tsx's keep-names transform, a
+ * property dictionary per named arrow function).
  */
-export function createSimulatedSocket(client: SimulatedClientEvents, closed: (code: number, reason: string) => void) {
-  let readyState = OPEN;
-  const end = (clientCode: number, serverCode: number, reason: string): void => {
-    if (readyState === CLOSED) return;
-    readyState = CLOSED;
-    setImmediate(() => {
-      client.onClose?.(clientCode, reason);
-      closed(serverCode, reason);
-    });
-  };
-  const socket: ConnectionSocket & { clientClose(code?: number, reason?: string): void; clientDrop(): void } = {
-    get readyState() {
-      return readyState;
-    },
-    // Frames are handed over synchronously: nothing is ever buffered, so a simulated client is never a slow consumer.
-    bufferedAmount: 0,
-    send(data) {
-      if (readyState === OPEN) client.onFrame(data);
-    },
-    // The server closes: the simulated client answers the close handshake at once with the same code.
-    close(code = CloseCode.noStatus, reason = '') {
-      end(code, code, reason);
-    },
-    terminate() {
-      end(CloseCode.abnormal, CloseCode.abnormal, '');
-    },
-    /** The client closes (its code, or none: 1005). */
-    clientClose(code, reason = '') {
-      end(code ?? CloseCode.noStatus, code ?? CloseCode.noStatus, reason);
-    },
-    /** The client's network drops (1006). */
-    clientDrop() {
-      end(CloseCode.abnormal, CloseCode.abnormal, '');
-    },
-  };
-  return socket;
-}
+export class SimulatedSocket<Owner = unknown> implements ConnectionSocket {
+  #readyState = OPEN;
+  readonly #client: SimulatedClientEvents;
+  readonly #closed: (owner: Owner, code: number, reason: string) => void;
+  readonly #owner: Owner;
 
-export type SimulatedSocket = ReturnType<typeof createSimulatedSocket>;
+  constructor(client: SimulatedClientEvents, closed: (owner: Owner, code: number, reason: string) => void, owner: Owner) {
+    this.#client = client;
+    this.#closed = closed;
+    this.#owner = owner;
+  }
+
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  /** Frames are handed over synchronously: nothing is ever buffered, so a simulated client is never a slow consumer. */
+  get bufferedAmount(): number {
+    return 0;
+  }
+
+  send(data: string): void {
+    if (this.#readyState === OPEN) this.#client.onFrame(data);
+  }
+
+  /** The server closes: the simulated client answers the close handshake at once with the same code. */
+  close(code: number = CloseCode.noStatus, reason = ''): void {
+    this.#end(code, code, reason);
+  }
+
+  terminate(): void {
+    this.#end(CloseCode.abnormal, CloseCode.abnormal, '');
+  }
+
+  /** The client closes (its code, or none: 1005). */
+  clientClose(code?: number, reason = ''): void {
+    this.#end(code ?? CloseCode.noStatus, code ?? CloseCode.noStatus, reason);
+  }
+
+  /** The client's network drops (1006). */
+  clientDrop(): void {
+    this.#end(CloseCode.abnormal, CloseCode.abnormal, '');
+  }
+
+  #end(clientCode: number, serverCode: number, reason: string): void {
+    if (this.#readyState === CLOSED) return;
+    this.#readyState = CLOSED;
+    setImmediate(() => {
+      this.#client.onClose?.(clientCode, reason);
+      this.#closed(this.#owner, serverCode, reason);
+    });
+  }
+}

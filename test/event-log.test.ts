@@ -1,0 +1,56 @@
+/**
+ * The emulator's event log (harness/eventLog.ts): ordered, numbered, bounded by its capacity (oldest half dropped when
+ * full), and the same values whatever strings the recorders handed it.
+ */
+import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { createEventLog } from '../harness/eventLog.js';
+import { startEmulator } from '../harness/emulator.js';
+
+describe('event log', () => {
+  it('numbers events and stamps them with its clock', () => {
+    let t = 1_000;
+    const log = createEventLog({ now: () => t++ });
+    log.record({ kind: 'fault', description: 'a' });
+    log.record({ kind: 'dynamodb', operation: 'PutItem', table: 'items', statusCode: 200 });
+    expect(log.all()).toEqual([
+      { kind: 'fault', description: 'a', seq: 1, time: 1_000 },
+      { kind: 'dynamodb', operation: 'PutItem', table: 'items', statusCode: 200, seq: 2, time: 1_001 },
+    ]);
+  });
+
+  it('keeps at most its capacity: when full the oldest half goes, the newest stay, seq keeps counting', () => {
+    const log = createEventLog({ capacity: 10 });
+    for (let i = 1; i <= 10; i++) log.record({ kind: 'fault', description: `e${i}` });
+    expect(log.all()).toHaveLength(10);
+    log.record({ kind: 'fault', description: 'e11' });
+    expect(log.all().map((e) => e.seq)).toEqual([7, 8, 9, 10, 11]);
+    for (let i = 12; i <= 30; i++) log.record({ kind: 'fault', description: `e${i}` });
+    expect(log.all().length).toBeLessThanOrEqual(10);
+    expect(log.all().at(-1)).toMatchObject({ seq: 30, description: 'e30' });
+    expect(log.tail(2).map((e) => e.seq)).toEqual([29, 30]);
+  });
+
+  it('refuses a capacity that is not an integer of at least 2', () => {
+    for (const capacity of [0, 1, 2.5, Number.NaN]) expect(() => createEventLog({ capacity })).toThrow(/capacity/);
+  });
+
+  it("is the emulator's option eventLogCapacity (checked before anything starts)", async () => {
+    const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+    await expect(startEmulator({ projectRoot, eventLogCapacity: 1 })).rejects.toThrow(
+      /event log capacity must be an integer of at least 2, got 1/,
+    );
+  });
+
+  it('records repeated names (tables, operations, functions) with their values, whichever string object carried them', () => {
+    const log = createEventLog();
+    const seen: string[] = [];
+    log.subscribe((e) => seen.push(e.kind === 'dynamodb' ? `${e.operation} ${e.table}` : e.kind));
+    // Fresh strings, as a parsed request body yields each time.
+    const fresh = (text: string) => JSON.parse(JSON.stringify(text)) as string;
+    for (const table of ['a', 'b', 'a']) log.record({ kind: 'dynamodb', operation: fresh('Query'), table: fresh(table), statusCode: 200 });
+    log.record({ kind: 'invokeStart', functionName: fresh('notifier'), trigger: fresh('sqs'), requestId: 'r1', coldStart: false });
+    expect(seen).toEqual(['Query a', 'Query b', 'Query a', 'invokeStart']);
+    expect(log.all().at(-1)).toMatchObject({ functionName: 'notifier', trigger: 'sqs', requestId: 'r1' });
+  });
+});
