@@ -1,6 +1,6 @@
 /**
  * The functional scenario suite's wall time, run as a user runs it (`npm run scenarios -- scenarios/functional`,
- * without npm's own start-up): a whole process, from spawn to exit.
+ * without npm's own start-up): a whole process, from spawn to exit, started by the script's own entry (start.mjs).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -9,11 +9,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 export async function functionalSuiteWallSeconds(): Promise<{ seconds: number; exitCode: number | null; tail: string }> {
   const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--disable-warning=ExperimentalWarning', 'harness/scenarios/cli.ts', 'scenarios/functional'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, ['harness/scenarios/start.mjs', 'scenarios/functional'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -370,10 +370,13 @@ export async function startEmulator(options: EmulatorOptions) {
       await dynamodb.setIndexLag(next.indexLag);
     },
     /**
-     * Back to a clean state between scenarios that share this emulator: clients disconnected ($disconnect runs),
-     * tables emptied, faults and the event log cleared, the starting latency profile back. Warm containers stay warm.
+     * Back to a clean state between scenarios that share this emulator: stream records still waiting for a batching
+     * window dropped, clients disconnected ($disconnect runs), tables emptied, faults and the event log cleared, the
+     * starting latency profile back. Warm containers stay warm.
      */
     async reset(): Promise<void> {
+      // First: a batch still in its window would otherwise be waited for and posted to clients already gone.
+      for (const mapping of streamMappings) mapping.discardWaiting();
       await websocketApi.closeAll();
       websocketApi.setMaxConnectionsPerSecond(websocketApi.defaultMaxConnectionsPerSecond);
       invoker!.setLatency(initialLatency);

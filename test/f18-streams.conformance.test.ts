@@ -183,6 +183,26 @@ describe('F18 event source mapping (DynamoDB stream)', () => {
     expect(handlerBatches('plain')).toEqual([['w', 'w', 'w']]);
   });
 
+  it('a reset drops the records still waiting for the window (their batch never runs); records written after it are delivered', async () => {
+    const invocations = (): number => emulator.invoker.stats().plain.invocations;
+    const before = invocations();
+    await putAll(
+      [1, 2].map((n) => ({ pk: S('before-reset'), sk: S(String(n)) })),
+      'streamfix-plain',
+    );
+    await new Promise((r) => setImmediate(r));
+    await emulator.reset();
+    // Were they still pending, this would close their window.
+    emulator.clock.advance(5000);
+    await putAll([{ pk: S('after-reset'), sk: S('1') }], 'streamfix-plain');
+    await new Promise((r) => setImmediate(r));
+    emulator.clock.advance(5000);
+    await until(() => handlerBatches('plain').length > 0, 'the batch written after the reset');
+    await emulator.mappingsIdle();
+    expect(handlerBatches('plain')).toEqual([['after-reset']]);
+    expect(invocations() - before).toBe(1);
+  });
+
   it('bisect: a failing batch is split until the failing record is alone; it is retried maximumRetryAttempts times, then described on the on-failure queue; the others are delivered', async () => {
     await putAll([{ id: S('a') }, { id: S('b'), behaviour: S('throw') }, { id: S('c') }, { id: S('d') }]);
     const failure = await until(() => emulator.queues.messages('streamfix-failures')[0], 'the on-failure message');

@@ -142,9 +142,10 @@ describe('running a selection, and --bail', () => {
 
 describe('npm run scenarios (the CLI)', () => {
   const repo = fileURLToPath(new URL('..', import.meta.url));
+  // The npm script's own entry (package.json), which loads the CLI from a precompiled bundle without tsx.
   const cli = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'harness/scenarios/cli.ts'), ...args], {
+      const child = spawn(process.execPath, [join(repo, 'harness/scenarios/start.mjs'), ...args], {
         cwd: repo,
         env: { ...process.env, CI: '', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -75,6 +75,8 @@ export function createStreamMapping(
   // LATEST: records from now on; TRIM_HORIZON: everything the stream still holds.
   let next = definition.startingPosition === 'LATEST' ? stream.records.length : 0;
   let running = false;
+  /** Records before this index were dropped unseen by `discardWaiting` (a reset): never delivered. */
+  let discarded = 0;
   let windowTimer: (() => void) | undefined;
   let stopped = false;
   let idle: Promise<void> = Promise.resolve();
@@ -209,7 +211,9 @@ export function createStreamMapping(
     try {
       // The stream may have been trimmed (reset between scenarios): never point past its end.
       next = Math.min(next, stream!.records.length);
-      while (!stopped && next < stream!.records.length) {
+      discarded = Math.min(discarded, stream!.records.length);
+      while (!stopped && Math.max(next, discarded) < stream!.records.length) {
+        next = Math.max(next, discarded);
         const pending = stream!.records.length - next;
         const windowMs = definition.maximumBatchingWindowSeconds * 1000;
         const firstArrival = arrivals.get(stream!.records[next]) ?? clock.now();
@@ -227,6 +231,8 @@ export function createStreamMapping(
         next = at >= 0 ? at + 1 : stream!.records.length;
       }
     } finally {
+      // Records dropped while a batch was in flight are passed over (idle() waits for nothing there).
+      next = Math.max(next, Math.min(discarded, stream!.records.length));
       running = false;
       settle();
     }
@@ -251,6 +257,17 @@ export function createStreamMapping(
     /** Skips whatever the stream holds (after a reset). */
     rewindToEnd(): void {
       next = stream.records.length;
+      discarded = next;
+    },
+    /**
+     * Drops the records waiting for the batching window, and those behind a batch in flight (which finishes): at a
+     * reset nobody is left to receive what their batch would send, and idle() would otherwise wait out the window.
+     */
+    discardWaiting(): void {
+      windowTimer?.();
+      windowTimer = undefined;
+      discarded = stream.records.length;
+      if (!running) next = Math.max(next, discarded);
     },
     stop(): void {
       stopped = true;

@@ -113,6 +113,34 @@ const INIT_LIMIT_MS = 10_000;
 
 const containerEntry = new URL('./container.mjs', import.meta.url);
 
+const TSX_LOADER = /^tsx(\/|$)|[/\\]node_modules[/\\]tsx[/\\]/;
+const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+
+/**
+ * The node options a container starts with: undefined (the process's own, which worker threads inherit) unless they
+ * load tsx (`node --import tsx`, or the tsx CLI's `--require …/tsx/dist/preflight.cjs --import …/tsx/dist/loader.mjs`):
+ * then the same without tsx. Under tsx's hooks a cold start loaded every module of the AWS SDK through them, about
+ * twice the CPU of the precompiled path container.mjs takes (which registers tsx itself when it cannot precompile).
+ */
+export function containerExecArgv(execArgv: readonly string[]): string[] | undefined {
+  const kept: string[] = [];
+  let dropped = false;
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i];
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (LOADER_FLAGS.has(flag)) {
+      const value = inline ?? execArgv[i + 1];
+      if (value !== undefined && TSX_LOADER.test(value)) {
+        dropped = true;
+        if (inline === undefined) i++;
+        continue;
+      }
+    }
+    kept.push(arg);
+  }
+  return dropped ? kept : undefined;
+}
+
 /** Position of `name` in `order`, names not in it last. */
 const rank = (order: string[], name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
 
@@ -187,7 +215,14 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       nativeHandler: fn.nativeHandler === true,
       wake: new SharedArrayBuffer(8),
     };
-    const worker = new Worker(containerEntry, { workerData: data, env: environmentFor(fn), stdout: true, stderr: true });
+    const execArgv = containerExecArgv(process.execArgv);
+    const worker = new Worker(containerEntry, {
+      workerData: data,
+      env: environmentFor(fn),
+      stdout: true,
+      stderr: true,
+      ...(execArgv ? { execArgv } : {}),
+    });
     const container: Container = {
       worker,
       wake: new Int32Array(data.wake),

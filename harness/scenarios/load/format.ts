@@ -7,7 +7,8 @@
  * The section has its own JSON Schema piece (`loadSchema`), validated apart from the main scenario schema, which
  * only knows that `load` is an object; `parseLoad` turns a valid section into `LoadSpec` with defaults filled in.
  */
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { cachedValidator } from '../loading/cachedValidator.js';
 import { toMs } from '../format.js';
 import { parseThreshold, isKnownMetric, type Threshold } from './thresholds.js';
 import { loadSchema } from './schema.js';
@@ -74,8 +75,8 @@ export interface LoadSpec {
   thresholds: Threshold[];
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validate = ajv.compile(loadSchema);
+// Compiled on first use and cached across runs (most runs have no load section; compiling took a tenth of a second).
+let validate: ValidateFunction | undefined;
 
 function describe(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
@@ -87,6 +88,7 @@ function describe(error: ErrorObject): string {
 
 /** Problems with the section as [path under `load`, message]; empty when it is valid. */
 export function loadSectionProblems(section: unknown): Array<[Array<string | number>, string]> {
+  validate ??= cachedValidator(loadSchema, { allErrors: true, strict: false });
   if (!validate(section)) {
     const seen = new Set<string>();
     const out: Array<[Array<string | number>, string]> = [];

@@ -216,14 +216,9 @@ export class Expander {
   private load(file: string, name: string): Fragment {
     const cached = this.fragments.get(file);
     if (cached) return cached;
-    const source = new YamlSource(file, readFileSync(file, 'utf8'));
+    const { source, data, problems } = parsedFragment(file, readFileSync(file, 'utf8'), this.env);
     const before = this.problems.length;
-    this.problems.push(...source.syntaxErrors);
-    let data: Json = {};
-    if (!source.syntaxErrors.length) {
-      data = resolveEnv(source.data(), source, this.env, this.problems);
-      this.problems.push(...schemaProblems(fragmentSchema, data, source));
-    }
+    this.problems.push(...problems);
     const d = (data ?? {}) as { params?: Fragment['params']; steps?: Json[] };
     const fragment: Fragment = {
       name: name
@@ -238,6 +233,34 @@ export class Expander {
     this.fragments.set(file, fragment);
     return fragment;
   }
+}
+
+/**
+ * A fragment file parsed, its env placeholders resolved and checked against the fragment schema, kept per file for
+ * the process: one fragment is used by most scenario files (create-partner by 38), and each file's load parsed and
+ * validated it again. Reused only for the same text, so a saved fragment (--watch) is read anew; a fragment reading
+ * `${{ env.X }}` is never reused (the variable may have changed).
+ */
+const parsedFragments = new Map<string, { text: string; parsed: ParsedFragment }>();
+interface ParsedFragment {
+  source: YamlSource;
+  data: Json;
+  problems: Problem[];
+}
+function parsedFragment(file: string, text: string, env: Record<string, string | undefined>): ParsedFragment {
+  const cached = parsedFragments.get(file);
+  if (cached && cached.text === text) return cached.parsed;
+  const source = new YamlSource(file, text);
+  const problems: Problem[] = [...source.syntaxErrors];
+  let data: Json = {};
+  if (!source.syntaxErrors.length) {
+    data = resolveEnv(source.data(), source, env, problems);
+    problems.push(...schemaProblems(fragmentSchema, data, source));
+  }
+  const parsed = { source, data, problems };
+  if (!/\$\{\{\s*env\./.test(text)) parsedFragments.set(file, { text, parsed });
+  else parsedFragments.delete(file);
+  return parsed;
 }
 
 /** `name` under the nearest `fragments/` folder from the using file up, or a path relative to the using file. */

@@ -3,15 +3,18 @@
  * Steps, expectations and faults are unions of one-key objects: Ajv reports every branch, so the branches whose key
  * is absent are dropped and the chosen branch's errors are kept ("unknown key "whithin" (did you mean "within"?)").
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import { distance } from 'fastest-levenshtein';
+import { cachedValidator } from './cachedValidator.js';
 import type { DataPath, Problem, YamlSource } from './source.js';
 
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+const options: Options = { allErrors: true, strict: false, verbose: true };
+const ajv = new Ajv(options);
 const compiled = new Map<object, ValidateFunction>();
+/** The format's own schemas (schema.ts): their compiled code is cached across runs (cachedValidator.ts). */
 export const validatorFor = (schema: object): ValidateFunction => {
   let validate = compiled.get(schema);
-  if (!validate) compiled.set(schema, (validate = ajv.compile(schema)));
+  if (!validate) compiled.set(schema, (validate = cachedValidator(schema, options)));
   return validate;
 };
 

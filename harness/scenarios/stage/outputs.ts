@@ -5,7 +5,7 @@
  * The client takes its credentials from the default chain (environment, profile, SSO, instance role) and its
  * endpoint from the SDK's usual configuration (AWS_ENDPOINT_URL_CLOUDFORMATION points it elsewhere).
  */
-import { CloudFormationClient, DescribeStacksCommand, type DescribeStacksCommandOutput } from '@aws-sdk/client-cloudformation';
+import type { DescribeStacksCommandOutput } from '@aws-sdk/client-cloudformation';
 
 export const HTTP_API_OUTPUT = 'HttpApiUrl';
 export const WEBSOCKET_OUTPUT = 'ServiceEndpointWebsocket';
@@ -25,6 +25,8 @@ export class StageError extends Error {
 
 export async function stageEndpoints(options: { service: string; stage: string; region: string }): Promise<StageEndpoints> {
   const stackName = `${options.service}-${options.stage}`;
+  // Imported here, not when the CLI starts: only --stage needs it, and loading the client took ~0.3 s of every run.
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
   const client = new CloudFormationClient({ region: options.region });
   let stack: NonNullable<DescribeStacksCommandOutput['Stacks']>[number] | undefined;
   try {

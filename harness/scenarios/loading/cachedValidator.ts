@@ -1,0 +1,55 @@
+/**
+ * The format's JSON Schemas compiled once per schema text, not once per run: Ajv's own standalone code (the validator
+ * as a module, the same function `compile` builds) kept on disk in node_modules/.cache and loaded by later runs.
+ * Compiling the scenario, fragment and written-step schemas took about a second of the CLI's main thread before any
+ * scenario could start (three times that on a busy machine); loading their code takes a tenth of it. The key is the
+ * schema, the options and Ajv's version, so an edited schema or another Ajv compiles afresh; anything wrong with the
+ * cache (unwritable, corrupt) falls back to compiling in memory.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
+import standalone from 'ajv/dist/standalone/index.js';
+
+// The CommonJS module's default export, as TypeScript sees it through ESM interop.
+const standaloneCode = standalone.default;
+
+const require = createRequire(import.meta.url);
+const ajvPackage = require.resolve('ajv/package.json');
+const ajvVersion = (require(ajvPackage) as { version: string }).version;
+
+/**
+ * Where the generated modules go: beside the node_modules holding Ajv, whose runtime helpers they require
+ * (`ajv/dist/runtime/…`, resolved from the module's folder up).
+ */
+export const defaultCacheDir = join(dirname(dirname(ajvPackage)), '.cache', 'scenario-validators');
+
+export function cachedValidator(schema: object, options: Options, cacheDir = defaultCacheDir): ValidateFunction {
+  const key = createHash('sha256')
+    .update(JSON.stringify([ajvVersion, options, schema]))
+    .digest('hex')
+    .slice(0, 20);
+  const file = join(cacheDir, `${key}.cjs`);
+  try {
+    const loaded = require(file) as ValidateFunction | { default: ValidateFunction };
+    const validate = typeof loaded === 'function' ? loaded : loaded.default;
+    if (typeof validate === 'function') return validate;
+  } catch {
+    // Not cached yet, or unreadable: compiled below.
+  }
+  // A fresh instance per schema: the format's schemas carry $ids, which one instance accepts only once.
+  const ajv = new Ajv({ ...options, code: { ...options.code, source: true } });
+  const validate = ajv.compile(schema);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    // Written aside and renamed: two runs starting at once may write the same module; each rename is atomic.
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    writeFileSync(tmp, standaloneCode(ajv, validate));
+    renameSync(tmp, file);
+  } catch {
+    // Read-only node_modules: every run compiles, as before.
+  }
+  return validate;
+}
