@@ -16,6 +16,8 @@ export interface EmulateProcess {
   graphqlUrl: string;
   wsUrl: string;
   healthUrl: string;
+  /** GET /_emulator/events: the emulator's event log. */
+  eventsUrl: string;
   /** performance.now() when the process was spawned. */
   spawnedAt: number;
   stop(): Promise<void>;
@@ -81,6 +83,7 @@ export async function startEmulate(extra: string[] = [], nodeArgs: string[] = []
     graphqlUrl: /^\s+POST\s+(http:\/\/\S+\/graphql)\s/m.exec(out)![1],
     wsUrl: /WebSocket\s+(ws:\/\/[^?\s]+)/.exec(out)![1],
     healthUrl: /Health\s+(\S+)/.exec(out)![1],
+    eventsUrl: /Events\s+(\S+)/.exec(out)![1],
     stop: stopper(child),
   };
 }

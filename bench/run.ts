@@ -207,12 +207,7 @@ await part(
   async () => {
     const emulate = await startEmulate(['--max-connections-per-second', '1000000']);
     try {
-      const run = await fanoutThrough(
-        fleet,
-        { ...emulate, eventsUrl: emulate.healthUrl.replace(/\/health$/, '/events') },
-        emulateClients,
-        BENCH_SECRET,
-      );
+      const run = await fanoutThrough(fleet, emulate, emulateClients, BENCH_SECRET);
       const holding = treeRssMb(emulate.child.pid!);
       figures.push(
         figure({

@@ -309,7 +309,8 @@ export async function startEmulator(options: EmulatorOptions) {
       const path = request.path.split('?')[0];
       if (path === HEALTH_PATH && request.method === 'GET') return Promise.resolve(health());
       if (path === METRICS_PATH && request.method === 'GET') return serveMetrics(request);
-      if (path === EVENTS_PATH && request.method === 'GET') return Promise.resolve(serveEventLog(eventLog, request.path.split('?')[1] ?? ''));
+      if (path === EVENTS_PATH && request.method === 'GET')
+        return Promise.resolve(serveEventLog(eventLog, request.path.split('?')[1] ?? ''));
       if (isInvokeRequest(path)) return invokeApi(request);
       return undefined;
     },

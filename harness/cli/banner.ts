@@ -25,6 +25,7 @@ export function banner(
         ]
       : []),
     `  Health      ${emulator.healthUrl}`,
+    `  Events      ${emulator.eventsUrl}  (what the emulator did: invocations, calls, faults; ?kind=invoke&after=<seq>)`,
     // The tables' streams: served for any reader in dynalite mode, read from the endpoint's own otherwise.
     ...(emulator.dynamodb.streams.streams.size === 0
       ? []
