@@ -18,11 +18,16 @@ export interface Figure {
   baseline?: { value: number; unit: string; what: string };
   ratio?: number;
   goal: Goal;
+  /**
+   * What the goal judges (the ratio for a ratio goal, else the value) divided by the goal's bound: how far from the
+   * goal, for every figure, baseline or not. With a `max` goal ≤ 1 is met; with a `min` goal ≥ 1 is met.
+   */
+  ofGoal?: number;
   met: boolean;
   note?: string;
 }
 
-export function figure(input: Omit<Figure, 'met' | 'ratio'>): Figure {
+export function figure(input: Omit<Figure, 'met' | 'ratio' | 'ofGoal'>): Figure {
   const ratio = input.baseline && input.value !== null && input.baseline.value > 0 ? input.value / input.baseline.value : undefined;
   const judged = input.goal.of === 'ratio' ? ratio : (input.value ?? undefined);
   const met =
@@ -30,7 +35,9 @@ export function figure(input: Omit<Figure, 'met' | 'ratio'>): Figure {
     Number.isFinite(judged) &&
     (input.goal.max === undefined || judged <= input.goal.max) &&
     (input.goal.min === undefined || judged >= input.goal.min);
-  return { ...input, ...(ratio !== undefined ? { ratio } : {}), met };
+  const bound = input.goal.max ?? input.goal.min;
+  const ofGoal = judged !== undefined && Number.isFinite(judged) && bound ? judged / bound : undefined;
+  return { ...input, ...(ratio !== undefined ? { ratio } : {}), ...(ofGoal !== undefined ? { ofGoal } : {}), met };
 }
 
 /** A figure this run could not produce, said so rather than left out. */
@@ -62,6 +69,10 @@ export function table(figures: Figure[]): string {
       if (f.baseline) lines.push(`            baseline  ${number(f.baseline.value)} ${f.baseline.unit} (${f.baseline.what})`);
       if (f.ratio !== undefined) lines.push(`            ratio     ${f.ratio.toFixed(2)}×`);
       lines.push(`            goal      ${goalText(f.goal, f.unit)}`);
+      if (f.ofGoal !== undefined)
+        lines.push(
+          `            vs goal   ${f.ofGoal.toFixed(2)}× the goal's bound (${f.goal.max !== undefined ? 'met at ≤ 1' : 'met at ≥ 1'})`,
+        );
       if (f.note) lines.push(`            note      ${f.note}`);
       return lines.join('\n');
     })

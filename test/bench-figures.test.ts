@@ -24,6 +24,26 @@ describe('bench figures', () => {
     expect(figure({ id: '7', title: 'suite', unit: 's', value: 15.5, goal: { of: 'value', max: 15 } }).met).toBe(false);
   });
 
+  it('every measured figure says how far it is from its goal, baseline or not', () => {
+    const suite = figure({ id: '7', title: 'suite', unit: 's', value: 30, goal: { of: 'value', max: 15 } });
+    expect(suite.ofGoal).toBe(2);
+    expect(table([suite])).toContain("vs goal   2.00× the goal's bound (met at ≤ 1)");
+    const handshakes = figure({ id: '8a', title: 'handshakes', unit: '/s', value: 125, goal: { of: 'value', min: 500 } });
+    expect(handshakes.ofGoal).toBe(0.25);
+    expect(table([handshakes])).toContain('(met at ≥ 1)');
+    // A ratio goal: how far the ratio is from its bound.
+    const fanout = figure({
+      id: '1',
+      title: 'fanout',
+      unit: 'ms',
+      value: 300,
+      baseline: { value: 50, unit: 'ms', what: 'raw' },
+      goal: { of: 'ratio', max: 2 },
+    });
+    expect(fanout.ofGoal).toBe(3);
+    expect(notMeasured({ id: '6', title: 'heap', unit: 'KB', goal: { of: 'value', max: 10 } }, 'why')).not.toHaveProperty('ofGoal');
+  });
+
   it('a figure not measured is a miss with its reason, in JSON and in the table', () => {
     const missing = notMeasured({ id: '6', title: 'heap per connection', unit: 'KB', goal: { of: 'value', max: 10 } }, 'not built yet');
     expect(JSON.parse(JSON.stringify(missing))).toEqual({
