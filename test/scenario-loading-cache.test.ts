@@ -1,6 +1,6 @@
 /**
  * What the loader keeps between scenario files and runs: the format's compiled validators (Ajv standalone code on
- * disk, harness/scenarios/loading/cachedValidator.ts) and parsed fragments. Either must give what loading afresh gives.
+ * disk, harness/common/cachedValidator.ts) and parsed fragments. Either must give what loading afresh gives.
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { fileURLToPath } from 'node:url';
-import { cachedValidator } from '../harness/scenarios/loading/cachedValidator.js';
+import { cachedValidator } from '../harness/common/cachedValidator.js';
 import { loadScenario, ScenarioFileError } from '../harness/scenarios/loader.js';
 import { scenarioSchema } from '../harness/scenarios/schema.js';
 

@@ -4,7 +4,8 @@
  * connection record lives, how a client subscribes, how development tokens are made and passed) is said here, so
  * the harness itself knows nothing of any one app.
  */
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { cachedValidator } from '../common/cachedValidator.js';
 
 export interface LogEventRule {
   /** The structured log line's `message`. */
@@ -75,7 +76,10 @@ const schema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true }).compile(schema);
+// Compiled (or loaded from the cache) at first use: `npm run emulate` pays for it only once per schema version.
+// verbose: the errors carry their parent schema, whose properties name the known settings.
+let validator: ValidateFunction | undefined;
+const validate = (value: unknown): value is object => (validator ??= cachedValidator(schema, { allErrors: true, verbose: true }))(value);
 
 export class EmulatorSettingsError extends Error {
   override name = 'EmulatorSettingsError';
@@ -97,7 +101,7 @@ function describe(error: ErrorObject): string {
 export function emulatorSettings(raw: unknown, file: string): EmulatorSettings {
   const value = raw ?? {};
   if (!validate(value)) {
-    const problems = [...new Set((validate.errors ?? []).map(describe))];
+    const problems = [...new Set((validator!.errors ?? []).map(describe))];
     throw new EmulatorSettingsError(`${file}: ${problems.join('; ')}`);
   }
   const settings = value as Partial<EmulatorSettings>;

@@ -6,11 +6,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { ACCOUNT_ID, serverlessDefaults } from '../common/awsDefaults.js';
 import { localSsmParameters } from './ssmParameters.js';
 import { ServerlessConfigError } from './errors.js';
 import { createVariableResolver, get, type Json } from './variables.js';
+import { parseYamlCached } from './parsedYaml.js';
 import { createIntrinsics } from './intrinsics.js';
 import { functionEvents } from './events.js';
 import { emulatorSettings, type EmulatorSettings } from './emulatorSettings.js';
@@ -128,7 +128,7 @@ export { STREAM_LABEL } from './intrinsics.js';
  */
 let lastParsed: { text: string; doc: Record<string, Json> } | undefined;
 function parsedYaml(text: string): Record<string, Json> {
-  if (lastParsed?.text !== text) lastParsed = { text, doc: parse(text) as Record<string, Json> };
+  if (lastParsed?.text !== text) lastParsed = { text, doc: parseYamlCached(text) };
   return structuredClone(lastParsed.doc);
 }
 

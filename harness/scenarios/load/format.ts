@@ -8,7 +8,7 @@
  * only knows that `load` is an object; `parseLoad` turns a valid section into `LoadSpec` with defaults filled in.
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { cachedValidator } from '../loading/cachedValidator.js';
+import { cachedValidator } from '../../common/cachedValidator.js';
 import { toMs } from '../format.js';
 import { parseThreshold, isKnownMetric, type Threshold } from './thresholds.js';
 import { loadSchema } from './schema.js';

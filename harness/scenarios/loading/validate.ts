@@ -5,7 +5,7 @@
  */
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import { distance } from 'fastest-levenshtein';
-import { cachedValidator } from './cachedValidator.js';
+import { cachedValidator } from '../../common/cachedValidator.js';
 import type { DataPath, Problem, YamlSource } from './source.js';
 
 const options: Options = { allErrors: true, strict: false, verbose: true };
