@@ -10,7 +10,7 @@ import { createEventLog, type EventLog } from './eventLog.js';
 import { loadServerlessConfig } from './config/serverless.js';
 import { startDynamoDB, type DynamoDBOptions } from './dynamodb/provider.js';
 import { startStreamsPoller, type StreamsPoller } from './dynamodb/streamsPoller.js';
-import { createLambdaInvoker } from './lambda/invoker.js';
+import { createLambdaInvoker, type WarmReport } from './lambda/invoker.js';
 import { createWebSocketApi } from './apiGateway/websocket/api.js';
 import { createHttpApi } from './apiGateway/http/api.js';
 import { corsConfiguration } from './apiGateway/http/cors.js';
@@ -129,19 +129,8 @@ export async function startEmulator(options: EmulatorOptions) {
 
   const sqsHost = `sqs.${app.region}.amazonaws.com`;
   const queues = createQueues({ queues: app.queues, clock, eventLog });
-  const dynamodb = await startDynamoDB({
-    storage: options.storage ?? 'memory',
-    tables: app.tables,
-    clock,
-    eventLog,
-    region: app.region,
-    indexLag: initialLatency.indexLag,
-    ...(options.onDynamoDBRequest ? { onRequest: options.onDynamoDBRequest } : {}),
-  });
-
   const mapLogEvents = logEventMapper(app.emulator.logEvents, eventLog);
   const metrics = createMetricsStore({ now: clock.now });
-  const dynamodbHost = dynamodb.handle ? new URL(dynamodb.endpoint).host : undefined;
 
   // The invoker and the WebSocket API need each other (routes invoke functions; functions' management calls reach
   // the API in-process), so the API gets a forwarding invoke and the invoker the API's management handler.
@@ -175,36 +164,70 @@ export async function startEmulator(options: EmulatorOptions) {
     ...(options.maxConnectionsPerSecond ? { maxConnectionsPerSecond: options.maxConnectionsPerSecond } : {}),
   });
 
-  invoker = createLambdaInvoker({
-    functions,
-    // IS_OFFLINE: serverless-offline's signal that code runs locally (e.g. to show error details); never set on AWS.
-    environment: { DYNAMODB_ENDPOINT: dynamodb.endpoint, IS_OFFLINE: 'true', ...options.environment },
+  // The DynamoDB the handlers reach: set once its tables exist. Their calls that come earlier (a container's init)
+  // wait for it, as for any table being created.
+  let started: Awaited<ReturnType<typeof startDynamoDB>> | undefined;
+  let tablesCreated: () => void = () => undefined;
+  const tablesReady = new Promise<void>((resolve) => (tablesCreated = resolve));
+  let warming: Promise<WarmReport[]> | undefined;
+  /** The Lambda invoker, made as soon as DynamoDB's endpoint is known: its containers' environment names it. */
+  const startInvoker = (endpoint: string): ReturnType<typeof createLambdaInvoker> => {
+    const external = typeof options.storage === 'object' && 'endpoint' in options.storage;
+    const dynamodbHost = external ? undefined : new URL(endpoint).host;
+    invoker = createLambdaInvoker({
+      functions,
+      // IS_OFFLINE: serverless-offline's signal that code runs locally (e.g. to show error details); never set on AWS.
+      environment: { DYNAMODB_ENDPOINT: endpoint, IS_OFFLINE: 'true', ...options.environment },
+      clock,
+      eventLog,
+      ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
+      interceptHosts: [managementHost, sqsHost],
+      // Handlers' DynamoDB calls reach the embedded dynalite over the container's MessagePort, not loopback HTTP.
+      ...(dynamodbHost ? { inProcessEndpoints: [dynamodbHost] } : {}),
+      // SDK calls carry their host (the fast management path does not: it is the management API).
+      serveIntercepted: async (request) => {
+        if (dynamodbHost && request.headers.host === dynamodbHost) {
+          await tablesReady;
+          return started!.handle!(request);
+        }
+        return request.headers.host?.split(':')[0] === sqsHost ? queues.handle(request) : websocketApi.management.handle(request);
+      },
+      latency: initialLatency,
+      onLog: (functionName, line, raw) => {
+        mapLogEvents(functionName, line);
+        // Lambda's stdout goes to CloudWatch Logs, which extracts the metrics of EMF lines: so does the emulator.
+        metrics.ingest(functionName, raw);
+      },
+    });
+    // Started before the tables and the ports: the containers' init runs while the main thread finishes its own
+    // start-up (mostly waiting on dynalite's table creation), the functions behind the HTTP API first, then the
+    // WebSocket API's, then the rest (stream and queue consumers). Not awaited before the ports open: a request
+    // that comes early waits for its function's warming container.
+    if (options.prewarm) {
+      warming = invoker.prewarm([...httpRoutes.map((r) => r.functionName), ...Object.values(routes)]);
+      void warming.catch(() => undefined);
+    }
+    return invoker;
+  };
+
+  const dynamodb = await startDynamoDB({
+    storage: options.storage ?? 'memory',
+    tables: app.tables,
     clock,
     eventLog,
-    ...(options.maxContainersPerFunction ? { maxContainersPerFunction: options.maxContainersPerFunction } : {}),
-    interceptHosts: [managementHost, sqsHost],
-    // Handlers' DynamoDB calls reach the embedded dynalite over the container's MessagePort, not loopback HTTP.
-    ...(dynamodbHost ? { inProcessEndpoints: [dynamodbHost] } : {}),
-    // SDK calls carry their host (the fast management path does not: it is the management API).
-    serveIntercepted: (request) =>
-      dynamodb.handle && request.headers.host === dynamodbHost
-        ? dynamodb.handle(request)
-        : request.headers.host?.split(':')[0] === sqsHost
-          ? queues.handle(request)
-          : websocketApi.management.handle(request),
-    latency: initialLatency,
-    onLog: (functionName, line, raw) => {
-      mapLogEvents(functionName, line);
-      // Lambda's stdout goes to CloudWatch Logs, which extracts the metrics of EMF lines: so does the emulator.
-      metrics.ingest(functionName, raw);
-    },
+    region: app.region,
+    indexLag: initialLatency.indexLag,
+    ...(options.onDynamoDBRequest ? { onRequest: options.onDynamoDBRequest } : {}),
+    onEndpoint: startInvoker,
+  }).catch(async (error: unknown) => {
+    // Tables that could not be made (an external endpoint refusing them): the containers already started go too.
+    await invoker?.close();
+    throw error;
   });
-
-  // Started before the ports open: the containers' init runs while the main thread finishes its own start-up, the
-  // functions behind the HTTP API first, then the WebSocket API's, then the rest (stream and queue consumers).
-  const warming = options.prewarm ? invoker.prewarm([...httpRoutes.map((r) => r.functionName), ...Object.values(routes)]) : undefined;
-  // Not awaited before the ports open: a request that comes early waits for its function's warming container.
-  void warming?.catch(() => undefined);
+  started = dynamodb;
+  tablesCreated();
+  // DynamoDB called back once listening; should it not have, the invoker is made here.
+  const lambdaInvoker = invoker ?? startInvoker(dynamodb.endpoint);
 
   // Event source mappings: each function's `stream` and `sqs` events, polling the emulated stream and queues.
   const recordFaults: RecordFault[] = [];
@@ -254,7 +277,7 @@ export async function startEmulator(options: EmulatorOptions) {
       });
     } catch (error) {
       for (const mapping of [...streamMappings, ...sqsMappings]) mapping.stop();
-      await invoker.close();
+      await lambdaInvoker.close();
       await dynamodb.close();
       throw error;
     }
@@ -325,7 +348,7 @@ export async function startEmulator(options: EmulatorOptions) {
     clock,
     eventLog,
     dynamodb,
-    invoker,
+    invoker: lambdaInvoker,
     websocketApi,
     httpApi,
     /** The emulated SQS queues of serverless.yml. */
@@ -362,12 +385,12 @@ export async function startEmulator(options: EmulatorOptions) {
     managementHost,
     /** The network-time profile in force. */
     get latency(): LatencyProfile {
-      return invoker!.latency;
+      return lambdaInvoker.latency;
     },
     /** Switches the network-time profile (AWS calls of later invocations, GSI lag of later writes). */
     async setLatency(profile: LatencyProfile | string): Promise<void> {
       const next = typeof profile === 'string' ? latencyProfile(profile) : profile;
-      invoker!.setLatency(next);
+      lambdaInvoker.setLatency(next);
       await dynamodb.setIndexLag(next.indexLag);
     },
     /**
@@ -380,7 +403,7 @@ export async function startEmulator(options: EmulatorOptions) {
       for (const mapping of streamMappings) mapping.discardWaiting();
       await websocketApi.closeAll();
       websocketApi.setMaxConnectionsPerSecond(websocketApi.defaultMaxConnectionsPerSecond);
-      invoker!.setLatency(initialLatency);
+      lambdaInvoker.setLatency(initialLatency);
       await dynamodb.setIndexLag(initialLatency.indexLag);
       recordFaults.length = 0;
       await mappingsIdle();
@@ -393,12 +416,12 @@ export async function startEmulator(options: EmulatorOptions) {
       for (const mapping of streamMappings) mapping.rewindToEnd();
       queues.clear();
       dynamodb.faults.clear();
-      invoker!.clearFaults();
+      lambdaInvoker.clearFaults();
       eventLog.clear();
       metrics.clear();
     },
     /** Re-imports handler code on the next invocations (open connections are kept). */
-    reload: () => invoker!.reload(),
+    reload: () => lambdaInvoker.reload(),
     /** Disconnects every client ($disconnect runs for each), stops the servers, the containers and DynamoDB. */
     async close() {
       for (const mapping of [...streamMappings, ...sqsMappings]) mapping.stop();
@@ -407,7 +430,7 @@ export async function startEmulator(options: EmulatorOptions) {
       await websocketApi.closeAll();
       await websocketApi.close();
       await httpApi.close();
-      await invoker!.close();
+      await lambdaInvoker.close();
       await dynamodb.close();
       packaged?.dispose();
     },

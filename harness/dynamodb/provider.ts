@@ -47,6 +47,11 @@ export interface DynamoDBOptions {
   onRequest?: (request: { operation: string; body: Record<string, unknown>; status?: number }) => void;
   /** How long a write takes to reach global secondary indexes. Default: no lag (dynalite's indexes are immediate). */
   indexLag?: Delay;
+  /**
+   * Called once the endpoint is known, before the tables are created (which leaves the main thread mostly waiting
+   * on dynalite's timers): `npm run emulate` starts its containers' init from here.
+   */
+  onEndpoint?: (endpoint: string) => void;
 }
 
 interface Throttle {
@@ -280,6 +285,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       }),
     );
   }
+  options.onEndpoint?.(endpoint);
   await createTables();
   if (options.indexLag) await indexLag.set(options.indexLag);
 
