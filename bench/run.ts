@@ -18,7 +18,7 @@ import { benchBurst, benchLoss, benchMutationLatency } from './notifier.bench.js
 import { signDevelopmentToken } from '../src/auth/tokens.js';
 
 const USAGE = `Usage: npm run bench -- [--json] [--scale <f>] [--only <ids>]
-  --json        One JSON object on stdout (figures with value, unit, baseline, ratio, goal, met); progress on stderr
+  --json        One JSON object on stdout (figures with value, unit, baseline, ratio, goal, ofGoal, met); progress on stderr
   --scale <f>   Multiply the client counts (10,000 in-process, 5,000 against emulate). Default 1; e.g. 0.2
   --only <ids>  Measure only these figures, comma-separated (e.g. 1,2 or 4a,5): the parts that produce them run`;
 
