@@ -301,7 +301,7 @@ await part(
       figure({
         ...fig6,
         value: run.bytesPerConnection / 1024,
-        note: `heapUsed after forced GC, minus the same with none; RSS grew ${(run.rssBytesPerConnection / 1024).toFixed(1)} KB per connection (worker heaps and buffers too)`,
+        note: `heapUsed after forced GC, minus the same with none; RSS grew ${(run.rssBytesPerConnection / 1024).toFixed(1)} KB per connection (worker heaps and buffers too); the API's idle timeout raised for the set-up, slower here than AWS's 10 minutes allow`,
       }),
     );
   },

@@ -54,6 +54,13 @@ export interface EmulatorOptions {
   /** New WebSocket connections accepted per second (and burst). Default AWS's quota, 500; load runs raise it. */
   maxConnectionsPerSecond?: number;
   /**
+   * How long a WebSocket connection may stay without a message before the API closes it. Default AWS's 10 minutes,
+   * which is not adjustable there: raise it only where the emulator's own slowness would otherwise close connections
+   * that AWS would still hold (a bench setting up 50,000 connections takes longer here than 10 minutes; on AWS, at
+   * 500 a second, under two).
+   */
+  websocketIdleTimeoutMs?: number;
+  /**
    * Network time of handlers' AWS calls and GSI lag: a profile or its name ('none', 'aws'). Default 'none' (tests,
    * scenarios); `npm run emulate` defaults to 'aws'.
    */
@@ -162,6 +169,7 @@ export async function startEmulator(options: EmulatorOptions) {
     clock,
     eventLog,
     ...(options.maxConnectionsPerSecond ? { maxConnectionsPerSecond: options.maxConnectionsPerSecond } : {}),
+    ...(options.websocketIdleTimeoutMs ? { idleTimeoutMs: options.websocketIdleTimeoutMs } : {}),
   });
 
   // The DynamoDB the handlers reach: set once its tables exist. Their calls that come earlier (a container's init)

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { startEmulator, type Emulator } from '../harness/emulator.js';
+import { createClock } from '../harness/clock.js';
 import { arrivalSchedule } from '../harness/scenarios/load/arrivals.js';
 import { pick, reaches, subscriptionOf } from '../harness/scenarios/load/audience.js';
 import { createLimiter } from '../harness/scenarios/load/limiter.js';
@@ -232,6 +233,40 @@ describe('simulated connections in the emulated WebSocket API', () => {
     for (const o of [...outcomes, ...relaxed]) if (o.ok) o.client.close();
     await new Promise((resolve) => setImmediate(resolve));
     await emulator.websocketApi.settled();
+  });
+});
+
+describe('startEmulator websocketIdleTimeoutMs (for a bench whose set-up outlasts 10 minutes)', () => {
+  it("keeps an idle connection past AWS's 10 minutes and closes it at the raised timeout, 1001 as AWS does", async () => {
+    const secret = 'idle-test-secret';
+    const clock = createClock();
+    const emulator = await startEmulator({
+      projectRoot: root,
+      environment: { JWT_SECRET: secret, LOG_LEVEL: 'WARN' },
+      latency: 'none',
+      clock,
+      websocketIdleTimeoutMs: 30 * 60_000,
+    });
+    try {
+      const closes: number[] = [];
+      const opened = await emulator.websocketApi.simulated.connect(
+        { query: `token=${await signDevelopmentToken({ sub: 'idle-1', role: 'user' }, secret)}`, headers: {} },
+        { onFrame: () => undefined, onClose: (code) => closes.push(code) },
+      );
+      if (!opened.ok) throw new Error(`refused ${opened.status}`);
+      // The clock also follows real time: checks stay a margin away from the deadline.
+      clock.advance(20 * 60_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(closes).toEqual([]);
+      expect(emulator.websocketApi.connections.count()).toBe(1);
+      clock.advance(10 * 60_000 + 1_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(closes).toEqual([1001]);
+      await emulator.websocketApi.settled();
+      expect(emulator.websocketApi.connections.count()).toBe(0);
+    } finally {
+      await emulator.close();
+    }
   });
 });
 
