@@ -2,18 +2,9 @@
 // rebuilt when a source changes, with node's compile cache on; tsx only when the bundle cannot be made. Plain
 // JavaScript because it runs before any TypeScript support. Start-up is what this saves: under tsx every module
 // the emulator loads (the AWS SDK, dynalite, yaml…) went through loader hooks on another thread.
-import module from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { precompiled } from '../common/precompile.mjs';
+import { fileURLToPath } from 'node:url';
+import { runEntry } from '../common/precompile.mjs';
 
-module.enableCompileCache?.();
-const entry = fileURLToPath(new URL('./emulate.ts', import.meta.url));
-const bundle = await precompiled(entry);
 // No source maps here: enabling them made node index every loaded module's source (~15% of the start-up). The
 // containers keep them, for handlers' stack traces.
-if (bundle) await import(pathToFileURL(bundle).href);
-else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(entry).href);
-}
+await runEntry(fileURLToPath(new URL('./emulate.ts', import.meta.url)));

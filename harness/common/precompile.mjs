@@ -97,3 +97,17 @@ export async function precompiled(entry) {
   renameSync(`${tmp}.json`, manifestFile);
   return bundle;
 }
+
+/**
+ * Runs a CLI's TypeScript entry (`npm run emulate`, `npm run scenarios`): from its precompiled bundle with node's
+ * compile cache on, or through tsx when the bundle cannot be made.
+ */
+export async function runEntry(entry) {
+  const { default: module } = await import('node:module');
+  module.enableCompileCache?.();
+  const bundle = await precompiled(entry);
+  if (bundle) return import(pathToFileURL(bundle).href);
+  const { register } = await import('tsx/esm/api');
+  register();
+  return import(pathToFileURL(entry).href);
+}

@@ -4,16 +4,7 @@
 // went through tsx's hooks, and so did every module of every Lambda container: worker threads inherit the process's
 // --import/--require flags, so each cold start loaded the AWS SDK through tsx too (about twice the CPU of a cold start
 // without it, the precompiled path harness/lambda/container.mjs is written for).
-import module from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { precompiled } from '../common/precompile.mjs';
+import { fileURLToPath } from 'node:url';
+import { runEntry } from '../common/precompile.mjs';
 
-module.enableCompileCache?.();
-const entry = fileURLToPath(new URL('./cli.ts', import.meta.url));
-const bundle = await precompiled(entry);
-if (bundle) await import(pathToFileURL(bundle).href);
-else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(entry).href);
-}
+await runEntry(fileURLToPath(new URL('./cli.ts', import.meta.url)));
