@@ -6,17 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { startEmulator, type Emulator } from '../harness/emulator.js';
 import { createClock } from '../harness/clock.js';
 import { arrivalSchedule } from '../harness/scenarios/load/arrivals.js';
 import { pick, reaches, subscriptionOf } from '../harness/scenarios/load/audience.js';
 import { createLimiter } from '../harness/scenarios/load/limiter.js';
+import { createConnector } from '../harness/scenarios/load/connections.js';
 import { evaluateThresholds, parseThreshold } from '../harness/scenarios/load/thresholds.js';
 import { parseLoad, scaleLoad } from '../harness/scenarios/load/format.js';
 import { loadScenario, ScenarioFileError } from '../harness/scenarios/loader.js';
 import { runScenario } from '../harness/scenarios/runner.js';
-import { inProcessTargets } from '../harness/scenarios/target.js';
+import { inProcessTargets, type ScenarioTarget } from '../harness/scenarios/target.js';
 import { consoleLine } from '../harness/scenarios/reporters.js';
 import { summaryTable } from '../harness/scenarios/load/summary.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
@@ -216,6 +217,38 @@ describe('simulated connections in the emulated WebSocket API', () => {
     await emulator.websocketApi.settled();
     expect(emulator.websocketApi.connections.get(id)).toBeUndefined();
     expect((await record()).Item).toBeUndefined();
+  });
+
+  it('the load connector reports an end the run did not ask for (a DELETE here, the idle timeout in a long set-up), never its own', async () => {
+    const target = { name: 'in-process', tokenQueryParameter: 'token', insides: { simulatedConnections: emulator.websocketApi.simulated } };
+    const connector = createConnector('simulated', target as unknown as ScenarioTarget);
+    const management = new ApiGatewayManagementApiClient({
+      endpoint: emulator.managementUrl,
+      region: 'eu-west-1',
+      maxAttempts: 1,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    });
+    const ends: Array<[string, number]> = [];
+    const open = async (sub: string) => {
+      const opened = await connector.open(
+        await tokenFor(sub),
+        'load-test',
+        () => undefined,
+        (code) => ends.push([sub, code]),
+      );
+      if (!opened.ok) throw new Error(`refused ${opened.reason}`);
+      return opened.connection;
+    };
+    const ownEnd = await open('closer-own');
+    const before = new Set(emulator.websocketApi.connections.list().map((c) => c.connectionId));
+    const deleted = await open('closer-deleted');
+    const deletedId = emulator.websocketApi.connections.list().find((c) => !before.has(c.connectionId))!.connectionId;
+    ownEnd.close();
+    await management.send(new DeleteConnectionCommand({ ConnectionId: deletedId }));
+    await new Promise((resolve) => setImmediate(resolve));
+    await emulator.websocketApi.settled();
+    expect(ends).toEqual([['closer-deleted', 1000]]);
+    deleted.close();
   });
 
   it('count against the new-connection quota, which a load run can relax', async () => {

@@ -20,8 +20,16 @@ export type OpenOutcome = { ok: true; connection: LoadConnection } | { ok: false
 
 export interface Connector {
   mode: ConnectionMode;
-  /** Opens one connection with `token`; frames go to `onFrame` from the moment it is open. */
-  open(token: string | undefined, userAgent: string, onFrame: (text: string) => void): Promise<OpenOutcome>;
+  /**
+   * Opens one connection with `token`; frames go to `onFrame` from the moment it is open, and `onClose` hears of an
+   * end the runner did not ask for (the API's idle timeout or maximum duration, a DELETE, a dropped socket).
+   */
+  open(
+    token: string | undefined,
+    userAgent: string,
+    onFrame: (text: string) => void,
+    onClose?: (code: number) => void,
+  ): Promise<OpenOutcome>;
 }
 
 export function createConnector(mode: ConnectionMode, target: ScenarioTarget): Connector {
@@ -39,26 +47,40 @@ export function createConnector(mode: ConnectionMode, target: ScenarioTarget): C
       );
     return {
       mode,
-      async open(token, userAgent, onFrame) {
-        const outcome = await simulated.connect(handshake(token, userAgent), { onFrame });
+      async open(token, userAgent, onFrame, onClose) {
+        let closing = false;
+        const outcome = await simulated.connect(handshake(token, userAgent), {
+          onFrame,
+          onClose: (code) => closing || onClose?.(code),
+        });
         if (!outcome.ok) return { ok: false, reason: String(outcome.status) };
         const client = outcome.client;
-        return { ok: true, connection: { send: (text) => void client.send(text), close: () => client.close(1000) } };
+        const close = (): void => {
+          closing = true;
+          client.close(1000);
+        };
+        return { ok: true, connection: { send: (text) => void client.send(text), close } };
       },
     };
   }
 
   return {
     mode,
-    open(token, userAgent, onFrame) {
+    open(token, userAgent, onFrame, onClose) {
       const { query, headers } = handshake(token, userAgent);
       const url = new URL(target.wsUrl);
       if (query) url.search = query;
       const socket = new WebSocket(url, { headers });
       return new Promise((resolve) => {
         socket.once('open', () => {
+          let closing = false;
           socket.on('message', (data) => onFrame(data.toString()));
-          resolve({ ok: true, connection: { send: (text) => socket.send(text), close: () => socket.close(1000) } });
+          socket.once('close', (code) => closing || onClose?.(code));
+          const close = (): void => {
+            closing = true;
+            socket.close(1000);
+          };
+          resolve({ ok: true, connection: { send: (text) => socket.send(text), close } });
         });
         socket.once('unexpected-response', (_request, response) => {
           resolve({ ok: false, reason: String(response.statusCode) });
