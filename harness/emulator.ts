@@ -172,11 +172,11 @@ export async function startEmulator(options: EmulatorOptions) {
     ...(options.websocketIdleTimeoutMs ? { idleTimeoutMs: options.websocketIdleTimeoutMs } : {}),
   });
 
-  // The DynamoDB the handlers reach: set once its tables exist. Their calls that come earlier (a container's init)
-  // wait for it, as for any table being created.
-  let started: Awaited<ReturnType<typeof startDynamoDB>> | undefined;
-  let tablesCreated: () => void = () => undefined;
-  const tablesReady = new Promise<void>((resolve) => (tablesCreated = resolve));
+  // The DynamoDB the handlers reach, once its tables exist: their calls that come earlier (a container's init) wait
+  // for it, as for any table being created.
+  type DynamoDB = Awaited<ReturnType<typeof startDynamoDB>>;
+  let tablesCreated: (dynamodb: DynamoDB) => void = () => undefined;
+  const tablesReady = new Promise<DynamoDB>((resolve) => (tablesCreated = resolve));
   let warming: Promise<WarmReport[]> | undefined;
   /** The Lambda invoker, made as soon as DynamoDB's endpoint is known: its containers' environment names it. */
   const startInvoker = (endpoint: string): ReturnType<typeof createLambdaInvoker> => {
@@ -195,8 +195,7 @@ export async function startEmulator(options: EmulatorOptions) {
       // SDK calls carry their host (the fast management path does not: it is the management API).
       serveIntercepted: async (request) => {
         if (dynamodbHost && request.headers.host === dynamodbHost) {
-          await tablesReady;
-          return started!.handle!(request);
+          return (await tablesReady).handle!(request);
         }
         return request.headers.host?.split(':')[0] === sqsHost ? queues.handle(request) : websocketApi.management.handle(request);
       },
@@ -232,8 +231,7 @@ export async function startEmulator(options: EmulatorOptions) {
     await invoker?.close();
     throw error;
   });
-  started = dynamodb;
-  tablesCreated();
+  tablesCreated(dynamodb);
   // DynamoDB called back once listening; should it not have, the invoker is made here.
   const lambdaInvoker = invoker ?? startInvoker(dynamodb.endpoint);
 

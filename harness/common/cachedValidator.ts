@@ -9,10 +9,10 @@
  * compiling in memory.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Options, ValidateFunction } from 'ajv';
+import { writeCacheFile } from './cacheFile.js';
 
 const require = createRequire(import.meta.url);
 const ajvPackage = require.resolve('ajv/package.json');
@@ -43,14 +43,7 @@ export function cachedValidator(schema: object, options: Options, cacheDir = def
   // A fresh instance per schema: the format's schemas carry $ids, which one instance accepts only once.
   const ajv = new Ajv({ ...options, code: { ...options.code, source: true } });
   const validate = ajv.compile(schema);
-  try {
-    mkdirSync(cacheDir, { recursive: true });
-    // Written aside and renamed: two runs starting at once may write the same module; each rename is atomic.
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    writeFileSync(tmp, standaloneCode(ajv, validate));
-    renameSync(tmp, file);
-  } catch {
-    // Read-only node_modules: every run compiles, as before.
-  }
+  // Unwritable (read-only node_modules): every run compiles, as before.
+  writeCacheFile(file, standaloneCode(ajv, validate));
   return validate;
 }

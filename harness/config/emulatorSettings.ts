@@ -77,9 +77,7 @@ const schema = {
 } as const;
 
 // Compiled (or loaded from the cache) at first use: `npm run emulate` pays for it only once per schema version.
-// verbose: the errors carry their parent schema, whose properties name the known settings.
-let validator: ValidateFunction | undefined;
-const validate = (value: unknown): value is object => (validator ??= cachedValidator(schema, { allErrors: true, verbose: true }))(value);
+let validate: ValidateFunction | undefined;
 
 export class EmulatorSettingsError extends Error {
   override name = 'EmulatorSettingsError';
@@ -100,8 +98,10 @@ function describe(error: ErrorObject): string {
 /** Validates `custom.emulator` (absent = no settings) and fills in what is optional. */
 export function emulatorSettings(raw: unknown, file: string): EmulatorSettings {
   const value = raw ?? {};
+  // verbose: the errors carry their parent schema, whose properties name the known settings.
+  validate ??= cachedValidator(schema, { allErrors: true, verbose: true });
   if (!validate(value)) {
-    const problems = [...new Set((validator!.errors ?? []).map(describe))];
+    const problems = [...new Set((validate.errors ?? []).map(describe))];
     throw new EmulatorSettingsError(`${file}: ${problems.join('; ')}`);
   }
   const settings = value as Partial<EmulatorSettings>;

@@ -6,9 +6,10 @@
  * falls back to parsing.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { writeCacheFile } from '../common/cacheFile.js';
 import type { Json } from './variables.js';
 
 const require = createRequire(import.meta.url);
@@ -30,14 +31,7 @@ export function parseYamlCached(text: string, cacheDir = defaultCacheDir): Recor
   const { parse } = require('yaml') as typeof import('yaml');
   // A syntax error throws from here, before anything is cached.
   const doc = parse(text) as Record<string, Json>;
-  try {
-    mkdirSync(cacheDir, { recursive: true });
-    // Written aside and renamed: two runs starting at once may write the same file; each rename is atomic.
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    writeFileSync(tmp, JSON.stringify(doc));
-    renameSync(tmp, file);
-  } catch {
-    // Read-only node_modules: every run parses, as before.
-  }
+  // Unwritable (read-only node_modules): every run parses, as before.
+  writeCacheFile(file, JSON.stringify(doc));
   return doc;
 }

@@ -32,6 +32,20 @@ export interface Connector {
   ): Promise<OpenOutcome>;
 }
 
+/** Tells the runner's own close of a connection from an end it did not ask for, which alone reaches `onClose`. */
+function endsWatch(onClose: ((code: number) => void) | undefined) {
+  let closing = false;
+  return {
+    ended: (code: number): void => {
+      if (!closing) onClose?.(code);
+    },
+    ownClose: (close: () => void) => (): void => {
+      closing = true;
+      close();
+    },
+  };
+}
+
 export function createConnector(mode: ConnectionMode, target: ScenarioTarget): Connector {
   const parameter = target.tokenQueryParameter;
   const handshake = (token: string | undefined, userAgent: string) => ({
@@ -48,18 +62,11 @@ export function createConnector(mode: ConnectionMode, target: ScenarioTarget): C
     return {
       mode,
       async open(token, userAgent, onFrame, onClose) {
-        let closing = false;
-        const outcome = await simulated.connect(handshake(token, userAgent), {
-          onFrame,
-          onClose: (code) => closing || onClose?.(code),
-        });
+        const ends = endsWatch(onClose);
+        const outcome = await simulated.connect(handshake(token, userAgent), { onFrame, onClose: ends.ended });
         if (!outcome.ok) return { ok: false, reason: String(outcome.status) };
         const client = outcome.client;
-        const close = (): void => {
-          closing = true;
-          client.close(1000);
-        };
-        return { ok: true, connection: { send: (text) => void client.send(text), close } };
+        return { ok: true, connection: { send: (text) => void client.send(text), close: ends.ownClose(() => client.close(1000)) } };
       },
     };
   }
@@ -73,14 +80,10 @@ export function createConnector(mode: ConnectionMode, target: ScenarioTarget): C
       const socket = new WebSocket(url, { headers });
       return new Promise((resolve) => {
         socket.once('open', () => {
-          let closing = false;
+          const ends = endsWatch(onClose);
           socket.on('message', (data) => onFrame(data.toString()));
-          socket.once('close', (code) => closing || onClose?.(code));
-          const close = (): void => {
-            closing = true;
-            socket.close(1000);
-          };
-          resolve({ ok: true, connection: { send: (text) => socket.send(text), close } });
+          socket.once('close', ends.ended);
+          resolve({ ok: true, connection: { send: (text) => socket.send(text), close: ends.ownClose(() => socket.close(1000)) } });
         });
         socket.once('unexpected-response', (_request, response) => {
           resolve({ ok: false, reason: String(response.statusCode) });
