@@ -10,6 +10,7 @@
 // value; inline source maps keep stack traces pointing at the sources.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import module from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -103,7 +104,6 @@ export async function precompiled(entry) {
  * compile cache on, or through tsx when the bundle cannot be made.
  */
 export async function runEntry(entry) {
-  const { default: module } = await import('node:module');
   module.enableCompileCache?.();
   const bundle = await precompiled(entry);
   if (bundle) return import(pathToFileURL(bundle).href);
