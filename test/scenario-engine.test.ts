@@ -280,6 +280,41 @@ steps:
       }
     });
 
+    it('a standalone expectNoMessage shorter than the stream batching window still sees the notification it forbids', async () => {
+      // serverless.yml's notifier gathers stream records for 1 s: a 300 ms window that opened with the mutation's
+      // answer would close before the notification could come, and pass whatever the app did.
+      const scenario = loadScenario(
+        'late.yaml',
+        `name: nobody may hear of this partner
+clients:
+  admin: { claims: { sub: admin-1, role: admin } }
+  m: { claims: { sub: m, role: user } }
+steps:
+  - connect: m
+  - subscribe: { client: m, topics: [partners] }
+  - graphql:
+      as: admin
+      query: >-
+        mutation { createPartner(input: { name: "Le Dôme", category: "Restaurant", address: "108 boulevard du Montparnasse",
+        city: "Paris", zipCode: "75014", phone: "01 43 35 25 81", discount: 10, latitude: 48.8424, longitude: 2.3291 }) { success } }
+      expect: { data: { createPartner: { success: true } } }
+  - expectNoMessage: { client: m, match: { type: partner_updated }, during: 300ms }
+`,
+      );
+      const target = await targets.acquire();
+      try {
+        const watched = await runScenario(scenario, target);
+        expect(watched.status).toBe('failed');
+        expect(watched.failure).toMatch(/step 4 \(expectNoMessage\)[\s\S]*received a message it must not receive/);
+        // Seen from outside (no insides): the runner cannot watch the pipelines and waits out the batching window.
+        const remote = await runScenario(scenario, { ...target, name: 'remote (test)', insides: undefined });
+        expect(remote.status).toBe('failed');
+        expect(remote.failure).toMatch(/step 4 \(expectNoMessage\)[\s\S]*received a message it must not receive/);
+      } finally {
+        await target.release();
+      }
+    });
+
     it.each([
       ['expectNoMessage: { client: m, during: 0 }', /steps\.1\.expectNoMessage\.during: .*during must be more than 0/s],
       ['expectNoMessage: { client: m, during: 0ms }', /during must be more than 0/],

@@ -78,6 +78,13 @@ export interface ScenarioTarget {
   /** The app's subscribe protocol (custom.emulator.scenarios.subscribe). */
   subscribe: SubscribeProtocol | undefined;
   insides: TargetInsides | undefined;
+  /**
+   * Resolves once what the steps so far wrote has gone through the app's event pipelines (stream and queue
+   * consumers), so an absence check that starts then can see a notification they would send. Watched where the
+   * emulator runs in this process with its own DynamoDB (every record and queued message handled: at once when
+   * nothing was written); elsewhere, waited for: the longest batching window of serverless.yml. Absent: no pipelines.
+   */
+  pipelinesDelivered?(): Promise<void>;
   /** Gives the target back (in-process: reset and return it to the pool). */
   release(): Promise<void>;
 }
@@ -86,6 +93,19 @@ export interface TargetFactory {
   acquire(): Promise<ScenarioTarget>;
   close(): Promise<void>;
 }
+
+/**
+ * The longest time a stream or queue consumer of the app waits to gather a batch (`batchWindow`,
+ * `maximumBatchingWindow`): a notification such a consumer sends can come that long after the write that caused it.
+ */
+export function longestBatchingWindowMs(app: ServerlessApp): number {
+  const windows = app.functions.flatMap((f) => [...f.streamEvents, ...f.sqsEvents].filter((e) => e.enabled));
+  return Math.max(0, ...windows.map((e) => e.maximumBatchingWindowSeconds * 1000));
+}
+
+/** Waits out the app's longest batching window: what a target whose pipelines cannot be watched does instead. */
+export const waitOutBatchingWindows = (app: ServerlessApp) => (): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, longestBatchingWindowMs(app)));
 
 /**
  * The secret development tokens are signed with (HS256): the one given, else the variable serverless.yml's
@@ -214,6 +234,11 @@ export function inProcessTargets(options: {
       subscribe: emulator.app.emulator.scenarios.subscribe,
       tokenQueryParameter: emulator.app.emulator.tokens?.queryParameter,
       insides: insidesOf(emulator),
+      // With an external DynamoDB, a record reaches the mappings only once the poller has read it from the endpoint's
+      // stream: its batching window is waited out first, then the mappings must have handled what they got.
+      pipelinesDelivered: emulator.streamsPoller
+        ? () => waitOutBatchingWindows(emulator.app)().then(() => emulator.mappingsIdle())
+        : () => emulator.mappingsIdle(),
       async release() {
         await emulator.reset();
         const next = waiting.shift();
@@ -267,6 +292,7 @@ export function remoteTarget(options: { httpUrl: string; wsUrl: string; projectR
     subscribe: app.emulator.scenarios.subscribe,
     tokenQueryParameter: app.emulator.tokens?.queryParameter,
     insides: undefined,
+    pipelinesDelivered: waitOutBatchingWindows(app),
     release: async () => undefined,
   };
   return { acquire: async () => target, close: async () => undefined };

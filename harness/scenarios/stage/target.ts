@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { loadServerlessConfig } from '../../config/serverless.js';
 import type { ConnectionExpectation, Expectation, Step } from '../format.js';
-import type { ScenarioTarget, TargetFactory, TargetInsides } from '../target.js';
+import { waitOutBatchingWindows, type ScenarioTarget, type TargetFactory, type TargetInsides } from '../target.js';
 import { stageConnectionRecords, type StageConnectionRecords } from './connections.js';
 import { stageEndpoints, StageError } from './outputs.js';
 import { tokenCommand } from './tokens.js';
@@ -102,6 +102,7 @@ export async function stageTargets(options: {
     subscribe: app.emulator.scenarios.subscribe,
     tokenQueryParameter: app.emulator.tokens?.queryParameter,
     insides,
+    pipelinesDelivered: waitOutBatchingWindows(app),
     release: async () => undefined,
   };
   return { acquire: async () => target, close: async () => records?.close() };
