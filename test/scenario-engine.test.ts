@@ -283,9 +283,7 @@ steps:
     it('a standalone expectNoMessage shorter than the stream batching window still sees the notification it forbids', async () => {
       // serverless.yml's notifier gathers stream records for 1 s: a 300 ms window that opened with the mutation's
       // answer would close before the notification could come, and pass whatever the app did.
-      const scenario = loadScenario(
-        'late.yaml',
-        `name: nobody may hear of this partner
+      const text = `name: nobody may hear of this partner
 clients:
   admin: { claims: { sub: admin-1, role: admin } }
   m: { claims: { sub: m, role: user } }
@@ -299,8 +297,8 @@ steps:
         city: "Paris", zipCode: "75014", phone: "01 43 35 25 81", discount: 10, latitude: 48.8424, longitude: 2.3291 }) { success } }
       expect: { data: { createPartner: { success: true } } }
   - expectNoMessage: { client: m, match: { type: partner_updated }, during: 300ms }
-`,
-      );
+`;
+      const scenario = loadScenario('late.yaml', text);
       const target = await targets.acquire();
       try {
         const watched = await runScenario(scenario, target);
@@ -310,6 +308,17 @@ steps:
         const remote = await runScenario(scenario, { ...target, name: 'remote (test)', insides: undefined });
         expect(remote.status).toBe('failed');
         expect(remote.failure).toMatch(/step 4 \(expectNoMessage\)[\s\S]*received a message it must not receive/);
+        // The same absence as the only expectation of an `expect` block: no positive to wait for, the pipelines are.
+        const inBlock = loadScenario(
+          'late-block.yaml',
+          text.replace(
+            '  - expectNoMessage: { client: m, match: { type: partner_updated }, during: 300ms }',
+            '  - expect: [{ noMessage: { client: m, match: { type: partner_updated }, during: 300ms } }]',
+          ),
+        );
+        const block = await runScenario(inBlock, target);
+        expect(block.status).toBe('failed');
+        expect(block.failure).toMatch(/step 4 \(expect\)[\s\S]*received a message it must not receive/);
       } finally {
         await target.release();
       }

@@ -2,7 +2,9 @@
  * `expect`: several expectations at once, run concurrently so a no-message window overlaps the positive waits.
  * A no-message window stays open until `during` after the positive expectations are met: closing it earlier would
  * miss the forbidden frame of the same event (a notifier that runs a second after the mutation would post to Lyon
- * after a 500 ms window opened at the mutation had closed). Every failure is reported, numbered.
+ * after a 500 ms window opened at the mutation had closed). It also waits for the target's event pipelines, as a
+ * standalone `expectNoMessage` does: a block of absences only has no positive to wait for. Every failure is reported,
+ * numbered.
  */
 import type { Expectation, Step } from '../format.js';
 import { describeFailure } from '../failures.js';
@@ -35,7 +37,7 @@ export const expectStep: StepKind<'expect'> = {
       positivesSettled = resolve;
     });
     const runs = expectations.map((e) => (isNegative(e) ? undefined : runExpectation(e, ctx, positivesDone)));
-    void Promise.allSettled(runs.filter(Boolean)).then(positivesSettled);
+    void Promise.allSettled([...runs.filter(Boolean), ctx.target.pipelinesDelivered?.()]).then(positivesSettled);
     const settled = await Promise.allSettled(expectations.map((e, i) => runs[i] ?? runExpectation(e, ctx, positivesDone)));
     const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
     if (errors.length === 1) throw errors[0];
