@@ -185,6 +185,27 @@ describe('targeting', () => {
   });
 });
 
+describe('invalidation before notification', () => {
+  it('the notifier invalidates every cache key of a change before its first post, though it looks the subscribers up meanwhile', async () => {
+    const id = await connectAndSubscribe({ topics: ['partners', 'cache_invalidation'], city: 'Paris' });
+    // The mutation invalidates at its write too: only what the notifier does with the stream record is looked at.
+    backend.pauseStream(true);
+    try {
+      await createPartner();
+    } finally {
+      backend.pauseStream(false);
+    }
+    backend.timeline.length = 0;
+    await backend.drainStream();
+    const firstPost = backend.timeline.indexOf(`post ${id}`);
+    const cacheOps = backend.timeline.flatMap((entry, i) => (entry.endsWith(` ${TABLES.cache}`) ? [i] : []));
+    expect(firstPost).toBeGreaterThan(0);
+    // A create invalidates its city, category and listing keys: each a generation bump and a Query at least.
+    expect(cacheOps.length).toBeGreaterThanOrEqual(6);
+    expect(Math.max(...cacheOps)).toBeLessThan(firstPost);
+  });
+});
+
 describe('delivery failures', () => {
   it('a 410 deletes the connection record and is never retried; the mutation still succeeds', async () => {
     const id = await connectAndSubscribe({ topics: ['partners'], city: 'Paris' });

@@ -136,6 +136,30 @@ describe('bounded variants per key', () => {
     expect((await variantsUnder(key)).map((item) => item.sk)).toEqual(['v5']);
   });
 
+  it('many keys invalidated at once: every one goes, the count is their sum, and at most 8 calls are in flight', async () => {
+    let inFlight = 0;
+    let most = 0;
+    // The real client underneath; the wrapper only counts the calls outstanding at once.
+    const counting = {
+      async send(command: Parameters<DynamoDBDocumentClient['send']>[0]) {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await backend.doc.send(command);
+        } finally {
+          inFlight--;
+        }
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const cache = createCacheStore(counting, TABLES.cache, 300);
+    const keys = Array.from({ length: 20 }, (_, i) => `city:many-${i}`);
+    for (const [i, key] of keys.entries()) for (let v = 0; v <= i % 3; v++) await cache.readThrough(key, `v${v}`, async () => v);
+    const cached = keys.reduce((n, _, i) => n + (i % 3) + 1, 0);
+    most = 0;
+    expect(await cache.invalidate(keys)).toBe(cached);
+    expect(most).toBe(8);
+    for (const key of keys) expect(await variantsUnder(key)).toEqual([]);
+  });
+
   it('partners(city, category: <random>) from any user cannot grow one key past the default bound (50)', async () => {
     const query = `query ($category: String) { partners(city: "Variantville", category: $category) { items { id } } }`;
     for (let i = 0; i < 60; i++) {

@@ -29,6 +29,8 @@ export interface CacheOptions {
 
 const GENERATION = '#generation';
 const VARIANTS = '#variants';
+/** Keys invalidated at once: enough to overlap their round trips, few enough not to flood the table's partitions. */
+const INVALIDATION_CONCURRENCY = 8;
 /** DynamoDB's item limit is 400 KB including attribute names; keep a margin for pk, sk, gen and ttl. */
 export const MAX_CACHED_VALUE_BYTES = 400 * 1024 - 4 * 1024;
 /** Sort keys may be 1 KB; longer variants (a listing with a long nextToken) are stored under their hash. */
@@ -136,31 +138,44 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
    */
   async function invalidate(keys: readonly string[]): Promise<number> {
     let deleted = 0;
-    for (const key of keys) {
-      await db.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: { pk: key, sk: GENERATION },
-          UpdateExpression: 'ADD gen :one',
-          ExpressionAttributeValues: { ':one': 1 },
-        }),
-      );
-      const items = await queryAll(db, {
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': key },
-        ProjectionExpression: 'pk, sk',
-        ConsistentRead: true,
-      });
-      const doomed = items.filter((item) => item.sk !== GENERATION);
-      await batchWriteAll(
-        db,
-        table,
-        doomed.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
-      );
-      deleted += doomed.filter((item) => item.sk !== VARIANTS).length;
-    }
+    // Keys are independent: a few at a time, each in its own order. One after another, a mutation's six keys cost
+    // twelve to eighteen sequential round trips before anyone is notified (~10 ms each on AWS).
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        // Not `deleted += await …`: that reads `deleted` before awaiting, and the workers' sums would overwrite.
+        const count = await invalidateOne(keys[next++]);
+        deleted += count;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(INVALIDATION_CONCURRENCY, keys.length) }, worker));
     return deleted;
+  }
+
+  /** Bumps the key's generation, then deletes its variants and variant counter; how many cached values went. */
+  async function invalidateOne(key: string): Promise<number> {
+    await db.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: key, sk: GENERATION },
+        UpdateExpression: 'ADD gen :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+    const items = await queryAll(db, {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': key },
+      ProjectionExpression: 'pk, sk',
+      ConsistentRead: true,
+    });
+    const doomed = items.filter((item) => item.sk !== GENERATION);
+    await batchWriteAll(
+      db,
+      table,
+      doomed.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
+    );
+    return doomed.filter((item) => item.sk !== VARIANTS).length;
   }
 
   /** Returns the cached value or loads, caches and returns it. A cache failure never fails the read. */

@@ -51,11 +51,16 @@ export async function startBackend() {
   // The tables serverless.yml declares, for stage "test", on the harness's dynalite.
   const app = loadServerlessConfig(serverlessFile, { stage: STAGE, refs: () => API_ID });
   const dbOps: DbOperation[] = [];
+  /** DynamoDB requests ("db <operation> <table>") and management calls ("post <connectionId>") in the order they came. */
+  const timeline: string[] = [];
   const dynamodb = await startDynamoDB({
     storage: 'memory',
     tables: app.tables,
     region: REGION,
-    onRequest: (request) => dbOps.push(request),
+    onRequest: (request) => {
+      dbOps.push(request);
+      timeline.push(`db ${request.operation} ${String(request.body.TableName ?? Object.keys(request.body.RequestItems ?? {})[0])}`);
+    },
   });
   const endpoint = dynamodb.endpoint;
 
@@ -83,7 +88,9 @@ export async function startBackend() {
   const managementCalls: Array<{ connectionId: string; status: number }> = [];
   const eventLog = createEventLog();
   eventLog.subscribe((event) => {
-    if (event.kind === 'management') managementCalls.push({ connectionId: event.connectionId, status: event.statusCode });
+    if (event.kind !== 'management') return;
+    managementCalls.push({ connectionId: event.connectionId, status: event.statusCode });
+    timeline.push(`post ${event.connectionId}`);
   });
   const facts = new Map<string, ConnectionFacts>();
   const management = createManagementApi({
@@ -217,6 +224,7 @@ export async function startBackend() {
     streamRecords: () => partnersStream.records,
     dbOps,
     managementCalls,
+    timeline,
     messages: (connectionId: string) => (posted.get(connectionId) ?? []) as Array<Record<string, any>>,
     failNextPosts: (connectionId: string, status: ManagementFault['status'], count: number) => faults.set(connectionId, { status, count }),
     token: (sub: string, role: Role = 'user') => signDevelopmentToken({ sub, role }, JWT_SECRET),
