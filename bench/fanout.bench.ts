@@ -124,15 +124,24 @@ export async function fanoutThrough(
     await response.arrayBuffer();
   });
   if (status !== 200) throw new Error(`createPartner answered ${status}`);
-  const events = await eventsAfter(urls.eventsUrl, `kind=streamRecord,invokeStart,invoke&after=${before}`);
+  type Started = Extract<LoggedEvent, { kind: 'invokeStart' }>;
+  const query = `kind=streamRecord,invokeStart,invoke&after=${before}`;
+  let events = await eventsAfter(urls.eventsUrl, query);
   const record = events.find((e) => e.kind === 'streamRecord' && e.eventName === 'INSERT' && e.table.endsWith('-partners'));
-  const notifier = events.find((e) => e.kind === 'invokeStart' && e.functionName === 'notifier');
+  const notifier = events.find((e): e is Started => e.kind === 'invokeStart' && e.functionName === 'notifier');
   if (!record || !notifier) throw new Error('the event log shows no partners stream record or no notifier invocation after the mutation');
+  // The notifier returns after its last post (it logs and flushes metrics): its end may come after the last client.
+  for (let waited = 0; waited < 100 && !events.some((e) => e.kind === 'invoke' && e.requestId === notifier.requestId); waited++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    events = await eventsAfter(urls.eventsUrl, query);
+  }
   // Where the rest went, on the emulator's clock from the notifier's start (both processes read the same wall clock).
   const since = (time: number): number => Math.round(time - notifier.time);
   type Ended = Extract<LoggedEvent, { kind: 'invoke' }>;
   const ended = events.filter((e): e is Ended => e.kind === 'invoke');
-  const notifierEnd = ended.find((e) => e.functionName === 'notifier');
+  // By request id: the warm-up's notifier invocation may still be ending after its clients heard (it logs, flushes
+  // metrics and returns after its last post), and its end would be taken for this one's.
+  const notifierEnd = ended.find((e) => e.requestId === notifier.requestId);
   const fanouts = ended.filter((e) => e.functionName === 'fanout');
   const fanoutStarts = events.filter((e) => e.kind === 'invokeStart' && e.functionName === 'fanout');
   const stages = [
