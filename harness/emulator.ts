@@ -184,6 +184,10 @@ export async function startEmulator(options: EmulatorOptions) {
     const dynamodbHost = external ? undefined : new URL(endpoint).host;
     invoker = createLambdaInvoker({
       functions,
+      // The region and account the functions are deployed to: AWS_REGION, the ARNs in their context. Without them a
+      // handler's SDK clients resolved us-east-1 endpoints (the SQS client warned on every send to an eu-west-3 queue).
+      region: app.region,
+      accountId: app.accountId,
       // IS_OFFLINE: serverless-offline's signal that code runs locally (e.g. to show error details); never set on AWS.
       environment: { DYNAMODB_ENDPOINT: endpoint, IS_OFFLINE: 'true', ...options.environment },
       clock,

@@ -3,7 +3,9 @@
  * between functions, concurrent invocations of one function in separate containers, cold starts observable.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startEmulator } from '../harness/emulator.js';
 import { loadServerlessConfig } from '../harness/config/serverless.js';
 import { createLambdaInvoker, type LambdaInvoker } from '../harness/lambda/invoker.js';
 import { createEventLog, type EventLog } from '../harness/eventLog.js';
@@ -68,6 +70,17 @@ describe('F12 Lambda', () => {
     const other = value(await invoker.invoke('other', {}, 'test'));
     expect(other.env.ONLY_COUNTER).toBeNull();
     expect(other.env.AWS_LAMBDA_FUNCTION_NAME).toBe('fixture-test-other');
+  });
+
+  it("the emulator runs its functions in serverless.yml's region: AWS_REGION and the function's ARN", async () => {
+    const emulator = await startEmulator({ projectRoot: dirname(appFile), prewarm: false });
+    try {
+      const result = value(await emulator.invoker.invoke('counter', {}, 'test'));
+      expect(result.env.AWS_REGION).toBe('eu-west-1');
+      expect(result.context.invokedFunctionArn).toBe(`arn:aws:lambda:eu-west-1:${app.accountId}:function:fixture-test-counter`);
+    } finally {
+      await emulator.close();
+    }
   });
 
   it('module state is not shared between two functions built from the same file', async () => {
