@@ -16,8 +16,8 @@ import { createConnector } from '../harness/scenarios/load/connections.js';
 import { evaluateThresholds, parseThreshold } from '../harness/scenarios/load/thresholds.js';
 import { parseLoad, scaleLoad } from '../harness/scenarios/load/format.js';
 import { loadScenario, ScenarioFileError } from '../harness/scenarios/loader.js';
-import { runScenario } from '../harness/scenarios/runner.js';
-import { inProcessTargets, type ScenarioTarget } from '../harness/scenarios/target.js';
+import { runScenario, runScenarios } from '../harness/scenarios/runner.js';
+import { inProcessTargets, type ScenarioTarget, type TargetFactory } from '../harness/scenarios/target.js';
 import { consoleLine } from '../harness/scenarios/reporters.js';
 import { summaryTable } from '../harness/scenarios/load/summary.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
@@ -337,4 +337,57 @@ describe('load scenarios at CI size', () => {
       }
     });
   }
+});
+
+describe('a load scenario runs alone', () => {
+  it('after the other scenarios and one at a time, whatever --concurrency says (so does one with an slo block)', async () => {
+    const inner = inProcessTargets({ projectRoot: root, size: 2 });
+    let inUse = 0;
+    let normalsDone = 0;
+    const mostInUse = { normal: 0, load: 0 };
+    let loadAcquisitions = 0;
+    // The real in-process targets; the wrapper only counts how many are held at once, and in which phase.
+    const targets: TargetFactory = {
+      async acquire() {
+        const target = await inner.acquire();
+        inUse++;
+        const phase = normalsDone === 2 ? 'load' : 'normal';
+        if (phase === 'load') loadAcquisitions++;
+        mostInUse[phase] = Math.max(mostInUse[phase], inUse);
+        return {
+          ...target,
+          async release() {
+            inUse--;
+            await target.release();
+          },
+        };
+      },
+      close: () => inner.close(),
+    };
+    const load = `${root}scenarios/load/connections-10000-mutations-100.yaml`;
+    const slo = `${root}scenarios/load/fanout-1000.yaml`;
+    const normals = [`${root}scenarios/functional/ping-pong.yaml`, `${root}scenarios/functional/malformed-messages.yaml`];
+    try {
+      const summary = await runScenarios([load, ...normals, slo], {
+        targets,
+        concurrency: 4,
+        load: { scale: 0.005 },
+        onResult: (result) => {
+          if (!result.load && !result.slo) normalsDone++;
+        },
+      });
+      const why = summary.results.map((r) => r.failure ?? r.skipReason ?? '').join('\n');
+      expect(summary.results.map((r) => `${r.status} ${r.load ? 'load' : r.slo ? 'slo' : 'functional'}`).sort(), why).toEqual([
+        'passed functional',
+        'passed functional',
+        'passed load',
+        'passed slo',
+      ]);
+      expect(mostInUse.normal).toBe(2);
+      expect(loadAcquisitions).toBe(2);
+      expect(mostInUse.load).toBe(1);
+    } finally {
+      await targets.close();
+    }
+  }, 120_000);
 });

@@ -256,34 +256,46 @@ export interface RunSummary {
 
 /**
  * Loads every file first (a malformed file stops everything before anything runs), keeps the selected scenarios,
- * then runs them, up to `concurrency` at a time, each on a target of its own.
+ * then runs them, up to `concurrency` at a time, each on a target of its own. Measuring scenarios (a `load:` section
+ * or an `slo:` block) run after the others, one at a time: their rates and percentiles are what they report and
+ * assert, and other scenarios sharing the cores would move them.
  */
 export async function runScenarios(files: string[], options: RunOptions): Promise<RunSummary> {
   const scenarios = files.map((file) => loadScenario(file)).filter(options.select ?? (() => true));
   const results: ScenarioResult[] = [];
-  let next = 0;
+  const started = new Set<Scenario>();
   let bailed = false;
-  async function worker(): Promise<void> {
-    while (next < scenarios.length && !bailed) {
-      const scenario = scenarios[next++];
-      const target = await options.targets.acquire();
-      try {
-        const result = await runScenario(scenario, target, {
-          ...(options.defaultWithinMs ? { defaultWithinMs: options.defaultWithinMs } : {}),
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          ...(options.load ? { load: options.load } : {}),
-        });
-        results.push(result);
-        if (options.bail && result.status === 'failed') bailed = true;
-        options.onResult?.(result);
-      } finally {
-        await target.release();
+  async function runAll(queue: Scenario[], width: number): Promise<void> {
+    let next = 0;
+    async function worker(): Promise<void> {
+      while (next < queue.length && !bailed) {
+        const scenario = queue[next++];
+        started.add(scenario);
+        const target = await options.targets.acquire();
+        try {
+          const result = await runScenario(scenario, target, {
+            ...(options.defaultWithinMs ? { defaultWithinMs: options.defaultWithinMs } : {}),
+            ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+            ...(options.load ? { load: options.load } : {}),
+          });
+          results.push(result);
+          if (options.bail && result.status === 'failed') bailed = true;
+          options.onResult?.(result);
+        } finally {
+          await target.release();
+        }
       }
     }
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(width, queue.length)) }, worker));
   }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, scenarios.length)) }, worker));
+  const measures = (s: Scenario): boolean => Boolean(s.load || s.slo);
+  await runAll(
+    scenarios.filter((s) => !measures(s)),
+    options.concurrency,
+  );
+  await runAll(scenarios.filter(measures), 1);
   results.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file));
   const count = (status: ScenarioResult['status']): number => results.filter((r) => r.status === status).length;
-  const notRun = scenarios.slice(next).map(({ file, name }) => ({ file, name }));
+  const notRun = scenarios.filter((s) => !started.has(s)).map(({ file, name }) => ({ file, name }));
   return { passed: count('passed'), failed: count('failed'), skipped: count('skipped'), results, notRun };
 }
