@@ -136,7 +136,7 @@ describe('bounded variants per key', () => {
     expect((await variantsUnder(key)).map((item) => item.sk)).toEqual(['v5']);
   });
 
-  it('many keys invalidated at once: every one goes, the count is their sum, and at most 8 calls are in flight', async () => {
+  it('many keys invalidated at once: every one goes, the count is their sum, at most 8 calls are in flight; a failure ends it with nothing left running', async () => {
     let inFlight = 0;
     let most = 0;
     // The real client underneath; the wrapper only counts the calls outstanding at once.
@@ -158,6 +158,22 @@ describe('bounded variants per key', () => {
     expect(await cache.invalidate(keys)).toBe(cached);
     expect(most).toBe(8);
     for (const key of keys) expect(await variantsUnder(key)).toEqual([]);
+
+    // One key's call fails: the invalidation fails with it, and only once nothing it started is still in flight.
+    const failing = {
+      send(command: Parameters<DynamoDBDocumentClient['send']>[0]) {
+        const key = (command.input as { Key?: { pk?: string } }).Key?.pk;
+        if (key === 'city:many-3') return Promise.reject(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+        return counting.send(command);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const rejected = createCacheStore(failing, TABLES.cache, 300)
+      .invalidate(keys)
+      .then(
+        () => 'resolved',
+        (error: Error) => `${error.name} with ${inFlight} call(s) in flight`,
+      );
+    expect(await rejected).toBe('ThrottlingException with 0 call(s) in flight');
   });
 
   it('partners(city, category: <random>) from any user cannot grow one key past the default bound (50)', async () => {

@@ -138,17 +138,25 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
    */
   async function invalidate(keys: readonly string[]): Promise<number> {
     let deleted = 0;
+    let failure: { error: unknown } | undefined;
     // Keys are independent: a few at a time, each in its own order. One after another, a mutation's six keys cost
     // twelve to eighteen sequential round trips before anyone is notified (~10 ms each on AWS).
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < keys.length) {
-        // Not `deleted += await …`: that reads `deleted` before awaiting, and the workers' sums would overwrite.
-        const count = await invalidateOne(keys[next++]);
-        deleted += count;
+      // After a failure no key is started, and the caller hears of it once every worker has stopped: nothing of this
+      // call is left running when it rejects (a Lambda would freeze with it in flight).
+      while (next < keys.length && !failure) {
+        try {
+          // Not `deleted += await …`: that reads `deleted` before awaiting, and the workers' sums would overwrite.
+          const count = await invalidateOne(keys[next++]);
+          deleted += count;
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(INVALIDATION_CONCURRENCY, keys.length) }, worker));
+    if (failure) throw failure.error;
     return deleted;
   }
 
