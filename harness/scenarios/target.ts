@@ -81,8 +81,9 @@ export interface ScenarioTarget {
   /**
    * Resolves once what the steps so far wrote has gone through the app's event pipelines (stream and queue
    * consumers), so an absence check that starts then can see a notification they would send. Watched where the
-   * emulator runs in this process with its own DynamoDB (every record and queued message handled: at once when
-   * nothing was written); elsewhere, waited for: the longest batching window of serverless.yml. Absent: no pipelines.
+   * emulator runs in this process with its own DynamoDB (every stream record handled and every queue batch in flight
+   * done: at once when nothing was written; a message delayed in a queue, such as a retry round's, is not waited
+   * for); elsewhere, waited for: the longest batching window of serverless.yml. Absent: no pipelines.
    */
   pipelinesDelivered?(): Promise<void>;
   /** Gives the target back (in-process: reset and return it to the pool). */
