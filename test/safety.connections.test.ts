@@ -9,6 +9,8 @@ import { startBackend, TABLES, type Backend } from './helpers/backend.js';
 import { CREATE_PARTNER, seedPartnerInput } from './fixtures/seed.js';
 import { DEFAULT_MAX_CONNECTIONS_PER_USER } from '../src/config/env.js';
 import { createUserSlots } from '../src/realtime/userSlots.js';
+import { createConnectionStore } from '../src/realtime/connections.js';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 let backend: Backend;
 beforeAll(async () => {
@@ -114,5 +116,30 @@ describe('per-user connection limit', () => {
     expect(taken).toBe(true);
     expect(typeof released).toBe('boolean');
     expect(await slots.count('race')).toBe(2);
+  });
+});
+
+describe('subscriber lookup', () => {
+  it('one target whose Query fails: the lookup fails with it, and only once no other Query is in flight', async () => {
+    let inFlight = 0;
+    // The real client underneath; one target's Query is refused as DynamoDB refuses a throttled one.
+    const db = {
+      async send(command: Parameters<DynamoDBDocumentClient['send']>[0]) {
+        const values = (command.input as { ExpressionAttributeValues?: Record<string, unknown> }).ExpressionAttributeValues;
+        if (values?.[':target'] === 'partners|Lyon|*') throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+        inFlight++;
+        try {
+          return await backend.doc.send(command);
+        } finally {
+          inFlight--;
+        }
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const store = createConnectionStore(db, TABLES.connections);
+    const outcome = await store.subscribersOf(['partners|Paris|*', 'partners|Lyon|*', 'partners|*|*', 'cache_invalidation|*|*']).then(
+      () => 'resolved',
+      (error: Error) => `${error.name} with ${inFlight} Query(s) in flight`,
+    );
+    expect(outcome).toBe('ThrottlingException with 0 Query(s) in flight');
   });
 });

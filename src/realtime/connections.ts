@@ -111,7 +111,8 @@ export function createConnectionStore(
   /** Connections subscribed to any of these exact targets, each with the rows that matched. Key Queries only. */
   async function subscribersOf(targets: readonly string[]): Promise<Subscriber[]> {
     const byConnection = new Map<string, Subscriber>();
-    await Promise.all(
+    // Settled, then the first failure thrown: a failed Query must not leave the others running past the invocation.
+    const looked = await Promise.allSettled(
       targets.map(async (target) => {
         const rows = await queryAll(db, {
           TableName: table,
@@ -136,6 +137,8 @@ export function createConnectionStore(
         }
       }),
     );
+    const failed = looked.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
     return [...byConnection.values()];
   }
 
