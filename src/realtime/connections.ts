@@ -1,5 +1,6 @@
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { batchWriteAll, queryAll } from '../aws/dynamoPages.js';
+import { settleAll } from '../common/settleAll.js';
 import { targetOf, type Near, type SubscriptionRow, type Topic } from './subscriptions.js';
 import type { UserSlots } from './userSlots.js';
 
@@ -112,7 +113,7 @@ export function createConnectionStore(
   async function subscribersOf(targets: readonly string[]): Promise<Subscriber[]> {
     const byConnection = new Map<string, Subscriber>();
     // Settled, then the first failure thrown: a failed Query must not leave the others running past the invocation.
-    const looked = await Promise.allSettled(
+    await settleAll(
       targets.map(async (target) => {
         const rows = await queryAll(db, {
           TableName: table,
@@ -137,8 +138,6 @@ export function createConnectionStore(
         }
       }),
     );
-    const failed = looked.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
     return [...byConnection.values()];
   }
 

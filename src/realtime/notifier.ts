@@ -10,6 +10,7 @@ import { sendDeliveries, type Delivery, type DeliveryReport, type SendOptions } 
 import type { PartnerChange } from './streamChanges.js';
 import type { FanoutQueue } from './fanoutQueue.js';
 import { METRIC, type AppMetrics } from '../observability/metrics.js';
+import { settleAll } from '../common/settleAll.js';
 
 /** A committed change to a partner. */
 export type PartnerEvent =
@@ -140,12 +141,9 @@ export function createNotifier(deps: {
     for (const p of prepared) for (const t of p.targets) targets.add(t);
     // Invalidate before notifying: a client that re-reads on cache_invalidated must not find the stale entry. Looking
     // the subscribers up meanwhile changes nothing of that (it only reads), and takes it off the latency path.
-    const [invalidated, lookedUp] = await Promise.allSettled([deps.cache.invalidate(keys), deps.connections.subscribersOf([...targets])]);
-    // Both settled first: a rejected lookup must not leave the invalidation running past the invocation.
-    if (invalidated.status === 'rejected') throw invalidated.reason;
-    if (lookedUp.status === 'rejected') throw lookedUp.reason;
+    // Both settled before a failure is thrown: a rejected lookup must not leave the invalidation running.
+    const [, subscribers] = await settleAll([deps.cache.invalidate(keys), deps.connections.subscribersOf([...targets])]);
     for (const p of prepared) deps.logger.info('cache invalidated', { keys: p.keys, eventId: p.change.eventId });
-    const subscribers = lookedUp.value;
     const { deliveries, unbatchedMessages } = planDeliveries(prepared, subscribers, timestamp);
     const messages = deliveries.reduce((n, d) => n + d.payloads.length, 0);
     const report: NotifyReport = { invalidatedKeys: keys, connections: deliveries.length, messages, unbatchedMessages, shards: 0 };
