@@ -11,7 +11,8 @@ import parsePrometheus from 'parse-prometheus-text-format';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { looksLikeEmf, parseEmf, type MetricDatum } from '../harness/cloudwatch/emf.js';
 import { createMetricsStore, metricsJson } from '../harness/cloudwatch/metrics.js';
-import { metricsPrometheus } from '../harness/cloudwatch/prometheus.js';
+import { Registry } from 'prom-client';
+import { metricsPrometheus, PROMETHEUS_CONTENT_TYPE } from '../harness/cloudwatch/prometheus.js';
 import { loadScenario } from '../harness/scenarios/loader.js';
 import { runScenario, type ScenarioResult } from '../harness/scenarios/runner.js';
 import { inProcessTargets, type ScenarioTarget, type TargetFactory } from '../harness/scenarios/target.js';
@@ -213,6 +214,8 @@ describe('metrics from a real scenario on the emulator', () => {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     }
+    // The emulator names the content type without loading prom-client: the same as prom-client's.
+    expect(PROMETHEUS_CONTENT_TYPE).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
     const text = await byQuery.text();
     expect(await byAccept.text()).toBe(text);
     // An independent parser (it throws on a line that breaks the format).

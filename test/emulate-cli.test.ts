@@ -6,7 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expandPaths } from '../harness/scenarios/paths.js';
 import { runScenarios } from '../harness/scenarios/runner.js';
 import { inProcessTargets, remoteTarget } from '../harness/scenarios/target.js';
@@ -48,6 +51,43 @@ describe('npm run emulate', () => {
     expect(byDefault.output()).toMatch(
       /Latency\s+aws \(execute-api 20–40 ms, dynamodb 4–10 ms, other services 10–20 ms, index lag 100–1000 ms\)/,
     );
+  });
+
+  it("starts the first Lambda container's init before loading what only later steps need (the DynamoDB SDK, ws), and never loads what nothing used", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'packages-loaded-')), 'packages.json');
+    // As `npm run emulate` runs it (start.mjs, the precompiled bundle), with a recorder preloaded in its main thread.
+    const child = spawn(
+      process.execPath,
+      [
+        '-r',
+        './test/fixtures/preload/packagesLoaded.cjs',
+        'harness/cli/start.mjs',
+        '--memory',
+        '--no-watch',
+        '--http-port',
+        '0',
+        '--ws-port',
+        '0',
+      ],
+      { cwd: root, env: { ...process.env, JWT_SECRET, PACKAGES_LOADED_FILE: file }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // Ready, and the graphql container pre-warmed (its line comes after the banner).
+    for (let waited = 0; waited < 300 && !/graphql: one container warmed/.test(out); waited++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toMatch(/graphql: one container warmed at start-up/);
+    child.kill('SIGINT');
+    await exited;
+    const { atFirstWorker, atExit } = JSON.parse(readFileSync(file, 'utf8')) as { atFirstWorker: string[] | null; atExit: string[] };
+    // The recorder sees packages: dynalite serves DynamoDB's endpoint, which the containers' environment names.
+    expect(atFirstWorker).toContain('dynalite');
+    expect(atFirstWorker).not.toContain('@aws-sdk/client-dynamodb');
+    expect(atFirstWorker).not.toContain('ws');
+    // Loaded after, while the container's init runs.
+    expect(atExit).toEqual(expect.arrayContaining(['@aws-sdk/client-dynamodb', 'ws']));
+    // Only for a Prometheus scrape, an external DynamoDB's stream, a --package run.
+    for (const unused of ['prom-client', '@aws-sdk/client-dynamodb-streams', 'fflate']) expect(atExit).not.toContain(unused);
   });
 
   it('refuses an unknown latency profile (listing the known ones) and a bad container count or connection quota, with exit code 2', async () => {

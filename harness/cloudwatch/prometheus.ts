@@ -4,7 +4,6 @@
  * the metric's name in snake case (PerkUp/NotificationsSent → perkup_notifications_sent_total); a `Count` metric is a counter (`…_total`, the sum of its values), any other unit a summary (quantiles 0.5,
  * 0.9, 0.99 over the values kept, `_sum`, `_count`) named with its unit. Dimensions become labels.
  */
-import { Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { MetricSeries, MetricsStore } from './metrics.js';
 
 /** `PerkUp` → `perkup`, `NotificationsSent` → `notifications_sent`, anything outside [a-zA-Z0-9_] → `_`. */
@@ -32,9 +31,12 @@ const labelName = (dimension: string): string => {
   return /^[a-zA-Z_]/.test(name) ? name : `_${name}`;
 };
 
-export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+/** prom-client's Registry.PROMETHEUS_CONTENT_TYPE (text format 0.0.4), known without loading it (a test checks they agree). */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export async function metricsPrometheus(store: MetricsStore): Promise<string> {
+  // prom-client (80-odd modules) loads on the first scrape, not with the emulator: start-up does not need it.
+  const { Counter, Gauge, Registry, Summary } = await import('prom-client');
   const registry = new Registry();
   const byName = new Map<string, MetricSeries[]>();
   for (const s of store.series()) {

@@ -71,11 +71,20 @@ export function serveInProcess(listener: RequestListener, request: HttpLikeReque
   });
 }
 
-// The SDK's HttpResponse, from the copy the DynamoDB client loads.
-const requireFromSdk = createRequire(createRequire(import.meta.url).resolve('@aws-sdk/client-dynamodb'));
-const { HttpResponse } = createRequire(requireFromSdk.resolve('@smithy/node-http-handler'))('@smithy/core/protocols') as {
-  HttpResponse: new (init: { statusCode: number; headers: Record<string, string>; body: Uint8Array }) => object;
-};
+type HttpResponseClass = new (init: { statusCode: number; headers: Record<string, string>; body: Uint8Array }) => object;
+let httpResponseClass: HttpResponseClass | undefined;
+/**
+ * The SDK's HttpResponse, from the copy the DynamoDB client loads; required on first use, as the SDK itself is
+ * (sdk.ts: not part of the emulator's start-up before the containers' init begins).
+ */
+function sdkHttpResponse(): HttpResponseClass {
+  if (httpResponseClass) return httpResponseClass;
+  const requireFromSdk = createRequire(createRequire(import.meta.url).resolve('@aws-sdk/client-dynamodb'));
+  httpResponseClass = (
+    createRequire(requireFromSdk.resolve('@smithy/node-http-handler'))('@smithy/core/protocols') as { HttpResponse: HttpResponseClass }
+  ).HttpResponse;
+  return httpResponseClass;
+}
 
 interface SdkRequest {
   method: string;
@@ -100,7 +109,7 @@ export function inProcessRequestHandler(handle: HttpLikeHandler) {
       const body =
         request.body === undefined ? new Uint8Array() : typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
       const answer = await handle({ method: request.method, path: request.path, headers, body });
-      return { response: new HttpResponse({ statusCode: answer.statusCode, headers: answer.headers, body: answer.body }) };
+      return { response: new (sdkHttpResponse())({ statusCode: answer.statusCode, headers: answer.headers, body: answer.body }) };
     },
     updateHttpClientConfig(): void {},
     httpHandlerConfigs(): Record<string, never> {

@@ -7,20 +7,11 @@
  * lag, in write order; while a lag is set, Query and Scan on a GSI are answered from that copy. Base-table reads
  * stay immediate, as on DynamoDB. With no lag nothing is copied and nothing is rewritten.
  */
-import {
-  BatchWriteItemCommand,
-  CreateTableCommand,
-  DescribeTableCommand,
-  GetItemCommand,
-  ResourceNotFoundException,
-  ScanCommand,
-  type AttributeValue,
-  type CreateTableCommandInput,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TableDefinition } from '../config/serverless.js';
 import type { EventLog } from '../eventLog.js';
 import { draw, type Delay } from '../latency.js';
+import { dynamoDBSdk } from './sdk.js';
 
 type Item = Record<string, AttributeValue>;
 type Body = Record<string, unknown>;
@@ -42,6 +33,9 @@ const isOn = (lag: Delay): boolean => lag.baseMs > 0 || lag.jitterMs > 0;
 
 export function createIndexLag(options: { client: DynamoDBClient; tables: TableDefinition[]; lag: Delay; eventLog?: EventLog }) {
   const { client } = options;
+  // Loaded: the client in hand was made from it.
+  const { BatchWriteItemCommand, CreateTableCommand, DescribeTableCommand, GetItemCommand, ResourceNotFoundException, ScanCommand } =
+    dynamoDBSdk();
   const lagged = new Map(options.tables.filter((t) => t.GlobalSecondaryIndexes?.length).map((t) => [t.TableName, t]));
   const viewOf = (table: TableDefinition): string => `${table.TableName}${VIEW_SUFFIX}`;
   let lag = options.lag;

@@ -7,19 +7,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import dynalite from 'dynalite';
-import {
-  BatchWriteItemCommand,
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  DeleteItemCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceInUseException,
-  UpdateTableCommand,
-  ScanCommand,
-  type AttributeValue,
-  type CreateTableCommandInput,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Clock } from '../clock.js';
 import { closeServer, listen } from '../common/net.js';
 import type { EventLog } from '../eventLog.js';
@@ -31,6 +19,7 @@ import { createStreams } from './streams.js';
 import { createStreamsEndpoint } from './streamsEndpoint.js';
 import { bodyRequest, inProcessRequestHandler, serveInProcess, type RequestListener } from './inProcess.js';
 import type { HttpLikeRequest, HttpLikeResponse } from '../lambda/types.js';
+import { dynamoDBSdk, loadDynamoDBSdk } from './sdk.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };
@@ -80,7 +69,7 @@ function internalClient(
   mark: boolean,
   requestHandler?: ReturnType<typeof inProcessRequestHandler>,
 ): DynamoDBClient {
-  const client = new DynamoDBClient({
+  const client = new (dynamoDBSdk().DynamoDBClient)({
     endpoint,
     region,
     credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' },
@@ -170,6 +159,18 @@ export async function startDynamoDB(options: DynamoDBOptions) {
     server.on('request', listener);
     endpoint = `http://127.0.0.1:${(await listen(server, 0)).port}`;
   }
+  // The containers' init starts from here, while this thread loads the SDK and creates the tables.
+  options.onEndpoint?.(endpoint);
+  const {
+    BatchWriteItemCommand,
+    ConditionalCheckFailedException,
+    CreateTableCommand,
+    DeleteItemCommand,
+    DescribeTableCommand,
+    ResourceInUseException,
+    ScanCommand,
+    UpdateTableCommand,
+  } = await loadDynamoDBSdk();
 
   /**
    * Applies faults, index lag, and records each operation; everything else is dynalite's. The body is read first
@@ -285,7 +286,6 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       }),
     );
   }
-  options.onEndpoint?.(endpoint);
   await createTables();
   if (options.indexLag) await indexLag.set(options.indexLag);
 

@@ -18,7 +18,8 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dynamoDBSdk } from './sdk.js';
 import { STREAM_LABEL, type TableDefinition } from '../config/serverless.js';
 import type { EventLog } from '../eventLog.js';
 
@@ -306,7 +307,7 @@ export function createStreams(options: {
           };
           if (items.length === 0) return forward();
           const read = (table: string, key: Item): Promise<Item | undefined> =>
-            client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true })).then((r) => r.Item);
+            client.send(new (dynamoDBSdk().GetItemCommand)({ TableName: table, Key: key, ConsistentRead: true })).then((r) => r.Item);
           void withLocks(
             items.map((i) => lockKey(i.table, i.key)),
             async () => {

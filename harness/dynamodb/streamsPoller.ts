@@ -16,16 +16,9 @@
  *
  * Each record is handed over once: a record at or before the last sequence number read from its shard is dropped.
  */
-import { DescribeTableCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type _Record as WireRecord,
-  type Shard as WireShard,
-  type ShardIteratorType,
-} from '@aws-sdk/client-dynamodb-streams';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { _Record as WireRecord, Shard as WireShard, ShardIteratorType } from '@aws-sdk/client-dynamodb-streams';
+import { loadDynamoDBSdk } from './sdk.js';
 import type { EventLog } from '../eventLog.js';
 import type { Item, StreamRecord, StreamViewType } from './streams.js';
 
@@ -113,6 +106,11 @@ function toLambdaRecord(record: WireRecord, streamArn: string, region: string): 
 }
 
 export async function startStreamsPoller(options: StreamsPollerOptions) {
+  // Loaded here, not with the emulator's modules: only an external DynamoDB needs a poller (see sdk.ts).
+  const { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } = await import(
+    '@aws-sdk/client-dynamodb-streams'
+  );
+  const { DescribeTableCommand } = await loadDynamoDBSdk();
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
   const client = new DynamoDBStreamsClient({

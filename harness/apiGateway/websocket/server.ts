@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { HttpLikeHandler } from '../../lambda/types.js';
 import { websocketApiLimits } from '../../common/awsDefaults.js';
 import { closeServer, listen } from '../../common/net.js';
@@ -17,12 +17,18 @@ export function createWebSocketPort(handlers: {
   /** The management API (`@connections`), served on the same port as on AWS. */
   management: HttpLikeHandler;
 }) {
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: websocketApiLimits.maxMessageBytes,
-    // The subprotocol $connect returned, if any, is echoed; otherwise none is selected.
-    handleProtocols: (_protocols, request) => (request as WithProtocol).selectedProtocol ?? false,
-  });
+  // Made when the port opens: `ws` loads then, not with the emulator's modules (start-up does not wait for it
+  // before the Lambda containers' init begins). No upgrade can arrive before.
+  let wss: WebSocketServer | undefined;
+  async function webSocketServer(): Promise<WebSocketServer> {
+    const { WebSocketServer } = await import('ws');
+    return new WebSocketServer({
+      noServer: true,
+      maxPayload: websocketApiLimits.maxMessageBytes,
+      // The subprotocol $connect returned, if any, is echoed; otherwise none is selected.
+      handleProtocols: (_protocols, request) => (request as WithProtocol).selectedProtocol ?? false,
+    });
+  }
 
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -41,14 +47,17 @@ export function createWebSocketPort(handlers: {
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => handlers.onUpgrade(request, socket, head));
 
   return {
-    listen: (port: number, host?: string) => listen(server, port, host),
+    async listen(port: number, host?: string) {
+      wss ??= await webSocketServer();
+      return listen(server, port, host);
+    },
     /** Completes the WebSocket handshake, echoing `protocol` when $connect returned one. */
     accept(request: IncomingMessage, socket: Duplex, head: Buffer, protocol: string | undefined, opened: (ws: WebSocket) => void): void {
       (request as WithProtocol).selectedProtocol = protocol;
-      wss.handleUpgrade(request, socket, head, opened);
+      wss!.handleUpgrade(request, socket, head, opened);
     },
     async close(): Promise<void> {
-      wss.close();
+      wss?.close();
       await closeServer(server);
     },
   };

@@ -9,11 +9,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
-import { unzipSync } from 'fflate';
+import { createRequire } from 'node:module';
 import type { ServerlessApp } from '../../config/serverless.js';
 import type { InvokedFunction } from '../invoker.js';
 import { changedInputs, PackageUnusableError, readPackageInputs, repackageCommand, type PackageInputs } from './inputs.js';
 import { changedSources } from './sources.js';
+
+/** fflate, required when a package is unzipped (`--package`): not part of every start-up. */
+const fflate = (): typeof import('fflate') => createRequire(import.meta.url)('fflate') as typeof import('fflate');
 
 export const TEMPLATE_FILE = 'cloudformation-template-update-stack.json';
 
@@ -50,7 +53,7 @@ export function packagedStage(packageDir: string, label = packageDir): string {
 }
 
 function unzipInto(zip: string, dir: string): void {
-  for (const [name, bytes] of Object.entries(unzipSync(readFileSync(zip)))) {
+  for (const [name, bytes] of Object.entries(fflate().unzipSync(readFileSync(zip)))) {
     if (name.endsWith('/')) continue;
     const path = join(dir, name);
     // A zip entry may not leave its folder ("../x" or an absolute path in a crafted zip).
