@@ -139,6 +139,38 @@ describe('F12 Lambda', () => {
     });
   });
 
+  it("runs with the function's NODE_OPTIONS as Lambda's runtime does: applied (source maps, --require), or the runtime exits when node refuses them", async () => {
+    const withOptions = async (nodeOptions: string) => {
+      await invoker.close();
+      eventLog = createEventLog();
+      invoker = createLambdaInvoker({ functions: app.functions, region: app.region, environment: { NODE_OPTIONS: nodeOptions }, eventLog });
+      return invoker.invoke('failing', {}, 'test');
+    };
+    const stackOf = (result: InvocationResult) => (result.ok ? undefined : result.error.stack);
+    // Without source maps the stack points at the bundle the container ran; with them, at the handler's source.
+    expect(stackOf(await invoker.invoke('failing', {}, 'test'))).toMatch(/emulator-precompiled[\\/]\w+\.mjs:\d+/);
+    expect(stackOf(await withOptions('--enable-source-maps'))).toMatch(/handlers[\\/]failing\.ts:6:\d+/);
+    // A preloaded module that is not there: the runtime cannot start.
+    expect(await withOptions('--require ./no-such-instrumentation.cjs')).toMatchObject({
+      ok: false,
+      error: { name: 'Runtime.ExitError', message: expect.stringContaining("Cannot find module './no-such-instrumentation.cjs'") },
+    });
+    // An option node does not allow in NODE_OPTIONS: node says so and exits (status 9), every cold start again.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const refused = attempt === 0 ? await withOptions('--no-such-option') : await invoker.invoke('failing', {}, 'test');
+      expect(refused).toMatchObject({
+        ok: false,
+        coldStart: true,
+        error: { name: 'Runtime.ExitError', message: expect.stringContaining('exited with code 9') },
+      });
+    }
+    await vi.waitFor(() =>
+      expect(
+        eventLog.all().filter((e) => e.kind === 'log' && e.message === 'node: --no-such-option is not allowed in NODE_OPTIONS'),
+      ).toHaveLength(2),
+    );
+  });
+
   it('supports callback-style handlers', async () => {
     expect(value(await invoker.invoke('callback', { value: 21 }, 'test'))).toEqual({ doubled: 42 });
   });

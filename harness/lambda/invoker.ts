@@ -14,6 +14,7 @@ import type { FunctionDefinition } from '../config/serverless.js';
 import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
 import type { ContainerData, FromContainer, ToContainer, WarmMessage } from './runtime.js';
 import { LATENCY_PROFILES, type LatencyProfile } from '../latency.js';
+import { checkNodeOptions } from './nodeOptions.js';
 
 /** A function as the invoker runs it: serverless.yml's definition, its code maybe taken from a package. */
 export type InvokedFunction = FunctionDefinition & {
@@ -95,6 +96,8 @@ interface FunctionPool {
   timeouts: TimeoutFault[];
   /** Kinds of pending work already warned about at a freeze. */
   frozenWarnings: Set<string>;
+  /** The function's NODE_OPTIONS that a container cannot apply have been named (once per function). */
+  nodeOptionsWarned?: boolean;
 }
 
 /**
@@ -225,14 +228,39 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       wake: new SharedArrayBuffer(8),
     };
     const execArgv = containerExecArgv(process.execArgv);
-    const worker = new Worker(containerEntry, {
-      workerData: data,
-      env: environmentFor(fn),
-      stdout: true,
-      stderr: true,
-      ...(execArgv ? { execArgv } : {}),
-      resourceLimits: { maxYoungGenerationSizeMb: CONTAINER_YOUNG_GENERATION_MB },
-    });
+    const env = environmentFor(fn);
+    const nodeOptions = checkNodeOptions(env.NODE_OPTIONS);
+    if (nodeOptions.notApplied.length && !pool.nodeOptionsWarned) {
+      pool.nodeOptionsWarned = true;
+      options.eventLog?.record({
+        kind: 'log',
+        functionName: fn.name,
+        level: 'WARN',
+        message: `${fn.name}: NODE_OPTIONS ${nodeOptions.notApplied.join(' ')} not applied: a container is a thread of the emulator's process and these options are a whole process's (on AWS the function's runtime starts with them)`,
+        data: { emulator: 'node-options', notApplied: nodeOptions.notApplied },
+      });
+    }
+    const worker = nodeOptions.refused
+      ? // Node refuses the value: on Lambda the runtime's process exits at once with node's message, status 9.
+        new Worker("process.stderr.write(`node: ${require('node:worker_threads').workerData}\\n`); process.exit(9);", {
+          eval: true,
+          workerData: nodeOptions.refused,
+          env: { ...env, NODE_OPTIONS: '' },
+          stdout: true,
+          stderr: true,
+        })
+      : new Worker(containerEntry, {
+          workerData: data,
+          env,
+          stdout: true,
+          stderr: true,
+          ...(execArgv ? { execArgv } : {}),
+          resourceLimits: {
+            maxYoungGenerationSizeMb: CONTAINER_YOUNG_GENERATION_MB,
+            // The function's --max-old-space-size, which node does not apply to a thread from its NODE_OPTIONS.
+            ...(nodeOptions.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: nodeOptions.maxOldGenerationSizeMb } : {}),
+          },
+        });
     const container: Container = {
       worker,
       wake: new Int32Array(data.wake),
