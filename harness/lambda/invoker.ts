@@ -14,7 +14,7 @@ import type { FunctionDefinition } from '../config/serverless.js';
 import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
 import type { ContainerData, FromContainer, ToContainer, WarmMessage } from './runtime.js';
 import { LATENCY_PROFILES, type LatencyProfile } from '../latency.js';
-import { checkNodeOptions } from './nodeOptions.js';
+import { checkNodeOptions, lambdaHeapLimitMb } from './nodeOptions.js';
 
 /** A function as the invoker runs it: serverless.yml's definition, its code maybe taken from a package. */
 export type InvokedFunction = FunctionDefinition & {
@@ -118,8 +118,9 @@ const INIT_LIMIT_MS = 10_000;
  * Each container's V8 young generation, in MB. Left to V8, a container that served a burst (a fleet's $connects)
  * keeps tens of MB of it committed, most of it garbage, and `emulate` runs up to `maxContainersPerFunction` per
  * function: that was ~100 MB of its resident memory holding 1,500 sockets. The cap changes how often a
- * container's GC runs, not what its handler sees. Lambda's runtime sizes it from the function's memory; memory
- * limits are not emulated (FIDELITY.md), and the old generation is left as V8 sizes it.
+ * container's GC runs, not what its handler sees. Lambda's runtime sizes it from the function's memory (a semi-space
+ * of memory/20 MB); the old generation is sized as there (nodeOptions.ts, lambdaHeapLimitMb). The process's whole
+ * memory is not limited per function (FIDELITY.md).
  */
 export const CONTAINER_YOUNG_GENERATION_MB = 3;
 
@@ -230,14 +231,23 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     const execArgv = containerExecArgv(process.execArgv);
     const env = environmentFor(fn);
     const nodeOptions = checkNodeOptions(env.NODE_OPTIONS);
-    if (nodeOptions.notApplied.length && !pool.nodeOptionsWarned) {
+    const heapLimitMb = lambdaHeapLimitMb(fn.memorySize);
+    if ((nodeOptions.notApplied.length || nodeOptions.overridden.length) && !pool.nodeOptionsWarned) {
       pool.nodeOptionsWarned = true;
+      const said = [
+        nodeOptions.notApplied.length
+          ? `${nodeOptions.notApplied.join(' ')} not applied: a container is a thread of the emulator's process and these options are a whole process's (on AWS the function's runtime starts with them)`
+          : '',
+        nodeOptions.overridden.length
+          ? `${nodeOptions.overridden.join(' ')} overridden, here as on AWS: Lambda's runtime sizes the heap from memorySize (old generation ${heapLimitMb} MB)`
+          : '',
+      ].filter(Boolean);
       options.eventLog?.record({
         kind: 'log',
         functionName: fn.name,
         level: 'WARN',
-        message: `${fn.name}: NODE_OPTIONS ${nodeOptions.notApplied.join(' ')} not applied: a container is a thread of the emulator's process and these options are a whole process's (on AWS the function's runtime starts with them)`,
-        data: { emulator: 'node-options', notApplied: nodeOptions.notApplied },
+        message: `${fn.name}: NODE_OPTIONS ${said.join('; ')}`,
+        data: { emulator: 'node-options', notApplied: nodeOptions.notApplied, overridden: nodeOptions.overridden },
       });
     }
     const worker = nodeOptions.refused
@@ -255,11 +265,9 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
           stdout: true,
           stderr: true,
           ...(execArgv ? { execArgv } : {}),
-          resourceLimits: {
-            maxYoungGenerationSizeMb: CONTAINER_YOUNG_GENERATION_MB,
-            // The function's --max-old-space-size, which node does not apply to a thread from its NODE_OPTIONS.
-            ...(nodeOptions.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: nodeOptions.maxOldGenerationSizeMb } : {}),
-          },
+          // The old generation as Lambda's runtime sizes it from the function's memory: a handler that outgrows it
+          // dies (Runtime.ExitError), as there. The young generation is the emulator's (see CONTAINER_YOUNG_GENERATION_MB).
+          resourceLimits: { maxYoungGenerationSizeMb: CONTAINER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: heapLimitMb },
         });
     const container: Container = {
       worker,
