@@ -14,7 +14,7 @@ import type { FunctionDefinition } from '../config/serverless.js';
 import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
 import type { ContainerData, FromContainer, ToContainer, WarmMessage } from './runtime.js';
 import { LATENCY_PROFILES, type LatencyProfile } from '../latency.js';
-import { checkNodeOptions, lambdaHeapLimitMb } from './nodeOptions.js';
+import { checkNodeOptions, lambdaHeapLimitMb, type NodeOptionsCheck } from './nodeOptions.js';
 
 /** A function as the invoker runs it: serverless.yml's definition, its code maybe taken from a package. */
 export type InvokedFunction = FunctionDefinition & {
@@ -154,6 +154,20 @@ export function containerExecArgv(execArgv: readonly string[]): string[] | undef
   return dropped ? kept : undefined;
 }
 
+/**
+ * A container whose runtime cannot start: node refused the function's NODE_OPTIONS. On Lambda the runtime's process
+ * exits at once with node's message, status 9; so does this thread (the invoker reports a Runtime.ExitError).
+ */
+function refusedRuntime(message: string, env: Record<string, string>): Worker {
+  return new Worker("process.stderr.write(`node: ${require('node:worker_threads').workerData}\\n`); process.exit(9);", {
+    eval: true,
+    workerData: message,
+    env: { ...env, NODE_OPTIONS: '' },
+    stdout: true,
+    stderr: true,
+  });
+}
+
 /** Position of `name` in `order`, names not in it last. */
 const rank = (order: string[], name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
 
@@ -232,33 +246,9 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     const env = environmentFor(fn);
     const nodeOptions = checkNodeOptions(env.NODE_OPTIONS);
     const heapLimitMb = lambdaHeapLimitMb(fn.memorySize);
-    if ((nodeOptions.notApplied.length || nodeOptions.overridden.length) && !pool.nodeOptionsWarned) {
-      pool.nodeOptionsWarned = true;
-      const said = [
-        nodeOptions.notApplied.length
-          ? `${nodeOptions.notApplied.join(' ')} not applied: a container is a thread of the emulator's process and these options are a whole process's (on AWS the function's runtime starts with them)`
-          : '',
-        nodeOptions.overridden.length
-          ? `${nodeOptions.overridden.join(' ')} overridden, here as on AWS: Lambda's runtime sizes the heap from memorySize (old generation ${heapLimitMb} MB)`
-          : '',
-      ].filter(Boolean);
-      options.eventLog?.record({
-        kind: 'log',
-        functionName: fn.name,
-        level: 'WARN',
-        message: `${fn.name}: NODE_OPTIONS ${said.join('; ')}`,
-        data: { emulator: 'node-options', notApplied: nodeOptions.notApplied, overridden: nodeOptions.overridden },
-      });
-    }
+    warnNodeOptions(pool, nodeOptions, heapLimitMb);
     const worker = nodeOptions.refused
-      ? // Node refuses the value: on Lambda the runtime's process exits at once with node's message, status 9.
-        new Worker("process.stderr.write(`node: ${require('node:worker_threads').workerData}\\n`); process.exit(9);", {
-          eval: true,
-          workerData: nodeOptions.refused,
-          env: { ...env, NODE_OPTIONS: '' },
-          stdout: true,
-          stderr: true,
-        })
+      ? refusedRuntime(nodeOptions.refused, env)
       : new Worker(containerEntry, {
           workerData: data,
           env,
@@ -375,6 +365,28 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
   function retire(pool: FunctionPool, container: Container): void {
     pool.containers.delete(container);
     void container.worker.terminate();
+  }
+
+  /** The function's NODE_OPTIONS that a container cannot apply, or that the runtime overrides: one line per function. */
+  function warnNodeOptions(pool: FunctionPool, check: NodeOptionsCheck, heapLimitMb: number): void {
+    if (pool.nodeOptionsWarned || (!check.notApplied.length && !check.overridden.length)) return;
+    pool.nodeOptionsWarned = true;
+    const name = pool.definition.name;
+    const said = [
+      check.notApplied.length
+        ? `${check.notApplied.join(' ')} not applied: a container is a thread of the emulator's process and these options are a whole process's (on AWS the function's runtime starts with them)`
+        : '',
+      check.overridden.length
+        ? `${check.overridden.join(' ')} overridden, here as on AWS: Lambda's runtime sizes the heap from memorySize (old generation ${heapLimitMb} MB)`
+        : '',
+    ].filter(Boolean);
+    options.eventLog?.record({
+      kind: 'log',
+      functionName: name,
+      level: 'WARN',
+      message: `${name}: NODE_OPTIONS ${said.join('; ')}`,
+      data: { emulator: 'node-options', notApplied: check.notApplied, overridden: check.overridden },
+    });
   }
 
   /** One line when a container is frozen with work pending: that work waits for the next invocation, as on AWS. */
