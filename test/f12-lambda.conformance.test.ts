@@ -67,6 +67,21 @@ describe('F12 Lambda', () => {
       AWS_LAMBDA_FUNCTION_NAME: 'fixture-test-counter',
       EXTRA: 'from-emulator',
     });
+    expect(counter.runtime).toEqual({
+      AWS_DEFAULT_REGION: 'eu-west-1',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/fixture-test-counter',
+      // The container's own stream, the same as its context says.
+      AWS_LAMBDA_LOG_STREAM_NAME: counter.context.logStreamName,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      AWS_ACCESS_KEY: 'EMULATORACCESSKEY',
+      AWS_ACCESS_KEY_ID: 'EMULATORACCESSKEY',
+      TZ: 'UTC',
+      LANG: 'en_US.UTF-8',
+    });
+    expect(counter.context.logStreamName).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
     const other = value(await invoker.invoke('other', {}, 'test'));
     expect(other.env.ONLY_COUNTER).toBeNull();
     expect(other.env.AWS_LAMBDA_FUNCTION_NAME).toBe('fixture-test-other');

@@ -97,6 +97,13 @@ describe('serverless.yml, as the emulator reads it', () => {
     );
   });
 
+  it("refuses an environment that sets Lambda's reserved variables, as Lambda refuses the function's configuration", () => {
+    const file = fileURLToPath(new URL('./fixtures/bad-config/reserved-environment.yml', import.meta.url));
+    expect(() => loadServerlessConfig(file, { env: {} })).toThrow(
+      'functions.hello: Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: AWS_REGION, LAMBDA_TASK_ROOT',
+    );
+  });
+
   it('an unresolvable Ref is a clear error', () => {
     expect(() => loadServerlessConfig(perkupFile, { env: {} })).toThrow(/cannot resolve Ref WebsocketsApi/);
   });

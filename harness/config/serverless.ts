@@ -63,6 +63,31 @@ export interface QueueDefinition {
   redrive?: { deadLetterTargetArn: string; maxReceiveCount: number };
 }
 
+/**
+ * The variables Lambda's runtime defines and a function's configuration may not set (Lambda developer guide,
+ * "Defined runtime environment variables", reserved). TZ, listed there too, is left out: Lambda accepts it in practice.
+ */
+export const LAMBDA_RESERVED_VARIABLES = new Set([
+  '_HANDLER',
+  '_X_AMZN_TRACE_ID',
+  'AWS_DEFAULT_REGION',
+  'AWS_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
+]);
+
 export interface FunctionDefinition {
   /** The key under `functions:` (e.g. "graphql"). */
   name: string;
@@ -173,6 +198,12 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     if (!handlerFile) throw new ServerlessConfigError(`${file}: functions.${name}: no handler file ${base}.{ts,mts,js,mjs,cjs}`);
     const merged = { ...providerEnv, ...((fn.environment ?? {}) as Record<string, Json>) };
     const environment = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, intrinsic(v, `functions.${name}.environment.${k}`)]));
+    const reserved = Object.keys(environment).filter((key) => LAMBDA_RESERVED_VARIABLES.has(key));
+    // Lambda refuses the function's configuration (the deploy fails): so does the emulator, with Lambda's words.
+    if (reserved.length)
+      throw new ServerlessConfigError(
+        `${file}: functions.${name}: Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${reserved.join(', ')}`,
+      );
     const events = (fn.events ?? []) as Array<Record<string, Json>>;
     const { httpApiEvents, websocketEvents, streamEvents, sqsEvents } = functionEvents(events, name, file, intrinsic);
     return {

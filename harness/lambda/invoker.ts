@@ -5,7 +5,7 @@
  * spawning more threads (one per invocation is what took serverless-offline past 8 GB at 5,000 disconnects).
  */
 import { Worker } from 'node:worker_threads';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Clock } from '../clock.js';
 import { ACCOUNT_ID, emulatorDefaults } from '../common/awsDefaults.js';
@@ -196,10 +196,13 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.deployedName}`,
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      AWS_ACCESS_KEY: 'EMULATORACCESSKEY',
       AWS_ACCESS_KEY_ID: 'EMULATORACCESSKEY',
       AWS_SECRET_ACCESS_KEY: 'emulator-secret-access-key',
       AWS_SESSION_TOKEN: 'emulator-session-token',
       TZ: 'UTC',
+      LANG: 'en_US.UTF-8',
       PATH: process.env.PATH ?? '',
       ...fn.environment,
       ...options.environment,
@@ -240,10 +243,12 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       inProcessEndpoints: options.inProcessEndpoints ?? [],
       interceptMode: options.interceptMode ?? 'fast',
       nativeHandler: fn.nativeHandler === true,
+      // One stream per execution environment, named as Lambda names them.
+      logStreamName: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomBytes(16).toString('hex')}`,
       wake: new SharedArrayBuffer(8),
     };
     const execArgv = containerExecArgv(process.execArgv);
-    const env = environmentFor(fn);
+    const env: Record<string, string> = { ...environmentFor(fn), AWS_LAMBDA_LOG_STREAM_NAME: data.logStreamName };
     const nodeOptions = checkNodeOptions(env.NODE_OPTIONS);
     const heapLimitMb = lambdaHeapLimitMb(fn.memorySize);
     warnNodeOptions(pool, nodeOptions, heapLimitMb);

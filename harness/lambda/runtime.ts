@@ -5,7 +5,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { installCallHooks, installManagementApiFastPath, installSdkInterceptor, managementSdkFor } from './sdkInterceptor.js';
 import { installHttpsInterceptor } from './httpsInterceptor.js';
 import { serviceDelay, type LatencyProfile } from '../latency.js';
@@ -30,6 +29,8 @@ export interface ContainerData {
   interceptMode: 'fast' | 'wire';
   /** The handler is plain JavaScript from a package: container.mjs imports it without tsx. */
   nativeHandler: boolean;
+  /** This container's CloudWatch log stream (context.logStreamName; AWS_LAMBDA_LOG_STREAM_NAME in its environment). */
+  logStreamName: string;
   /**
    * The freeze signal: slot 0 counts invocations handed to this container. Between invocations the container
    * blocks on it (Atomics.wait), as a Lambda sandbox is frozen between invocations; the invoker bumps it and
@@ -204,7 +205,6 @@ function freezeUntilNextInvocation(generation: number): void {
 type Handler = (event: unknown, context: object, callback?: (error: unknown, result?: unknown) => void) => unknown;
 let handler: Handler | undefined;
 let initMs = 0;
-const logStreamName = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomBytes(16).toString('hex')}`;
 
 async function loadHandler(): Promise<Handler> {
   const started = performance.now();
@@ -230,7 +230,7 @@ function contextFor(requestId: string, deadline: number) {
     memoryLimitInMB: String(data.memorySize),
     invokedFunctionArn: `arn:aws:lambda:${data.region}:${data.accountId}:function:${data.functionName}`,
     logGroupName: `/aws/lambda/${data.functionName}`,
-    logStreamName,
+    logStreamName: data.logStreamName,
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };
