@@ -4,18 +4,12 @@
 // (--package) is plain JavaScript that Node imports itself, as Lambda does; otherwise tsx is registered and the
 // TypeScript sources load as they are.
 import module from 'node:module';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { workerData } from 'node:worker_threads';
 import { precompiled } from '../common/precompile.mjs';
 
 // Compiled code of the packages (the AWS SDK, Apollo…) is cached on disk across cold starts, as bytecode.
 module.enableCompileCache?.();
-// Lambda's Node.js runtime starts node with --expose-gc: a handler may call gc() there, so it may here. (The flag is
-// V8's, for the whole process: it exposes gc to contexts made from now on; this one gets it from a new context.)
-v8.setFlagsFromString('--expose-gc');
-globalThis.gc ??= vm.runInNewContext('gc');
 const runtime = await precompiled(fileURLToPath(new URL('./runtime.ts', import.meta.url)));
 // Through tsx, a multi-MB packaged bundle takes seconds more to import: it is never precompiled nor transpiled.
 const handler = workerData.nativeHandler ? workerData.handlerFile : runtime && (await precompiled(workerData.handlerFile));

@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { setFlagsFromString } from 'node:v8';
 import type { Clock } from '../clock.js';
 import { ACCOUNT_ID, emulatorDefaults } from '../common/awsDefaults.js';
 import type { EventLog } from '../eventLog.js';
@@ -172,6 +173,9 @@ function refusedRuntime(message: string, env: Record<string, string>): Worker {
 const rank = (order: string[], name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
 
 export function createLambdaInvoker(options: LambdaInvokerOptions) {
+  // Lambda's Node.js runtime starts node with --expose-gc: a handler may call gc() there, so it may here. The flag is
+  // V8's, the whole process's; set before any container starts, each container's context is made with gc.
+  setFlagsFromString('--expose-gc');
   const region = options.region ?? 'us-east-1';
   const accountId = options.accountId ?? ACCOUNT_ID;
   const maxContainers = options.maxContainersPerFunction ?? emulatorDefaults.maxContainersPerFunction;
