@@ -4,7 +4,7 @@
  * application comes from serverless.yml. Used by `npm run emulate`, the scenario runner and the tests.
  */
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { createClock, type Clock } from './clock.js';
 import { createEventLog, type EventLog } from './eventLog.js';
 import { loadServerlessConfig } from './config/serverless.js';
@@ -131,7 +131,9 @@ export async function startEmulator(options: EmulatorOptions) {
   });
   // Checked before anything starts: a stale package is an error, not a run of old code.
   const packaged = packageDir ? loadPackagedCode({ packageDir, label: options.package!, projectRoot, app }) : undefined;
-  const functions = packaged?.functions ?? app.functions;
+  // Run from source, a function's code lives in the service root (LAMBDA_TASK_ROOT; serverless.yml's handler paths
+  // are relative to it).
+  const functions = packaged?.functions ?? app.functions.map((fn) => ({ ...fn, taskRoot: dirname(app.file) }));
   const managementHost = `${websocketApiId}.execute-api.${app.region}.amazonaws.com`;
 
   const sqsHost = `sqs.${app.region}.amazonaws.com`;

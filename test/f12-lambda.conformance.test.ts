@@ -80,6 +80,9 @@ describe('F12 Lambda', () => {
       AWS_ACCESS_KEY_ID: 'EMULATORACCESSKEY',
       TZ: 'UTC',
       LANG: 'en_US.UTF-8',
+      // Where the code lives: the emulator says (below); an invoker given no task root sets neither.
+      LAMBDA_TASK_ROOT: null,
+      _HANDLER: null,
     });
     expect(counter.context.logStreamName).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
     const other = value(await invoker.invoke('other', {}, 'test'));
@@ -92,6 +95,8 @@ describe('F12 Lambda', () => {
     try {
       const result = value(await emulator.invoker.invoke('counter', {}, 'test'));
       expect(result.env.AWS_REGION).toBe('eu-west-1');
+      // The service root holds the code run from source, and serverless.yml's handler setting is relative to it.
+      expect(result.runtime).toMatchObject({ LAMBDA_TASK_ROOT: dirname(appFile), _HANDLER: 'handlers/counter.handler' });
       expect(result.context.invokedFunctionArn).toBe(`arn:aws:lambda:eu-west-1:${app.accountId}:function:fixture-test-counter`);
     } finally {
       await emulator.close();

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { setFlagsFromString } from 'node:v8';
+import { relative, sep } from 'node:path';
 import type { Clock } from '../clock.js';
 import { ACCOUNT_ID, emulatorDefaults } from '../common/awsDefaults.js';
 import type { EventLog } from '../eventLog.js';
@@ -21,6 +22,11 @@ import { checkNodeOptions, lambdaHeapLimitMb, type NodeOptionsCheck } from './no
 export type InvokedFunction = FunctionDefinition & {
   /** Plain JavaScript from a deployable package (emulate --package): imported by Node itself, not through tsx. */
   nativeHandler?: boolean;
+  /**
+   * Where the function's code lives (/var/task on AWS): LAMBDA_TASK_ROOT, and the folder `_HANDLER` is relative to —
+   * the service root for source, the unpacked artefact for a package.
+   */
+  taskRoot?: string;
 };
 
 export interface LambdaInvokerOptions {
@@ -169,6 +175,14 @@ function refusedRuntime(message: string, env: Record<string, string>): Worker {
   });
 }
 
+/** The function's handler setting as Lambda shows it in `_HANDLER`: its file relative to the task root, without extension, and its export. */
+function handlerSetting(taskRoot: string, fn: Pick<FunctionDefinition, 'handlerFile' | 'handlerExport'>): string {
+  return `${relative(taskRoot, fn.handlerFile)
+    .replace(/\.[cm]?[jt]s$/, '')
+    .split(sep)
+    .join('/')}.${fn.handlerExport}`;
+}
+
 /** Position of `name` in `order`, names not in it last. */
 const rank = (order: string[], name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
 
@@ -190,7 +204,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     ]),
   );
 
-  function environmentFor(fn: FunctionDefinition): Record<string, string> {
+  function environmentFor(fn: InvokedFunction): Record<string, string> {
     return {
       // What the Lambda runtime sets (the reserved variables a handler may read).
       AWS_REGION: region,
@@ -208,6 +222,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
       TZ: 'UTC',
       LANG: 'en_US.UTF-8',
       PATH: process.env.PATH ?? '',
+      ...(fn.taskRoot ? { LAMBDA_TASK_ROOT: fn.taskRoot, _HANDLER: handlerSetting(fn.taskRoot, fn) } : {}),
       ...fn.environment,
       ...options.environment,
     };

@@ -111,8 +111,8 @@ export function loadPackagedCode(options: { packageDir: string; label?: string; 
         ...fn,
         handlerFile: file,
         handlerExport: handler.slice(handler.lastIndexOf('.') + 1),
-        // Lambda's own variable: where the unpacked code lives (/var/task on AWS).
-        environment: { ...fn.environment, LAMBDA_TASK_ROOT: dir },
+        // Where the unpacked code lives (/var/task on AWS): LAMBDA_TASK_ROOT and _HANDLER's folder.
+        taskRoot: dir,
         nativeHandler: true,
       };
     });
