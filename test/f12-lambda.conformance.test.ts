@@ -191,6 +191,28 @@ describe('F12 Lambda', () => {
     );
   });
 
+  it("refuses a response over Lambda's 6 MB synchronous payload limit, with Lambda's error, after the handler ran", async () => {
+    await invoker.close();
+    const counter = app.functions.find((f) => f.name === 'counter')!;
+    const payload = {
+      ...counter,
+      name: 'payload',
+      handlerFile: fileURLToPath(new URL('./fixtures/lambda-app/handlers/payload.ts', import.meta.url)),
+    };
+    invoker = createLambdaInvoker({ functions: [payload], region: app.region });
+    // JSON "xxx…": the string plus its two quotes. 6,291,556 bytes is the largest answer Lambda returns.
+    const largest = await invoker.invoke('payload', { bytes: 6_291_554 }, 'test');
+    expect(largest.ok && (largest.value as string).length).toBe(6_291_554);
+    expect(await invoker.invoke('payload', { bytes: 6_291_555 }, 'test')).toMatchObject({
+      ok: false,
+      kind: 'error',
+      error: {
+        name: 'Function.ResponseSizeTooLarge',
+        message: 'Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).',
+      },
+    });
+  });
+
   it('supports callback-style handlers', async () => {
     expect(value(await invoker.invoke('callback', { value: 21 }, 'test'))).toEqual({ doubled: 42 });
   });

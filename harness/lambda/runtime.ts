@@ -236,6 +236,15 @@ function contextFor(requestId: string, deadline: number) {
   };
 }
 
+/** Lambda's limit on a synchronous invocation's response: 6 MB, as its error message counts them. */
+export const MAX_RESPONSE_BYTES = 6_291_556;
+
+/** What Lambda reports when a handler returned more than that: the handler ran, its answer is lost. */
+const responseTooLarge = (bytes: number) => ({
+  name: 'Function.ResponseSizeTooLarge',
+  message: `Response payload size (${bytes} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+});
+
 /** Calls an async handler, or a callback-style one (three parameters), and settles with its result. */
 function call(fn: Handler, event: unknown, context: object): Promise<unknown> {
   if (fn.length >= 3) {
@@ -304,14 +313,12 @@ port.on('message', async (message: ToContainer) => {
     if (message.stopAfterCalls === 0) stopHere(message.id);
     const value = await call(handler, message.event, contextFor(message.requestId, message.deadline));
     // Lambda returns the JSON serialization of the result: the same here, so nothing unserializable slips through.
-    result = {
-      type: 'result',
-      id: message.id,
-      ok: true,
-      value: value === undefined ? null : JSON.parse(JSON.stringify(value)),
-      initMs: reportedInit ?? initMs,
-      pendingAtFreeze: [],
-    };
+    const json = value === undefined ? 'null' : JSON.stringify(value);
+    const bytes = Buffer.byteLength(json);
+    result =
+      bytes > MAX_RESPONSE_BYTES
+        ? { type: 'result', id: message.id, ok: false, error: responseTooLarge(bytes), initMs: reportedInit ?? initMs, pendingAtFreeze: [] }
+        : { type: 'result', id: message.id, ok: true, value: JSON.parse(json), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
   } catch (error) {
     result = { type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
   }
