@@ -104,6 +104,16 @@ describe('serverless.yml, as the emulator reads it', () => {
     );
   });
 
+  it("refuses an environment over Lambda's 4 KB (measured as JSON), naming its largest variables rather than their values", () => {
+    const file = fileURLToPath(new URL('./fixtures/bad-config/environment-too-large.yml', import.meta.url));
+    expect(() => loadServerlessConfig(file, { env: {} })).toThrow(
+      'functions.hello: Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: 4133 bytes of JSON (largest: CERTIFICATE (4100 bytes), SMALL (4 bytes))',
+    );
+    // PerkUp's own, with its references resolved, is far under it.
+    const perkup = loadServerlessConfig(perkupFile, { env: {}, refs: () => 'x' });
+    for (const fn of perkup.functions) expect(Buffer.byteLength(JSON.stringify(fn.environment))).toBeLessThan(1024);
+  });
+
   it('an unresolvable Ref is a clear error', () => {
     expect(() => loadServerlessConfig(perkupFile, { env: {} })).toThrow(/cannot resolve Ref WebsocketsApi/);
   });

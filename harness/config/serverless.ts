@@ -88,6 +88,9 @@ export const LAMBDA_RESERVED_VARIABLES = new Set([
   'LAMBDA_RUNTIME_DIR',
 ]);
 
+/** Lambda's limit on a function's environment variables, measured as one JSON object (4 KB, not adjustable). */
+export const LAMBDA_ENVIRONMENT_BYTES = 4096;
+
 export interface FunctionDefinition {
   /** The key under `functions:` (e.g. "graphql"). */
   name: string;
@@ -198,6 +201,18 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     if (!handlerFile) throw new ServerlessConfigError(`${file}: functions.${name}: no handler file ${base}.{ts,mts,js,mjs,cjs}`);
     const merged = { ...providerEnv, ...((fn.environment ?? {}) as Record<string, Json>) };
     const environment = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, intrinsic(v, `functions.${name}.environment.${k}`)]));
+    // Lambda measures the variables as one JSON object; past 4 KB it refuses the configuration. Its message quotes the
+    // whole string, secrets included: here, its size and the largest variables instead.
+    const measured = Buffer.byteLength(JSON.stringify(environment));
+    if (measured > LAMBDA_ENVIRONMENT_BYTES) {
+      const largest = Object.entries(environment)
+        .sort(([, a], [, b]) => Buffer.byteLength(b) - Buffer.byteLength(a))
+        .slice(0, 3)
+        .map(([key, value]) => `${key} (${Buffer.byteLength(value)} bytes)`);
+      throw new ServerlessConfigError(
+        `${file}: functions.${name}: Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: ${measured} bytes of JSON (largest: ${largest.join(', ')})`,
+      );
+    }
     const reserved = Object.keys(environment).filter((key) => LAMBDA_RESERVED_VARIABLES.has(key));
     // Lambda refuses the function's configuration (the deploy fails): so does the emulator, with Lambda's words.
     if (reserved.length)
