@@ -114,6 +114,16 @@ describe('serverless.yml, as the emulator reads it', () => {
     for (const fn of perkup.functions) expect(Buffer.byteLength(JSON.stringify(fn.environment))).toBeLessThan(1024);
   });
 
+  it("refuses a timeout or memorySize outside Lambda's bounds (1–900 s, 128–10,240 MB), as Lambda refuses the configuration", () => {
+    const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/bad-config/${name}`, import.meta.url));
+    expect(() => loadServerlessConfig(fixture('timeout-too-long.yml'), { env: {} })).toThrow(
+      "functions.hello: 1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900",
+    );
+    expect(() => loadServerlessConfig(fixture('memory-too-small.yml'), { env: {} })).toThrow(
+      "functions.hello: 1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128",
+    );
+  });
+
   it('an unresolvable Ref is a clear error', () => {
     expect(() => loadServerlessConfig(perkupFile, { env: {} })).toThrow(/cannot resolve Ref WebsocketsApi/);
   });

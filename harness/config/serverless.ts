@@ -160,6 +160,23 @@ function parsedYaml(text: string): Record<string, Json> {
   return structuredClone(lastParsed.doc);
 }
 
+/**
+ * A function's timeout (s) or memorySize (MB) within Lambda's bounds (1–900 s, 128–10,240 MB, whole numbers): outside
+ * them Lambda refuses the configuration (the deploy fails), so the emulator refuses to start, with Lambda's words.
+ */
+function lambdaSetting(file: string, name: string, setting: 'timeout' | 'memorySize', raw: Json, min: number, max: number): number {
+  const value = Number(raw);
+  const refuse = (constraint: string): never => {
+    throw new ServerlessConfigError(
+      `${file}: functions.${name}: 1 validation error detected: Value '${String(raw)}' at '${setting}' failed to satisfy constraint: ${constraint}`,
+    );
+  };
+  if (!Number.isInteger(value)) refuse('Member must be a whole number');
+  if (value < min) refuse(`Member must have value greater than or equal to ${min}`);
+  if (value > max) refuse(`Member must have value less than or equal to ${max}`);
+  return value;
+}
+
 export function loadServerlessConfig(file: string, options: LoadOptions = {}): ServerlessApp {
   if (!existsSync(file)) throw new ServerlessConfigError(`${file} not found`);
   const root = dirname(resolve(file));
@@ -226,8 +243,15 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
       deployedName: `${service}-${opt.stage}-${name}`,
       handlerFile,
       handlerExport: handler.slice(dot + 1),
-      timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? serverlessDefaults.timeoutSeconds),
-      memorySize: Number(fn.memorySize ?? provider.memorySize ?? serverlessDefaults.memorySize),
+      timeoutSeconds: lambdaSetting(file, name, 'timeout', fn.timeout ?? provider.timeout ?? serverlessDefaults.timeoutSeconds, 1, 900),
+      memorySize: lambdaSetting(
+        file,
+        name,
+        'memorySize',
+        fn.memorySize ?? provider.memorySize ?? serverlessDefaults.memorySize,
+        128,
+        10_240,
+      ),
       environment,
       httpApiEvents,
       websocketEvents,
