@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { batchWriteAll } from '../src/aws/dynamoPages.js';
 import { loadServerlessConfig } from '../harness/config/serverless.js';
 import { startDynamoDB, type DynamoDBProvider } from '../harness/dynamodb/provider.js';
 import { createClock } from '../harness/clock.js';
@@ -98,6 +99,37 @@ describe('F14 DynamoDB', () => {
     db.faults.throttleNext(2);
     const retried = await DynamoDBDocumentClient.from(raw).send(new PutCommand({ TableName: 'fixture-test-items', Item: { id: 'y' } }));
     expect(retried.$metadata.attempts).toBe(3);
+  });
+
+  it("leaves part of a BatchWriteItem unprocessed (HTTP 200, UnprocessedItems) as DynamoDB does under load; the app's resubmit loop writes it all", async () => {
+    const eventLog = createEventLog();
+    const { db, doc } = await start({ storage: 'memory', tables: fixture.tables, eventLog });
+    const table = 'fixture-test-items';
+    const put = (id: string) => ({ PutRequest: { Item: { id } } });
+    const stored = async (ids: string[]) =>
+      (await Promise.all(ids.map((id) => doc.send(new GetCommand({ TableName: table, Key: { id } }))))).filter((r) => r.Item).length;
+
+    // Four requests: the later two come back, through the SDK's checksum check, and were not written.
+    db.faults.unprocessedNext(1);
+    const first = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: ['a', 'b', 'c', 'd'].map(put) } }));
+    expect(first.UnprocessedItems).toEqual({ [table]: [put('c'), put('d')] });
+    expect(await stored(['a', 'b', 'c', 'd'])).toBe(2);
+    // A single request: all of it comes back; nothing is written.
+    db.faults.unprocessedNext(1, { table });
+    const single = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: [put('e')] } }));
+    expect(single.UnprocessedItems).toEqual({ [table]: [put('e')] });
+    expect(await stored(['e'])).toBe(0);
+    // A fault for another table leaves this one alone.
+    db.faults.unprocessedNext(1, { table: 'another-table' });
+    expect((await doc.send(new BatchWriteCommand({ RequestItems: { [table]: [put('f')] } }))).UnprocessedItems).toEqual({});
+    db.faults.clear();
+
+    // The production helper resubmits what comes back until none is left.
+    db.faults.unprocessedNext(3);
+    const ids = Array.from({ length: 10 }, (_, i) => `batch-${i}`);
+    await batchWriteAll(doc, table, ids.map(put), { sleep: async () => undefined });
+    expect(await stored(ids)).toBe(10);
+    expect(eventLog.all().filter((e) => e.kind === 'fault' && /^DynamoDB left \d+ request/.test(e.description)).length).toBe(5);
   });
 
   it('on disk, data survives a restart', async () => {

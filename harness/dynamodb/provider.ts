@@ -20,6 +20,7 @@ import { createStreamsEndpoint } from './streamsEndpoint.js';
 import { bodyRequest, inProcessRequestHandler, serveInProcess, type RequestListener } from './inProcess.js';
 import type { HttpLikeRequest, HttpLikeResponse } from '../lambda/types.js';
 import { dynamoDBSdk, loadDynamoDBSdk } from './sdk.js';
+import { answerJson, holdBackHalf, withHeldBack } from './unprocessed.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };
@@ -46,6 +47,12 @@ export interface DynamoDBOptions {
 interface Throttle {
   remaining: number;
   operation?: string;
+  table?: string;
+}
+
+/** BatchWriteItem requests (on this table) that will leave part of their batch unprocessed. */
+interface UnprocessedFault {
+  remaining: number;
   table?: string;
 }
 
@@ -116,6 +123,14 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   const region = options.region ?? 'us-east-1';
   const now = options.clock?.now ?? Date.now;
   const throttles: Throttle[] = [];
+  const unprocessedFaults: UnprocessedFault[] = [];
+  /** Uses up one unprocessed-items fault matching this table, if any. */
+  const takeUnprocessedFault = (table: string | undefined): boolean => {
+    const index = unprocessedFaults.findIndex((f) => !f.table || f.table === table);
+    if (index < 0) return false;
+    if (--unprocessedFaults[index].remaining <= 0) unprocessedFaults.splice(index, 1);
+    return true;
+  };
   let server: Server | undefined;
   let endpoint: string;
   const external = typeof options.storage === 'object' && 'endpoint' in options.storage;
@@ -207,8 +222,26 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         res.end(THROTTLED_BODY);
         return;
       }
-      const forwarded = body ? indexLag.rewriteRead(operation, body) : undefined;
-      const written = body ? indexLag.beforeWrite(operation, body) : undefined;
+      // A BatchWriteItem fault: part of the batch goes on, the rest comes back unprocessed (all of a one-request batch).
+      const partial = operation === 'BatchWriteItem' && body?.RequestItems ? takeUnprocessedFault(table) : false;
+      let sent = body;
+      if (partial && body) {
+        const { forwarded: kept, heldBack } = holdBackHalf(body.RequestItems as Record<string, unknown[]>);
+        const held = Object.values(heldBack).reduce((n, requests) => n + requests.length, 0);
+        options.eventLog?.record({
+          kind: 'fault',
+          description: `DynamoDB left ${held} request(s) of a BatchWriteItem on ${table} unprocessed`,
+        });
+        if (!kept) {
+          res.on('finish', () => options.eventLog?.record({ kind: 'dynamodb', operation, table, statusCode: 200 }));
+          answerJson(res, { UnprocessedItems: heldBack });
+          return;
+        }
+        sent = { ...body, RequestItems: kept };
+        withHeldBack(res, heldBack);
+      }
+      const forwarded = sent ? (sent !== body ? sent : indexLag.rewriteRead(operation, sent)) : undefined;
+      const written = sent ? indexLag.beforeWrite(operation, sent) : undefined;
       res.on('finish', () => {
         options.eventLog?.record({
           kind: 'dynamodb',
@@ -407,6 +440,19 @@ export async function startDynamoDB(options: DynamoDBOptions) {
           description: `DynamoDB throttles the next ${count} ${match.operation ?? ''} request(s)${match.table ? ` on ${match.table}` : ''}`,
         });
       },
+      /**
+       * The next `count` BatchWriteItem requests (on `table`) apply only part of their batch and answer the rest as
+       * UnprocessedItems (HTTP 200), as DynamoDB does under load: the later half of each table's requests, all of a
+       * one-request batch.
+       */
+      unprocessedNext(count: number, match: { table?: string } = {}): void {
+        if (!server) throw new Error('DynamoDB faults need the embedded dynalite, not an external endpoint');
+        unprocessedFaults.push({ remaining: count, ...match });
+        options.eventLog?.record({
+          kind: 'fault',
+          description: `DynamoDB leaves part of the next ${count} BatchWriteItem request(s)${match.table ? ` on ${match.table}` : ''} unprocessed`,
+        });
+      },
       /** Global secondary index reads lag writes by `ms` from now on (0: no lag), as a fault or a test's setting. */
       indexLag(ms: number): Promise<void> {
         if (!server) throw new Error('DynamoDB faults need the embedded dynalite, not an external endpoint');
@@ -415,6 +461,7 @@ export async function startDynamoDB(options: DynamoDBOptions) {
       /** Forgets faults not yet used up. */
       clear(): void {
         throttles.length = 0;
+        unprocessedFaults.length = 0;
       },
     },
     /** How long writes take to reach global secondary indexes (a latency profile's indexLag). */

@@ -222,6 +222,19 @@ export const Fault = Type.Union(
     ),
     Type.Object(
       {
+        dynamodbUnprocessed: Type.Object(
+          { count: Type.Integer({ minimum: 1 }), table: Type.Optional(Type.String()) },
+          {
+            additionalProperties: false,
+            description:
+              'The next `count` BatchWriteItem requests (on this table) apply only part of their batch and answer the rest as UnprocessedItems (HTTP 200), as DynamoDB does under load.',
+          },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
         lambdaTimeout: Type.Object(
           {
             function: Type.String(),

@@ -34,6 +34,8 @@ export interface TargetInsides {
     postToConnection(connectionId: string, status: number, count: number): void;
     socketDies(connectionId: string, disconnectFails: boolean): void;
     dynamodbThrottle(count: number, operation?: string): void;
+    /** The next `count` BatchWriteItem requests (on `table`) leave part of their batch unprocessed. */
+    dynamodbUnprocessed(count: number, table?: string): void;
     lambdaTimeout(functionName: string, count: number, when?: { afterMs?: number; afterCalls?: number; service?: string }): void;
     indexLag(ms: number): Promise<void>;
     /** Stream batches holding a record that matches fail as if the consumer threw on it. */
@@ -152,6 +154,7 @@ function insidesOf(emulator: Emulator): TargetInsides {
         emulator.websocketApi.faults.killSocket(id);
       },
       dynamodbThrottle: (count, operation) => emulator.dynamodb.faults.throttleNext(count, operation ? { operation } : {}),
+      dynamodbUnprocessed: (count, table) => emulator.dynamodb.faults.unprocessedNext(count, table ? { table } : {}),
       lambdaTimeout: (fn, count, when) => emulator.invoker.faults.timeoutNext(fn, count, when),
       indexLag: (ms) => emulator.dynamodb.faults.indexLag(ms),
       streamRecordFails: (matches, description) => emulator.streamFaults.failRecords(matches, description),

@@ -74,6 +74,7 @@ export async function stageTargets(options: {
       postToConnection: notOnStage('a postToConnection fault'),
       socketDies: notOnStage('a socketDies fault'),
       dynamodbThrottle: notOnStage('a dynamodbThrottle fault'),
+      dynamodbUnprocessed: notOnStage('a dynamodbUnprocessed fault'),
       lambdaTimeout: notOnStage('a lambdaTimeout fault'),
       indexLag: notOnStage('a dynamodbIndexLag fault'),
       streamRecordFails: notOnStage('a streamRecordFails fault'),

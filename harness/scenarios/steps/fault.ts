@@ -16,6 +16,7 @@ export const faultStep: StepKind<'fault'> = {
       for (const c of ctx.clientsOf(fault.socketDies.client))
         faults.socketDies(ctx.connectionIdOf(c), fault.socketDies.disconnectFails ?? false);
     } else if ('dynamodbThrottle' in fault) faults.dynamodbThrottle(fault.dynamodbThrottle.count, fault.dynamodbThrottle.operation);
+    else if ('dynamodbUnprocessed' in fault) faults.dynamodbUnprocessed(fault.dynamodbUnprocessed.count, fault.dynamodbUnprocessed.table);
     else if ('lambdaTimeout' in fault) {
       const { function: fn, count, afterMs, afterCalls, service } = fault.lambdaTimeout;
       faults.lambdaTimeout(fn, count ?? 1, {
