@@ -240,7 +240,9 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         sent = { ...body, RequestItems: kept };
         withHeldBack(res, heldBack);
       }
-      const forwarded = sent ? (sent !== body ? sent : indexLag.rewriteRead(operation, sent)) : undefined;
+      // What dynalite is sent instead of the raw bytes: the kept part of a faulted batch, or a GSI read pointed at the
+      // index's lagging copy (undefined: the request as it came).
+      const forwarded = sent !== body ? sent : body ? indexLag.rewriteRead(operation, body) : undefined;
       const written = sent ? indexLag.beforeWrite(operation, sent) : undefined;
       res.on('finish', () => {
         options.eventLog?.record({
