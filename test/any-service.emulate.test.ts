@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import { MAX_SYNC_REQUEST_BYTES } from '../harness/lambda/invokeApi.js';
 import { ScenarioClient } from '../harness/scenarios/client.js';
 import { listenSettings, parseFlags } from '../harness/cli/options.js';
 import { startEmulateProcess, type EmulateProcess } from './helpers/emulateProcess.js';
@@ -92,6 +93,17 @@ describe('any serverless.yml through the CLI', () => {
     await expect(lambda.send(new InvokeCommand({ FunctionName: 'nope' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
     const event = await lambda.send(new InvokeCommand({ FunctionName: 'health', InvocationType: 'Event' }));
     expect(event.StatusCode).toBe(202);
+    // A synchronous request body over Lambda's 6 MB quota (6,291,456 bytes) is refused before anything runs.
+    const tooLarge = Buffer.from(JSON.stringify({ padding: 'x'.repeat(MAX_SYNC_REQUEST_BYTES - 13) }));
+    expect(tooLarge.byteLength).toBe(MAX_SYNC_REQUEST_BYTES + 1);
+    await expect(lambda.send(new InvokeCommand({ FunctionName: 'health', Payload: tooLarge }))).rejects.toMatchObject({
+      name: 'RequestTooLargeException',
+      message: 'Request must be smaller than 6291456 bytes for the InvokeFunction operation',
+      $metadata: { httpStatusCode: 413 },
+    });
+    const largest = Buffer.from(JSON.stringify({ padding: 'x'.repeat(MAX_SYNC_REQUEST_BYTES - 14) }));
+    expect(largest.byteLength).toBe(MAX_SYNC_REQUEST_BYTES);
+    expect((await lambda.send(new InvokeCommand({ FunctionName: 'health', Payload: largest }))).StatusCode).toBe(200);
   });
 });
 

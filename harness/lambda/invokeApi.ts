@@ -2,12 +2,16 @@
  * Lambda's Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`), so `aws lambda invoke
  * --endpoint-url …` and the SDK's LambdaClient reach the emulated functions. Answers as Lambda does: the result as
  * the body with `X-Amz-Executed-Version`; a function error is still HTTP 200, flagged by `X-Amz-Function-Error:
- * Unhandled` with `{errorType, errorMessage, trace}`; `Event` invocations answer 202 at once; `DryRun` 204; an
+ * Unhandled` with `{errorType, errorMessage, trace}`; a synchronous request over 6 MB is 413 `RequestTooLargeException`;
+ * `Event` invocations answer 202 at once; `DryRun` 204; an
  * unknown function 404 `ResourceNotFoundException` (Lambda API reference, "Invoke").
  */
 import type { HttpLikeRequest, HttpLikeResponse, Invoke } from './types.js';
 
 const PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
+/** Lambda's quota on the request body of a synchronous (RequestResponse) invocation: 6 MB. */
+export const MAX_SYNC_REQUEST_BYTES = 6_291_456;
 
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpLikeResponse => ({
   statusCode,
@@ -44,6 +48,14 @@ export function createInvokeApi(options: {
       const arn = `arn:aws:lambda:${options.region}:${options.accountId}:function:${decodeURIComponent(match[1])}`;
       return serviceError(404, 'ResourceNotFoundException', `Function not found: ${arn}`);
     }
+    const type = request.headers['x-amz-invocation-type'] ?? 'RequestResponse';
+    // Lambda's quota on a synchronous invocation's request body (the SDK's RequestTooLargeException, HTTP 413).
+    if (type === 'RequestResponse' && request.body.byteLength > MAX_SYNC_REQUEST_BYTES)
+      return serviceError(
+        413,
+        'RequestTooLargeException',
+        `Request must be smaller than ${MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction operation`,
+      );
     let event: unknown = {};
     const text = Buffer.from(request.body).toString('utf8');
     if (text.trim()) {
@@ -53,7 +65,6 @@ export function createInvokeApi(options: {
         return serviceError(400, 'InvalidRequestContentException', 'Could not parse request body into json');
       }
     }
-    const type = request.headers['x-amz-invocation-type'] ?? 'RequestResponse';
     if (type === 'DryRun') return { statusCode: 204, headers: {}, body: new Uint8Array() };
     if (type === 'Event') {
       void options.invoke(functionName, event, 'Invoke (Event)');
