@@ -20,7 +20,8 @@ import { createStreamsEndpoint } from './streamsEndpoint.js';
 import { bodyRequest, inProcessRequestHandler, serveInProcess, type RequestListener } from './inProcess.js';
 import type { HttpLikeRequest, HttpLikeResponse } from '../lambda/types.js';
 import { dynamoDBSdk, loadDynamoDBSdk } from './sdk.js';
-import { answerJson, holdBackHalf, withHeldBack } from './unprocessed.js';
+import { answerJson } from './jsonAnswer.js';
+import { holdBackHalf, withHeldBack } from './unprocessed.js';
 
 export interface DynamoDBOptions {
   storage: 'memory' | { path: string } | { endpoint: string };
@@ -54,6 +55,14 @@ interface Throttle {
 interface UnprocessedFault {
   remaining: number;
   table?: string;
+}
+
+/** Uses up one of `faults` that `applies`, if any (each counts its uses down and goes once used up): whether one did. */
+function useFault<T extends { remaining: number }>(faults: T[], applies: (fault: T) => boolean): boolean {
+  const index = faults.findIndex(applies);
+  if (index < 0) return false;
+  if (--faults[index].remaining <= 0) faults.splice(index, 1);
+  return true;
 }
 
 const INTERNAL_HEADER = 'x-emulator-internal';
@@ -124,13 +133,6 @@ export async function startDynamoDB(options: DynamoDBOptions) {
   const now = options.clock?.now ?? Date.now;
   const throttles: Throttle[] = [];
   const unprocessedFaults: UnprocessedFault[] = [];
-  /** Uses up one unprocessed-items fault matching this table, if any. */
-  const takeUnprocessedFault = (table: string | undefined): boolean => {
-    const index = unprocessedFaults.findIndex((f) => !f.table || f.table === table);
-    if (index < 0) return false;
-    if (--unprocessedFaults[index].remaining <= 0) unprocessedFaults.splice(index, 1);
-    return true;
-  };
   let server: Server | undefined;
   let endpoint: string;
   const external = typeof options.storage === 'object' && 'endpoint' in options.storage;
@@ -205,12 +207,11 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         options.onRequest(seen);
         res.on('finish', () => (seen.status = res.statusCode));
       }
-      const index = throttles.findIndex(
+      const throttled = useFault(
+        throttles,
         (t) => t.remaining > 0 && (!t.operation || t.operation === operation) && (!t.table || t.table === table),
       );
-      if (index >= 0) {
-        const throttle = throttles[index];
-        if (--throttle.remaining <= 0) throttles.splice(index, 1);
+      if (throttled) {
         options.eventLog?.record({
           kind: 'dynamodb',
           operation,
@@ -223,7 +224,8 @@ export async function startDynamoDB(options: DynamoDBOptions) {
         return;
       }
       // A BatchWriteItem fault: part of the batch goes on, the rest comes back unprocessed (all of a one-request batch).
-      const partial = operation === 'BatchWriteItem' && body?.RequestItems ? takeUnprocessedFault(table) : false;
+      const partial =
+        operation === 'BatchWriteItem' && body?.RequestItems ? useFault(unprocessedFaults, (f) => !f.table || f.table === table) : false;
       let sent = body;
       if (partial && body) {
         const { forwarded: kept, heldBack } = holdBackHalf(body.RequestItems as Record<string, unknown[]>);

@@ -16,8 +16,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import type { Shard, Stream, StreamRecord, StreamedTable, Streams } from './streams.js';
+import { rewriteAnswer } from './jsonAnswer.js';
 
 /** AWS: "A shard iterator expires 15 minutes after it is retrieved". */
 export const ITERATOR_LIFETIME_MS = 15 * 60 * 1000;
@@ -238,27 +238,6 @@ export function createStreamsEndpoint(streams: Streams) {
     description.StreamSpecification = { StreamEnabled: true, StreamViewType: stream.viewType };
     description.LatestStreamArn = stream.arn;
     description.LatestStreamLabel = stream.label;
-  }
-
-  /** Rewrites dynalite's JSON answer to a table operation, keeping its length and CRC32 headers right. */
-  function rewriteAnswer(res: ServerResponse, edit: (body: Record<string, unknown>) => void): void {
-    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
-    (res as { end: (...args: unknown[]) => ServerResponse }).end = (...args: unknown[]) => {
-      const [chunk] = args;
-      if (res.statusCode !== 200 || (typeof chunk !== 'string' && !Buffer.isBuffer(chunk))) return end(...args);
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(chunk.toString()) as Record<string, unknown>;
-      } catch {
-        return end(...args);
-      }
-      edit(body);
-      const text = JSON.stringify(body);
-      res.setHeader('Content-Length', Buffer.byteLength(text));
-      // The SDK checks DynamoDB's x-amz-crc32 against the body.
-      res.setHeader('x-amz-crc32', String(crc32(text)));
-      return end(text);
-    };
   }
 
   /** CreateTable/UpdateTable with a StreamSpecification start the table's stream; table answers show it. */
