@@ -237,7 +237,7 @@ function contextFor(requestId: string, deadline: number) {
 }
 
 /** Lambda's limit on a synchronous invocation's response: 6 MB, as its error message counts them. */
-export const MAX_RESPONSE_BYTES = 6_291_556;
+const MAX_RESPONSE_BYTES = 6_291_556;
 
 /** What Lambda reports when a handler returned more than that: the handler ran, its answer is lost. */
 const responseTooLarge = (bytes: number) => ({
@@ -303,7 +303,7 @@ port.on('message', async (message: ToContainer) => {
   current = message;
   callsThisInvocation = 0;
   const reportedInit = handler ? 0 : undefined;
-  let result: Extract<FromContainer, { type: 'result' }>;
+  let outcome: { ok: true; value: unknown } | { ok: false; error: { name: string; message: string; stack?: string } };
   try {
     if (!handler) {
       handler = await loadHandler();
@@ -315,13 +315,17 @@ port.on('message', async (message: ToContainer) => {
     // Lambda returns the JSON serialization of the result: the same here, so nothing unserializable slips through.
     const json = value === undefined ? 'null' : JSON.stringify(value);
     const bytes = Buffer.byteLength(json);
-    result =
-      bytes > MAX_RESPONSE_BYTES
-        ? { type: 'result', id: message.id, ok: false, error: responseTooLarge(bytes), initMs: reportedInit ?? initMs, pendingAtFreeze: [] }
-        : { type: 'result', id: message.id, ok: true, value: JSON.parse(json), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
+    outcome = bytes > MAX_RESPONSE_BYTES ? { ok: false, error: responseTooLarge(bytes) } : { ok: true, value: JSON.parse(json) };
   } catch (error) {
-    result = { type: 'result', id: message.id, ok: false, error: errorOf(error), initMs: reportedInit ?? initMs, pendingAtFreeze: [] };
+    outcome = { ok: false, error: errorOf(error) };
   }
+  const result: Extract<FromContainer, { type: 'result' }> = {
+    type: 'result',
+    id: message.id,
+    initMs: reportedInit ?? initMs,
+    pendingAtFreeze: [],
+    ...outcome,
+  };
   // What the handler logged reaches the log before the freeze, as Lambda's log lines do: a worker's stdout only
   // drains while its event loop runs, and a frozen container's does not.
   await stdioDrained();
