@@ -100,6 +100,23 @@ describe('client messages', () => {
     expect((await rowsOf(id)).filter((r) => r.sk !== 'META')).toEqual([]);
   });
 
+  it('a subscribe is one Query of its connection and one BatchWriteItem; a re-subscribe replaces the topic’s rows', async () => {
+    const id = newId();
+    await backend.ws.connect(id, await backend.token(`user-${id}`));
+    backend.dbOps.length = 0;
+    await backend.ws.send(id, { type: 'subscribe', data: { topics: ['partners'], city: 'Paris', categories: ['Restaurant', 'Bar'] } });
+    expect(backend.messages(id).at(-1)).toMatchObject({ type: 'subscribed' });
+    const tableOf = (body: Record<string, unknown>) =>
+      body.TableName ?? Object.keys((body.RequestItems as object | undefined) ?? {}).join();
+    const calls = () => backend.dbOps.map((op) => `${op.operation} ${tableOf(op.body)}`);
+    expect(calls()).toEqual([`Query ${TABLES.connections}`, `BatchWriteItem ${TABLES.connections}`]);
+
+    backend.dbOps.length = 0;
+    await backend.ws.send(id, { type: 'subscribe', data: { topics: ['partners'], city: 'Lyon' } });
+    expect(calls()).toEqual([`Query ${TABLES.connections}`, `BatchWriteItem ${TABLES.connections}`]);
+    const targets = (await rowsOf(id)).filter((r) => r.sk !== 'META').map((r) => r.target);
+    expect(targets).toEqual(['partners#lyon#*']);
+  });
   it('unsubscribe removes the subscription: no more notifications', async () => {
     const id = await connectAndSubscribe({ topics: ['partners'], city: 'Paris' });
     await backend.ws.send(id, { type: 'unsubscribe', data: { topics: ['partners'] } });

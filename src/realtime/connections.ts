@@ -53,20 +53,20 @@ export function createConnectionStore(
     await db.send(new PutCommand({ TableName: table, Item: { pk: pkOf(record.connectionId), sk: META, ...record } }));
   }
 
-  async function get(connectionId: string): Promise<ConnectionRecord | undefined> {
-    const meta = (await rowsOf(connectionId)).find((row) => row.sk === META);
-    if (!meta || (meta.ttl as number) <= nowSeconds()) return undefined;
-    const { pk: _pk, sk: _sk, ...record } = meta;
-    return record as unknown as ConnectionRecord;
-  }
-
   /**
    * Replaces the connection's subscriptions to the topics in `rows` (a new subscribe for a topic changes its place
-   * filter) and keeps the other topics'.
+   * filter) and keeps the other topics'. Answers the connection's record, or undefined (and writes nothing) when it
+   * is not registered or has expired. One Query reads both the META row and the rows to replace: a subscribe is
+   * a Query and a BatchWriteItem, not two Queries of the same partition.
    */
-  async function subscribe(connection: Pick<ConnectionRecord, 'connectionId' | 'userId' | 'ttl'>, rows: SubscriptionRow[]): Promise<void> {
+  async function subscribe(connectionId: string, rows: SubscriptionRow[]): Promise<ConnectionRecord | undefined> {
+    const existing = await rowsOf(connectionId);
+    const meta = existing.find((row) => row.sk === META);
+    if (!meta || (meta.ttl as number) <= nowSeconds()) return undefined;
+    const { pk: _pk, sk: _sk, ...fields } = meta;
+    const connection = fields as unknown as ConnectionRecord;
     const topics = new Set(rows.map((row) => row.topic));
-    const stale = (await rowsOf(connection.connectionId)).filter((row) => row.sk !== META && topics.has(row.topic as Topic));
+    const stale = existing.filter((row) => row.sk !== META && topics.has(row.topic as Topic));
     const keep = new Set(rows.map((row) => subSk(targetOf(row))));
     const deletes = stale
       .filter((row) => !keep.has(row.sk as string))
@@ -75,10 +75,10 @@ export function createConnectionStore(
     const puts = rows.map((row) => ({
       PutRequest: {
         Item: {
-          pk: pkOf(connection.connectionId),
+          pk: pkOf(connectionId),
           sk: subSk(targetOf(row)),
           target: targetOf(row),
-          connectionId: connection.connectionId,
+          connectionId,
           userId: connection.userId,
           topic: row.topic,
           city: row.city,
@@ -91,6 +91,7 @@ export function createConnectionStore(
       },
     }));
     await batchWrite([...deletes, ...puts]);
+    return connection;
   }
 
   /** Removes the subscriptions to `topics`, or all of them when none are named. Returns how many rows went. */
@@ -141,7 +142,7 @@ export function createConnectionStore(
     return [...byConnection.values()];
   }
 
-  return { save, get, subscribe, unsubscribe, remove, subscribersOf, slots: options.slots };
+  return { save, subscribe, unsubscribe, remove, subscribersOf, slots: options.slots };
 }
 
 export type ConnectionStore = ReturnType<typeof createConnectionStore>;

@@ -89,7 +89,7 @@ export function createWebSocketRoutes(deps: {
       case 'ping':
         return { type: 'pong', timestamp };
       case 'subscribe': {
-        const connection = await deps.connections.get(connectionId);
+        const connection = await deps.connections.subscribe(connectionId, subscriptionRows(message.subscription));
         if (!connection)
           return {
             type: 'error',
@@ -97,7 +97,6 @@ export function createWebSocketRoutes(deps: {
             message: 'This connection is not registered; reconnect with a valid token',
             timestamp,
           };
-        await deps.connections.subscribe(connection, subscriptionRows(message.subscription));
         const { topics, city, categories, near, batch } = message.subscription;
         return {
           type: 'subscribed',
