@@ -2,7 +2,7 @@
  * F13 HTTP API: payload format 2.0 events for the function and its result mapped back, over real HTTP
  * (API Gateway developer guide, "Working with AWS Lambda proxy integrations for HTTP APIs").
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { startWsApp, type WsApp } from './helpers/wsFixture.js';
 import { startEmulator } from '../harness/emulator.js';
@@ -88,6 +88,37 @@ describe('F13 HTTP API', () => {
     expect(await missing.json()).toEqual({ message: 'Not Found' });
     const wrongMethod = await fetch(`${app.emulator.httpUrl}/plain`, { method: 'POST' });
     expect(wrongMethod.status).toBe(404);
+  });
+
+  it("a body over 10 MB is 413; an event over Lambda's 6 MB request quota is a 500 without invoking the function", async () => {
+    const echoInvocations = () =>
+      app.emulator.eventLog.tail(10_000).filter((e) => e.kind === 'invokeStart' && e.trigger === 'POST /echo').length;
+    const post = (bytes: number) =>
+      fetch(`${app.emulator.httpUrl}/echo`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a'.repeat(bytes) });
+
+    // The event's size beyond its body, measured on an event with a body of as many digits (its content-length).
+    const sample = await post(6_000_000);
+    expect(sample.status).toBe(201);
+    const overhead = Buffer.byteLength(await sample.text()) - 6_000_000;
+    const atQuota = 6_291_456 - overhead;
+
+    const before = echoInvocations();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      // One byte over: refused by Lambda, never run. At the quota: run (its 6 MB echo is then too large an answer).
+      expect((await post(atQuota + 1)).status).toBe(500);
+      expect(echoInvocations()).toBe(before);
+      expect(warn.mock.calls.flat().join('\n')).toContain(`is ${6_291_457} bytes, over Lambda's 6291456-byte synchronous request quota`);
+      await post(atQuota);
+      expect(echoInvocations()).toBe(before + 1);
+
+      const tooLarge = await post(10 * 1024 * 1024 + 1);
+      expect(tooLarge.status).toBe(413);
+      expect(await tooLarge.json()).toEqual({ message: 'Request Entity Too Large' });
+      expect(echoInvocations()).toBe(before + 1);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 

@@ -8,12 +8,22 @@ import type { HttpLikeRequest, HttpLikeResponse, Invoke } from '../../lambda/typ
 import { httpApiEvent, requestFacts } from './events.js';
 import { closeServer, listen } from '../../common/net.js';
 import { isPreflight, preflightHeaders, responseHeaders, withoutCorsHeaders, type CorsConfiguration } from './cors.js';
+import { MAX_SYNC_REQUEST_BYTES } from '../../lambda/invokeApi.js';
 
 /** HTTP APIs wait at most 30 s for an integration (API Gateway quotas, "Integration timeout"), then answer 503. */
 export const HTTP_API_INTEGRATION_TIMEOUT_MS = 30_000;
 
+/** HTTP APIs take request bodies of at most 10 MB (API Gateway quotas, "Payload size"; not adjustable). */
+export const HTTP_API_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+/**
+ * Below this body size the payload 2.0 event cannot reach Lambda's 6 MB synchronous request quota (a base64 body grows
+ * by a third; headers are capped far below the rest), so it is not serialized to be measured.
+ */
+const EVENT_SIZE_CHECKED_FROM_BYTES = MAX_SYNC_REQUEST_BYTES / 2;
+
 // API Gateway's own answers (developer guide, "Troubleshooting issues with HTTP API Lambda integrations").
 const NOT_FOUND = '{"message":"Not Found"}';
+const REQUEST_TOO_LARGE = '{"message":"Request Entity Too Large"}';
 const INTERNAL_SERVER_ERROR = '{"message":"Internal Server Error"}';
 const SERVICE_UNAVAILABLE = '{"message":"Service Unavailable"}';
 
@@ -118,7 +128,8 @@ export function createHttpApi(options: HttpApiOptions) {
     const method = request.method ?? 'GET';
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
-    const local = options.serveLocal?.({ method, path: request.url ?? '/', headers, body: Buffer.concat(chunks) });
+    const body = Buffer.concat(chunks);
+    const local = options.serveLocal?.({ method, path: request.url ?? '/', headers, body });
     if (local) {
       const answer = await local;
       send(response, answer.statusCode, answer.headers, Buffer.from(answer.body));
@@ -128,7 +139,10 @@ export function createHttpApi(options: HttpApiOptions) {
     const cors = options.cors && origin !== undefined ? responseHeaders(options.cors, origin) : undefined;
     let status: number;
     const found = findRoute(method, path);
-    if (options.cors && origin !== undefined && isPreflight(method, request.headers)) {
+    if (body.byteLength > HTTP_API_MAX_PAYLOAD_BYTES) {
+      status = 413;
+      send(response, status, { 'content-type': 'application/json', ...cors }, REQUEST_TOO_LARGE);
+    } else if (options.cors && origin !== undefined && isPreflight(method, request.headers)) {
       // With CORS configured, API Gateway answers preflights itself, OPTIONS route or not.
       status = 204;
       send(response, status, preflightHeaders(options.cors, origin), '');
@@ -136,24 +150,32 @@ export function createHttpApi(options: HttpApiOptions) {
       status = 404;
       send(response, status, { 'content-type': 'application/json', ...cors }, NOT_FOUND);
     } else {
-      const result = await invokeWithin(
-        found.route.functionName,
-        httpApiEvent(requestFacts(request), Buffer.concat(chunks), found.route, found.pathParameters, {
-          apiId: options.apiId,
-          region: options.region,
-          stage,
-        }),
-        `${method} ${path}`,
-      );
-      if (result === 'integration-timeout') {
-        status = 503;
-        send(response, status, { 'content-type': 'application/json', ...cors }, SERVICE_UNAVAILABLE);
-      } else if (result.ok) {
-        status = respond(response, result.value, cors);
-      } else {
-        // A function error — including the function's own timeout, which Lambda reports as an error — is a 500.
+      const event = httpApiEvent(requestFacts(request), body, found.route, found.pathParameters, {
+        apiId: options.apiId,
+        region: options.region,
+        stage,
+      });
+      const eventBytes = body.byteLength < EVENT_SIZE_CHECKED_FROM_BYTES ? 0 : Buffer.byteLength(JSON.stringify(event));
+      if (eventBytes > MAX_SYNC_REQUEST_BYTES) {
+        // Lambda refuses the invocation (RequestTooLargeException): the function never runs and the API answers as for
+        // any failed integration. Said out loud, since nothing of the function's shows it.
+        console.warn(
+          `HTTP API ${method} ${path}: the payload 2.0 event is ${eventBytes} bytes, over Lambda's ${MAX_SYNC_REQUEST_BYTES}-byte synchronous request quota; ${found.route.functionName} was not invoked (500)`,
+        );
         status = 500;
         send(response, status, { 'content-type': 'application/json', ...cors }, INTERNAL_SERVER_ERROR);
+      } else {
+        const result = await invokeWithin(found.route.functionName, event, `${method} ${path}`);
+        if (result === 'integration-timeout') {
+          status = 503;
+          send(response, status, { 'content-type': 'application/json', ...cors }, SERVICE_UNAVAILABLE);
+        } else if (result.ok) {
+          status = respond(response, result.value, cors);
+        } else {
+          // A function error — including the function's own timeout, which Lambda reports as an error — is a 500.
+          status = 500;
+          send(response, status, { 'content-type': 'application/json', ...cors }, INTERNAL_SERVER_ERROR);
+        }
       }
     }
     options.eventLog?.record({ kind: 'http', method, path, statusCode: status });
