@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
-import { MAX_SYNC_REQUEST_BYTES } from '../harness/lambda/invokeApi.js';
+import { MAX_SYNC_REQUEST_BYTES, MAX_ASYNC_REQUEST_BYTES } from '../harness/lambda/invokeApi.js';
 import { ScenarioClient } from '../harness/scenarios/client.js';
 import { listenSettings, parseFlags } from '../harness/cli/options.js';
 import { startEmulateProcess, type EmulateProcess } from './helpers/emulateProcess.js';
@@ -104,6 +104,17 @@ describe('any serverless.yml through the CLI', () => {
     const largest = Buffer.from(JSON.stringify({ padding: 'x'.repeat(MAX_SYNC_REQUEST_BYTES - 14) }));
     expect(largest.byteLength).toBe(MAX_SYNC_REQUEST_BYTES);
     expect((await lambda.send(new InvokeCommand({ FunctionName: 'health', Payload: largest }))).StatusCode).toBe(200);
+    // An asynchronous one's quota is 1 MB (1,048,576 bytes).
+    const padded = (bytes: number) => Buffer.from(JSON.stringify({ padding: 'x'.repeat(bytes - 14) }));
+    expect(padded(MAX_ASYNC_REQUEST_BYTES).byteLength).toBe(MAX_ASYNC_REQUEST_BYTES);
+    const async = (bytes: number) =>
+      lambda.send(new InvokeCommand({ FunctionName: 'health', InvocationType: 'Event', Payload: padded(bytes) }));
+    await expect(async(MAX_ASYNC_REQUEST_BYTES + 1)).rejects.toMatchObject({
+      name: 'RequestTooLargeException',
+      message: 'Request must be smaller than 1048576 bytes for the InvokeFunction operation',
+      $metadata: { httpStatusCode: 413 },
+    });
+    expect((await async(MAX_ASYNC_REQUEST_BYTES)).StatusCode).toBe(202);
   });
 });
 

@@ -2,9 +2,9 @@
  * Lambda's Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`), so `aws lambda invoke
  * --endpoint-url …` and the SDK's LambdaClient reach the emulated functions. Answers as Lambda does: the result as
  * the body with `X-Amz-Executed-Version`; a function error is still HTTP 200, flagged by `X-Amz-Function-Error:
- * Unhandled` with `{errorType, errorMessage, trace}`; a synchronous request over 6 MB is 413 `RequestTooLargeException`;
- * `Event` invocations answer 202 at once; `DryRun` 204; an
- * unknown function 404 `ResourceNotFoundException` (Lambda API reference, "Invoke").
+ * Unhandled` with `{errorType, errorMessage, trace}`; a request over the invocation type's quota (6 MB synchronous,
+ * 1 MB `Event`) is 413 `RequestTooLargeException`; `Event` invocations answer 202 at once; `DryRun` 204; an unknown
+ * function 404 `ResourceNotFoundException` (Lambda API reference, "Invoke").
  */
 import type { HttpLikeRequest, HttpLikeResponse, Invoke } from './types.js';
 
@@ -12,6 +12,8 @@ const PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
 /** Lambda's quota on the request body of a synchronous (RequestResponse) invocation: 6 MB. */
 export const MAX_SYNC_REQUEST_BYTES = 6_291_456;
+/** Lambda's quota on an asynchronous (Event) invocation's request body: 1 MB since October 2025 (256 KB before). */
+export const MAX_ASYNC_REQUEST_BYTES = 1_048_576;
 
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpLikeResponse => ({
   statusCode,
@@ -49,13 +51,10 @@ export function createInvokeApi(options: {
       return serviceError(404, 'ResourceNotFoundException', `Function not found: ${arn}`);
     }
     const type = request.headers['x-amz-invocation-type'] ?? 'RequestResponse';
-    // Lambda's quota on a synchronous invocation's request body (the SDK's RequestTooLargeException, HTTP 413).
-    if (type === 'RequestResponse' && request.body.byteLength > MAX_SYNC_REQUEST_BYTES)
-      return serviceError(
-        413,
-        'RequestTooLargeException',
-        `Request must be smaller than ${MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction operation`,
-      );
+    // Lambda's quota on the request body, by invocation type (the SDK's RequestTooLargeException, HTTP 413).
+    const quota = type === 'Event' ? MAX_ASYNC_REQUEST_BYTES : type === 'RequestResponse' ? MAX_SYNC_REQUEST_BYTES : undefined;
+    if (quota !== undefined && request.body.byteLength > quota)
+      return serviceError(413, 'RequestTooLargeException', `Request must be smaller than ${quota} bytes for the InvokeFunction operation`);
     let event: unknown = {};
     const text = Buffer.from(request.body).toString('utf8');
     if (text.trim()) {
