@@ -158,6 +158,10 @@ export async function startEmulator(options: EmulatorOptions) {
     }
     for (const h of fn.httpApiEvents) httpRoutes.push({ method: h.method, path: h.path, functionName: fn.name });
   }
+  /** The functions that answer clients, the HTTP API's first: what pre-warming initializes (see startInvoker). */
+  const requestFacingFunctions = [
+    ...new Set([...httpRoutes.map((r) => r.functionName), ...(authorizer ? [authorizer.functionName] : []), ...Object.values(routes)]),
+  ];
 
   const websocketApi = createWebSocketApi({
     invoke,
@@ -214,10 +218,11 @@ export async function startEmulator(options: EmulatorOptions) {
     });
     // Started before the tables and the ports: the containers' init runs while the main thread finishes its own
     // start-up (mostly waiting on dynalite's table creation), the functions behind the HTTP API first, then the
-    // WebSocket API's, then the rest (stream and queue consumers). Not awaited before the ports open: a request
-    // that comes early waits for its function's warming container.
+    // WebSocket API's. Not awaited before the ports open: a request that comes early waits for its function's warming
+    // container. Stream and queue consumers are not warmed: their first batch starts cold, as on AWS, and an idle
+    // `emulate` holds no container for a function that may never run (the fanout one, past 2,000 subscribers).
     if (options.prewarm) {
-      warming = invoker.prewarm([...httpRoutes.map((r) => r.functionName), ...Object.values(routes)]);
+      warming = invoker.prewarm(requestFacingFunctions);
       void warming.catch(() => undefined);
     }
     return invoker;
@@ -389,6 +394,8 @@ export async function startEmulator(options: EmulatorOptions) {
     routes: { http: httpRoutes, websocket: Object.keys(routes) },
     /** Pre-warming's outcome, function by function, once every init is over (undefined without `prewarm`). */
     warmed: warming,
+    /** The functions pre-warming initializes (with `prewarm`): those behind the HTTP API and the WebSocket API. */
+    prewarmed: options.prewarm ? requestFacingFunctions : [],
     healthUrl: `http://${host}:${httpPort}${HEALTH_PATH}`,
     /** Lambda's Invoke API endpoint (`aws lambda invoke --endpoint-url …`). */
     lambdaEndpoint: `http://${host}:${httpPort}`,

@@ -77,6 +77,8 @@ describe('npm run emulate', () => {
     // Ready, and the graphql container pre-warmed (its line comes after the banner).
     for (let waited = 0; waited < 300 && !/graphql: one container warmed/.test(out); waited++) await new Promise((r) => setTimeout(r, 100));
     expect(out).toMatch(/graphql: one container warmed at start-up/);
+    // The functions behind the APIs only: stream and queue consumers start cold on their first batch, as on AWS.
+    expect(out).toMatch(/behind the APIs is being initialized now, one after another \(graphql, websocket\)/);
     child.kill('SIGINT');
     await exited;
     const { atFirstWorker, atExit } = JSON.parse(readFileSync(file, 'utf8')) as { atFirstWorker: string[] | null; atExit: string[] };

@@ -25,9 +25,12 @@ afterEach(() => invoker.close());
 const logLines = (): string[] => eventLog.all().flatMap((e) => (e.kind === 'log' ? [e.message] : []));
 
 describe('pre-warming', () => {
-  it('inits one container per function, in the order asked, and the first invocation of each is warm', async () => {
+  it('inits one container per function asked, in that order (every function when none is named), the first invocation of each warm', async () => {
     start();
-    const reports = await invoker.prewarm(['other']);
+    await expect(invoker.prewarm(['nope'])).rejects.toThrow('Cannot pre-warm nope: no such function in serverless.yml');
+    expect(await invoker.prewarm([])).toEqual([]);
+    expect(invoker.stats().counter).toMatchObject({ containers: 0 });
+    const reports = await invoker.prewarm(['other', 'counter']);
     expect(reports.map((r) => r.functionName)).toEqual(['other', 'counter']);
     expect(reports.every((r) => r.error === undefined && r.initMs >= 0)).toBe(true);
     expect(logLines().filter((m) => m.includes('warmed at start-up'))).toEqual([

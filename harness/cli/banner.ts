@@ -20,8 +20,8 @@ export function banner(
     `  Lambda      ${emulator.lambdaEndpoint}  (aws lambda invoke --endpoint-url ${emulator.lambdaEndpoint} --function-name <name> out.json)`,
     ...(emulator.warmed
       ? [
-          `  Warm        one container per function is being initialized now, one after another (${emulator.app.functions.map((f) => f.name).join(', ')}):`,
-          `              their cold starts are paid during start-up; more concurrency and reloads start cold (--no-prewarm: all do)`,
+          `  Warm        one container per function behind the APIs is being initialized now, one after another (${emulator.prewarmed.join(', ')}):`,
+          `              their cold starts are paid during start-up; more concurrency, reloads and stream or queue consumers start cold (--no-prewarm: all do)`,
         ]
       : []),
     `  Health      ${emulator.healthUrl}`,

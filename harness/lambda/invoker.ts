@@ -184,8 +184,6 @@ function handlerSetting(taskRoot: string, fn: Pick<FunctionDefinition, 'handlerF
 }
 
 /** Position of `name` in `order`, names not in it last. */
-const rank = (order: string[], name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
-
 export function createLambdaInvoker(options: LambdaInvokerOptions) {
   // Lambda's Node.js runtime starts node with --expose-gc: a handler may call gc() there, so it may here. The flag is
   // V8's, the whole process's; set before any container starts, each container's context is made with gc.
@@ -557,14 +555,18 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
   return {
     invoke,
     /**
-     * Pre-warms one container per function (see `warm`), one init at a time in `order` (function names; the rest
-     * after): on two cores, parallel inits only slow each other and the first request's function. Resolves when
-     * every init is over; an invocation that arrives meanwhile waits for its function's warming container.
+     * Pre-warms one container for each of `functionNames` (see `warm`; every function when omitted), one init at a
+     * time in that order: on two cores, parallel inits only slow each other and the first request's function.
+     * Resolves when every init is over; an invocation that arrives meanwhile waits for its function's warming container.
      */
-    async prewarm(order: string[] = []): Promise<WarmReport[]> {
-      const ranked = [...pools.values()].sort((a, b) => rank(order, a.definition.name) - rank(order, b.definition.name));
+    async prewarm(functionNames: readonly string[] = [...pools.keys()]): Promise<WarmReport[]> {
+      const unknown = functionNames.filter((name) => !pools.has(name));
+      if (unknown.length)
+        throw new Error(
+          `Cannot pre-warm ${unknown.join(', ')}: no such function in serverless.yml (have: ${[...pools.keys()].join(', ')})`,
+        );
       const reports: WarmReport[] = [];
-      for (const pool of ranked) reports.push(await warm(pool));
+      for (const name of new Set(functionNames)) reports.push(await warm(pools.get(name)!));
       return reports;
     },
     /** New invocations get fresh containers that import the code anew; in-flight ones finish on their old container. */
