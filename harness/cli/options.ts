@@ -27,7 +27,8 @@ export const HELP = `Usage: npm run emulate -- [options]
   --max-connections-per-second <n>  New WebSocket connections accepted per second (the handshake answers 429
                     beyond it). Default 500, AWS's quota; raise it for a local load run
   --no-watch        Do not reload handlers when their code changes, nor restart when serverless.yml or .env does
-  --no-prewarm      Do not warm one container per function during start-up (the first invocations then start cold)
+  --no-prewarm      Do not warm one container per function behind the APIs during start-up (their first
+                    invocations then start cold, as stream and queue consumers always do)
   --quiet           Do not log each invocation and notification, nor the metrics line (every 5 s)
   --verbose         Also print handlers' structured INFO/DEBUG log lines (warnings, errors and plain
                     console.log lines are always printed)
