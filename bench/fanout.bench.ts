@@ -139,10 +139,8 @@ export async function fanoutThrough(
   await fleet.timeUntilAll('Warm-up', () => createPartnerRequest(urls.graphqlUrl, admin, 'Warm-up'));
   const timed: TimedFanout[] = [];
   for (let run = 0; run < runs; run++) timed.push(await timeOneMutation(fleet, urls, admin, `Measured-${run}`));
-  return { ...middleRun(timed), timed, connect, subscribeSeconds };
+  return { ...middle(timed, emulatorCostMs), timed, connect, subscribeSeconds };
 }
-
-const middleRun = (timed: readonly TimedFanout[]): TimedFanout => middle(timed, emulatorCostMs);
 
 /** One createPartner named `name`, timed until every client has it, and where the time went (the event log). */
 async function timeOneMutation(

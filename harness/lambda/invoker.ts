@@ -183,7 +183,6 @@ function handlerSetting(taskRoot: string, fn: Pick<FunctionDefinition, 'handlerF
     .join('/')}.${fn.handlerExport}`;
 }
 
-/** Position of `name` in `order`, names not in it last. */
 export function createLambdaInvoker(options: LambdaInvokerOptions) {
   // Lambda's Node.js runtime starts node with --expose-gc: a handler may call gc() there, so it may here. The flag is
   // V8's, the whole process's; set before any container starts, each container's context is made with gc.

@@ -23,6 +23,7 @@ const EVENT_SIZE_CHECKED_FROM_BYTES = MAX_SYNC_REQUEST_BYTES / 2;
 
 // API Gateway's own answers (developer guide, "Troubleshooting issues with HTTP API Lambda integrations").
 const NOT_FOUND = '{"message":"Not Found"}';
+/** Over the payload quota: 413 per the quotas page; this body is not documented, it is assumed (FIDELITY.md). */
 const REQUEST_TOO_LARGE = '{"message":"Request Entity Too Large"}';
 const INTERNAL_SERVER_ERROR = '{"message":"Internal Server Error"}';
 const SERVICE_UNAVAILABLE = '{"message":"Service Unavailable"}';
