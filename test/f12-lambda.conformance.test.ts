@@ -199,7 +199,8 @@ describe('F12 Lambda', () => {
       name: 'payload',
       handlerFile: fileURLToPath(new URL('./fixtures/lambda-app/handlers/payload.ts', import.meta.url)),
     };
-    invoker = createLambdaInvoker({ functions: [payload], region: app.region });
+    eventLog = createEventLog();
+    invoker = createLambdaInvoker({ functions: [payload], region: app.region, eventLog });
     // JSON "xxx…": the string plus its two quotes. 6,291,556 bytes is the largest answer Lambda returns.
     const largest = await invoker.invoke('payload', { bytes: 6_291_554 }, 'test');
     expect(largest.ok && (largest.value as string).length).toBe(6_291_554);
@@ -211,6 +212,14 @@ describe('F12 Lambda', () => {
         message: 'Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).',
       },
     });
+    // The function's log has the runtime's line, as CloudWatch does; the container goes on serving.
+    const logged = eventLog.all().flatMap((e) => (e.kind === 'log' && e.functionName === 'payload' ? [e.message] : []));
+    expect(logged).toContainEqual(
+      expect.stringMatching(
+        /^\[ERROR\] \[\d+\] LAMBDA_RUNTIME Failed to post handler success response\. Http response code: 413\. \{"errorMessage":"Exceeded maximum allowed payload size \(6291556 bytes\)\.","errorType":"RequestEntityTooLarge"\}$/,
+      ),
+    );
+    expect(await invoker.invoke('payload', { bytes: 2 }, 'test')).toMatchObject({ ok: true, coldStart: false });
   });
 
   it('supports callback-style handlers', async () => {

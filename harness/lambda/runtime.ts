@@ -315,7 +315,14 @@ port.on('message', async (message: ToContainer) => {
     // Lambda returns the JSON serialization of the result: the same here, so nothing unserializable slips through.
     const json = value === undefined ? 'null' : JSON.stringify(value);
     const bytes = Buffer.byteLength(json);
-    outcome = bytes > MAX_RESPONSE_BYTES ? { ok: false, error: responseTooLarge(bytes) } : { ok: true, value: JSON.parse(json) };
+    if (bytes > MAX_RESPONSE_BYTES) {
+      // The line Lambda's Node.js runtime (its native client) writes to the function's log when the Runtime API refuses
+      // the answer; the runtime then goes on to the next invocation, as this container does.
+      process.stderr.write(
+        `[ERROR] [${Date.now()}] LAMBDA_RUNTIME Failed to post handler success response. Http response code: 413. {"errorMessage":"Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).","errorType":"RequestEntityTooLarge"}\n`,
+      );
+      outcome = { ok: false, error: responseTooLarge(bytes) };
+    } else outcome = { ok: true, value: JSON.parse(json) };
   } catch (error) {
     outcome = { ok: false, error: errorOf(error) };
   }
