@@ -115,6 +115,8 @@ describe('F13 HTTP API', () => {
       const tooLarge = await post(10 * 1024 * 1024 + 1);
       expect(tooLarge.status).toBe(413);
       expect(await tooLarge.json()).toEqual({ message: 'Request Entity Too Large' });
+      // Read to its end but not kept past the quota: still the same answer.
+      expect((await post(24 * 1024 * 1024)).status).toBe(413);
       expect(echoInvocations()).toBe(before + 1);
     } finally {
       warn.mockRestore();

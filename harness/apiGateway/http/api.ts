@@ -124,7 +124,14 @@ export function createHttpApi(options: HttpApiOptions) {
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let kept = 0;
+    for await (const chunk of request) {
+      // Past the payload quota the rest is read but not kept: the answer is a 413 whatever follows, and a client
+      // streaming gigabytes must not fill this process's memory.
+      if (kept > HTTP_API_MAX_PAYLOAD_BYTES) continue;
+      chunks.push(chunk as Buffer);
+      kept += (chunk as Buffer).byteLength;
+    }
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const method = request.method ?? 'GET';
     const headers: Record<string, string> = {};
