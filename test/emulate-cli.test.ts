@@ -74,13 +74,18 @@ describe('npm run emulate', () => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    // Ready, and the graphql container pre-warmed (its line comes after the banner).
-    for (let waited = 0; waited < 300 && !/graphql: one container warmed/.test(out); waited++) await new Promise((r) => setTimeout(r, 100));
-    expect(out).toMatch(/graphql: one container warmed at start-up/);
-    // The functions behind the APIs only: stream and queue consumers start cold on their first batch, as on AWS.
-    expect(out).toMatch(/behind the APIs is being initialized now, one after another \(graphql, websocket\)/);
-    child.kill('SIGINT');
-    await exited;
+    try {
+      // Ready, and the graphql container pre-warmed (its line comes after the banner).
+      for (let waited = 0; waited < 300 && !/graphql: one container warmed/.test(out); waited++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(/graphql: one container warmed at start-up/);
+      // The functions behind the APIs only: stream and queue consumers start cold on their first batch, as on AWS.
+      expect(out).toMatch(/behind the APIs is being initialized now, one after another \(graphql, websocket\)/);
+    } finally {
+      // Stopped whatever happened above: a failed expectation must not leave an emulator running after the test.
+      child.kill('SIGINT');
+      await exited;
+    }
     const { atFirstWorker, atExit } = JSON.parse(readFileSync(file, 'utf8')) as { atFirstWorker: string[] | null; atExit: string[] };
     // The recorder sees packages: dynalite serves DynamoDB's endpoint, which the containers' environment names.
     expect(atFirstWorker).toContain('dynalite');
