@@ -158,10 +158,14 @@ export async function startEmulator(options: EmulatorOptions) {
     }
     for (const h of fn.httpApiEvents) httpRoutes.push({ method: h.method, path: h.path, functionName: fn.name });
   }
-  /** The functions that answer clients, the HTTP API's first: what pre-warming initializes (see startInvoker). */
+  /**
+   * The functions that answer clients, the HTTP API's first: what pre-warming initializes (see startInvoker). Only
+   * this service's functions: an authorizer may be another account's Lambda, named by ARN.
+   */
+  const ownFunctions = new Set(app.functions.map((f) => f.name));
   const requestFacingFunctions = [
     ...new Set([...httpRoutes.map((r) => r.functionName), ...(authorizer ? [authorizer.functionName] : []), ...Object.values(routes)]),
-  ];
+  ].filter((name) => ownFunctions.has(name));
 
   const websocketApi = createWebSocketApi({
     invoke,
@@ -223,7 +227,8 @@ export async function startEmulator(options: EmulatorOptions) {
     // `emulate` holds no container for a function that may never run (the fanout one, past 2,000 subscribers).
     if (options.prewarm) {
       warming = invoker.prewarm(requestFacingFunctions);
-      void warming.catch(() => undefined);
+      // Each init's failure is in its report (and logged); a rejection would be the emulator's own fault: said.
+      void warming.catch((error: unknown) => console.warn(`pre-warming stopped: ${(error as Error).message}`));
     }
     return invoker;
   };

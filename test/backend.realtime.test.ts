@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { startBackend, TABLES, type Backend } from './helpers/backend.js';
 import { CREATE_PARTNER, UPDATE_PARTNER, seedPartnerInput } from './fixtures/seed.js';
 
@@ -117,6 +117,31 @@ describe('client messages', () => {
     const targets = (await rowsOf(id)).filter((r) => r.sk !== 'META').map((r) => r.target);
     expect(targets).toEqual(['partners#lyon#*']);
   });
+  it.each([
+    ['expired (its ttl has passed)', 'expire'],
+    ['gone (no META row)', 'delete'],
+  ])('a subscribe from a connection whose record is %s answers UNKNOWN_CONNECTION and writes nothing', async (_, how) => {
+    const id = newId();
+    await backend.ws.connect(id, await backend.token(`user-${id}`));
+    const key = { pk: `CONN#${id}`, sk: 'META' };
+    if (how === 'expire')
+      await backend.doc.send(
+        new UpdateCommand({
+          TableName: TABLES.connections,
+          Key: key,
+          UpdateExpression: 'SET #ttl = :past',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':past': Math.floor(Date.now() / 1000) - 1 },
+        }),
+      );
+    else await backend.doc.send(new DeleteCommand({ TableName: TABLES.connections, Key: key }));
+    backend.dbOps.length = 0;
+    await backend.ws.send(id, { type: 'subscribe', data: { topics: ['partners'], city: 'Paris' } });
+    expect(backend.messages(id).at(-1)).toMatchObject({ type: 'error', code: 'UNKNOWN_CONNECTION' });
+    expect(backend.dbOps.map((op) => op.operation)).toEqual(['Query']);
+    expect((await rowsOf(id)).filter((r) => r.sk !== 'META')).toEqual([]);
+  });
+
   it('unsubscribe removes the subscription: no more notifications', async () => {
     const id = await connectAndSubscribe({ topics: ['partners'], city: 'Paris' });
     await backend.ws.send(id, { type: 'unsubscribe', data: { topics: ['partners'] } });

@@ -18,7 +18,7 @@ export function banner(
     `              routes: ${emulator.routes.websocket.join(', ') || '(none)'}`,
     `  Management  ${emulator.managementUrl}/@connections/{connectionId}  (also without /${app.stage})`,
     `  Lambda      ${emulator.lambdaEndpoint}  (aws lambda invoke --endpoint-url ${emulator.lambdaEndpoint} --function-name <name> out.json)`,
-    ...(emulator.warmed
+    ...(emulator.warmed && emulator.prewarmed.length
       ? [
           `  Warm        one container per function behind the APIs is being initialized now, one after another (${emulator.prewarmed.join(', ')}):`,
           `              their cold starts are paid during start-up; more concurrency, reloads and stream or queue consumers start cold (--no-prewarm: all do)`,

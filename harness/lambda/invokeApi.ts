@@ -52,8 +52,8 @@ export function createInvokeApi(options: {
     }
     const type = request.headers['x-amz-invocation-type'] ?? 'RequestResponse';
     // Lambda's quota on the request body, by invocation type (the SDK's RequestTooLargeException, HTTP 413).
-    const quota = type === 'Event' ? MAX_ASYNC_REQUEST_BYTES : type === 'RequestResponse' ? MAX_SYNC_REQUEST_BYTES : undefined;
-    if (quota !== undefined && request.body.byteLength > quota)
+    const quota = type === 'Event' ? MAX_ASYNC_REQUEST_BYTES : MAX_SYNC_REQUEST_BYTES;
+    if (request.body.byteLength > quota)
       return serviceError(413, 'RequestTooLargeException', `Request must be smaller than ${quota} bytes for the InvokeFunction operation`);
     let event: unknown = {};
     const text = Buffer.from(request.body).toString('utf8');
