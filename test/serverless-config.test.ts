@@ -124,6 +124,13 @@ describe('serverless.yml, as the emulator reads it', () => {
     );
   });
 
+  it("refuses a WebSocket authorizer that is not one of the service's functions (given by ARN), saying what runs here", () => {
+    const file = fileURLToPath(new URL('./fixtures/bad-config/authorizer-by-arn.yml', import.meta.url));
+    expect(() => loadServerlessConfig(file, { env: {} })).toThrow(
+      'functions.socket: the $connect route\'s authorizer "arn:aws:lambda:eu-west-1:123456789012:function:shared-auth" is not a function of this service (have: socket); the emulator runs an authorizer given by name, not one given by ARN',
+    );
+  });
+
   it('an unresolvable Ref is a clear error', () => {
     expect(() => loadServerlessConfig(perkupFile, { env: {} })).toThrow(/cannot resolve Ref WebsocketsApi/);
   });

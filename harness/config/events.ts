@@ -42,7 +42,8 @@ export function functionEvents(
       if (o.routeResponseSelectionExpression) def.routeResponseSelectionExpression = String(o.routeResponseSelectionExpression);
       if (o.authorizer) {
         const a = o.authorizer as string | Record<string, Json>;
-        const authName = typeof a === 'string' ? a : String(a.name);
+        // By name (a function of this service) or by ARN, which only AWS can run: the ARN stands for the name in errors.
+        const authName = typeof a === 'string' ? a : String(a.name ?? a.arn);
         const identitySource =
           typeof a === 'string'
             ? ['route.request.header.Auth']

@@ -260,6 +260,16 @@ export function loadServerlessConfig(file: string, options: LoadOptions = {}): S
     };
   });
 
+  // A WebSocket authorizer runs as one of this service's functions; one named by ARN (another service's) cannot run
+  // here, and a misspelt name would fail every handshake with a confusing invocation error.
+  const own = new Set(functions.map((f) => f.name));
+  for (const fn of functions)
+    for (const ws of fn.websocketEvents)
+      if (ws.authorizer && !own.has(ws.authorizer.name))
+        throw new ServerlessConfigError(
+          `${file}: functions.${fn.name}: the ${ws.route} route's authorizer "${ws.authorizer.name}" is not a function of this service (have: ${[...own].join(', ')}); the emulator runs an authorizer given by name, not one given by ARN`,
+        );
+
   const queues = queueEntries.map(([logicalId, r]): QueueDefinition => {
     const props = (r.Properties ?? {}) as Record<string, Json>;
     const QueueName = queueNameOf(logicalId, props);
