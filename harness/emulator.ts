@@ -159,13 +159,12 @@ export async function startEmulator(options: EmulatorOptions) {
     for (const h of fn.httpApiEvents) httpRoutes.push({ method: h.method, path: h.path, functionName: fn.name });
   }
   /**
-   * The functions that answer clients, the HTTP API's first: what pre-warming initializes (see startInvoker). Only
-   * this service's functions: an authorizer may be another account's Lambda, named by ARN.
+   * The functions that answer clients, the HTTP API's first: what pre-warming initializes (see startInvoker). All of
+   * them this service's (the configuration refuses an authorizer that is not).
    */
-  const ownFunctions = new Set(app.functions.map((f) => f.name));
   const requestFacingFunctions = [
     ...new Set([...httpRoutes.map((r) => r.functionName), ...(authorizer ? [authorizer.functionName] : []), ...Object.values(routes)]),
-  ].filter((name) => ownFunctions.has(name));
+  ];
 
   const websocketApi = createWebSocketApi({
     invoke,
