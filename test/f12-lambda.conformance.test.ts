@@ -220,6 +220,15 @@ describe('F12 Lambda', () => {
       ),
     );
     expect(await invoker.invoke('payload', { bytes: 2 }, 'test')).toMatchObject({ ok: true, coldStart: false });
+    // An event over the synchronous request quota (6,291,456 bytes of JSON) never reaches the function, whoever invokes.
+    const invocations = invoker.stats().payload.invocations;
+    const event = (bytes: number) => ({ bytes: 2, pad: 'x'.repeat(bytes - '{"bytes":2,"pad":""}'.length) });
+    expect(await invoker.invoke('payload', event(6_291_457), 'test')).toMatchObject({
+      ok: false,
+      error: { name: 'RequestTooLargeException', message: 'Request must be smaller than 6291456 bytes for the InvokeFunction operation' },
+    });
+    expect(invoker.stats().payload.invocations).toBe(invocations);
+    expect(await invoker.invoke('payload', event(6_291_456), 'test')).toMatchObject({ ok: true });
   });
 
   it('supports callback-style handlers', async () => {

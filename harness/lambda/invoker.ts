@@ -17,6 +17,7 @@ import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
 import type { ContainerData, FromContainer, ToContainer, WarmMessage } from './runtime.js';
 import { LATENCY_PROFILES, type LatencyProfile } from '../latency.js';
 import { checkNodeOptions, lambdaHeapLimitMb, type NodeOptionsCheck } from './nodeOptions.js';
+import { MAX_SYNC_REQUEST_BYTES } from './invokeApi.js';
 
 /** A function as the invoker runs it: serverless.yml's definition, its code maybe taken from a package. */
 export type InvokedFunction = FunctionDefinition & {
@@ -538,6 +539,29 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     }
   }
 
+  /** An invocation Lambda refuses before the function runs: its event is over the synchronous request quota. */
+  function requestTooLarge(pool: FunctionPool, bytes: number, trigger: string): InvocationResult {
+    const name = pool.definition.name;
+    options.eventLog?.record({
+      kind: 'log',
+      functionName: name,
+      level: 'WARN',
+      message: `${name} (${trigger}): the event is ${bytes} bytes, over Lambda's ${MAX_SYNC_REQUEST_BYTES}-byte synchronous request quota; the function was not invoked`,
+      data: { emulator: 'request-too-large', bytes },
+    });
+    return {
+      ok: false,
+      kind: 'error',
+      error: {
+        name: 'RequestTooLargeException',
+        message: `Request must be smaller than ${MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction operation`,
+      },
+      requestId: randomUUID(),
+      coldStart: false,
+      durationMs: 0,
+    };
+  }
+
   const invoke: Invoke = (functionName, event, trigger) => {
     const pool = pools.get(functionName);
     if (!pool) {
@@ -546,7 +570,14 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     if (closed) return Promise.reject(new Error('The Lambda invoker is closed'));
     return new Promise<InvocationResult>((resolve) => {
       // JSON round trip: the event crosses to the container as Lambda's does, as JSON.
-      pool.queue.push({ event: JSON.parse(JSON.stringify(event)), trigger, resolve });
+      const json = JSON.stringify(event);
+      // Lambda's quota on a synchronous invocation's request, measured on that JSON (a character is 1–3 bytes): over
+      // it the function never runs. Whoever invoked (an API, a mapping) gets the failure; the log says why.
+      if (json !== undefined && json.length * 3 > MAX_SYNC_REQUEST_BYTES && Buffer.byteLength(json) > MAX_SYNC_REQUEST_BYTES) {
+        resolve(requestTooLarge(pool, Buffer.byteLength(json), trigger));
+        return;
+      }
+      pool.queue.push({ event: JSON.parse(json), trigger, resolve });
       drain(pool);
     });
   };

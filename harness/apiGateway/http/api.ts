@@ -8,20 +8,12 @@ import type { HttpLikeRequest, HttpLikeResponse, Invoke } from '../../lambda/typ
 import { httpApiEvent, requestFacts } from './events.js';
 import { closeServer, listen } from '../../common/net.js';
 import { isPreflight, preflightHeaders, responseHeaders, withoutCorsHeaders, type CorsConfiguration } from './cors.js';
-import { MAX_SYNC_REQUEST_BYTES } from '../../lambda/invokeApi.js';
 
 /** HTTP APIs wait at most 30 s for an integration (API Gateway quotas, "Integration timeout"), then answer 503. */
 export const HTTP_API_INTEGRATION_TIMEOUT_MS = 30_000;
 
 /** HTTP APIs take request bodies of at most 10 MB (API Gateway quotas, "Payload size"; not adjustable). */
 export const HTTP_API_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
-/**
- * Below this body size the payload 2.0 event cannot reach Lambda's 6 MB synchronous request quota, so it is not
- * serialized to be measured: in the event's JSON a text body's byte grows to 6 at most (a control character is
- * `\u0001`), a base64 body's by a third, and the rest of the event (headers are capped at node's 16 KB) stays under
- * the 64 KB kept aside.
- */
-const EVENT_SIZE_CHECKED_FROM_BYTES = Math.floor((MAX_SYNC_REQUEST_BYTES - 64 * 1024) / 6);
 
 // API Gateway's own answers (developer guide, "Troubleshooting issues with HTTP API Lambda integrations").
 const NOT_FOUND = '{"message":"Not Found"}';
@@ -165,27 +157,17 @@ export function createHttpApi(options: HttpApiOptions) {
         region: options.region,
         stage,
       });
-      const eventBytes = body.byteLength < EVENT_SIZE_CHECKED_FROM_BYTES ? 0 : Buffer.byteLength(JSON.stringify(event));
-      if (eventBytes > MAX_SYNC_REQUEST_BYTES) {
-        // Lambda refuses the invocation (RequestTooLargeException): the function never runs and the API answers as for
-        // any failed integration. Said out loud, since nothing of the function's shows it.
-        console.warn(
-          `HTTP API ${method} ${path}: the payload 2.0 event is ${eventBytes} bytes, over Lambda's ${MAX_SYNC_REQUEST_BYTES}-byte synchronous request quota; ${found.route.functionName} was not invoked (500)`,
-        );
+      // An event over Lambda's request quota is refused by the invoker, as by Lambda: a failed integration, 500.
+      const result = await invokeWithin(found.route.functionName, event, `${method} ${path}`);
+      if (result === 'integration-timeout') {
+        status = 503;
+        send(response, status, { 'content-type': 'application/json', ...cors }, SERVICE_UNAVAILABLE);
+      } else if (result.ok) {
+        status = respond(response, result.value, cors);
+      } else {
+        // A function error — including the function's own timeout, which Lambda reports as an error — is a 500.
         status = 500;
         send(response, status, { 'content-type': 'application/json', ...cors }, INTERNAL_SERVER_ERROR);
-      } else {
-        const result = await invokeWithin(found.route.functionName, event, `${method} ${path}`);
-        if (result === 'integration-timeout') {
-          status = 503;
-          send(response, status, { 'content-type': 'application/json', ...cors }, SERVICE_UNAVAILABLE);
-        } else if (result.ok) {
-          status = respond(response, result.value, cors);
-        } else {
-          // A function error — including the function's own timeout, which Lambda reports as an error — is a 500.
-          status = 500;
-          send(response, status, { 'content-type': 'application/json', ...cors }, INTERNAL_SERVER_ERROR);
-        }
       }
     }
     options.eventLog?.record({ kind: 'http', method, path, statusCode: status });
