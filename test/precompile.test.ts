@@ -4,7 +4,7 @@
  * where one could resolve packages differently from the sources.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 // @ts-expect-error: plain JavaScript module without type declarations (it runs before TypeScript support).
@@ -29,7 +29,7 @@ function sources(): { entry: string; helper: string } {
 }
 
 const load = async (bundle: string, tag: string) =>
-  ((await import(`${pathToFileURL(bundle).href}?${tag}`)) as { answer: { where: string; version: number; parsed: unknown } }).answer;
+  ((await import(`${pathToFileURL(bundle).href}?${tag}`)) as { answer: Record<string, unknown> }).answer;
 
 describe('precompiled bundles', () => {
   it("bundle the local sources, keep packages as imports and each file's own import.meta.url", async () => {
@@ -38,6 +38,24 @@ describe('precompiled bundles', () => {
     expect(bundle).toBeDefined();
     expect(bundle!.startsWith(join(repoRoot, 'node_modules', '.cache', 'emulator-precompiled'))).toBe(true);
     expect(await load(bundle!, 'first')).toEqual({ where: pathToFileURL(helper).href, version: 1, parsed: { a: 1 } });
+  });
+
+  it('require the packages node loads as CommonJS (no export scan at import) and import the others, with the same values', async () => {
+    sources();
+    const entry = join(dir, 'packages.ts');
+    // yaml: CommonJS for import and require alike; jose: an ES module package.
+    writeFileSync(
+      entry,
+      "import YAML, { parse } from 'yaml';\nimport * as yamlNamespace from 'yaml';\nimport { base64url } from 'jose';\n" +
+        "export const answer = { parsed: parse('a: 1'), viaDefault: YAML.parse('b: 2'), same: YAML.parse === yamlNamespace.parse, " +
+        "encoded: base64url.encode('ok') };\n",
+    );
+    const bundle = (await compile(entry))!;
+    const text = readFileSync(bundle, 'utf8');
+    expect(text).toContain('__requirePackage("yaml")');
+    expect(text).not.toMatch(/from "yaml"/);
+    expect(text).toMatch(/from "jose"/);
+    expect(await load(bundle, 'packages')).toEqual({ parsed: { a: 1 }, viaDefault: { b: 2 }, same: true, encoded: 'b2s' });
   });
 
   it('are reused while the sources are unchanged and rebuilt when one changes', async () => {
