@@ -40,22 +40,30 @@ describe('precompiled bundles', () => {
     expect(await load(bundle!, 'first')).toEqual({ where: pathToFileURL(helper).href, version: 1, parsed: { a: 1 } });
   });
 
-  it('require the packages node loads as CommonJS (no export scan at import) and import the others, with the same values', async () => {
+  it('require the packages node loads as CommonJS (no export scan at import) and the built-ins, import the others, with the same values', async () => {
     sources();
     const entry = join(dir, 'packages.ts');
     // yaml: CommonJS for import and require alike; jose: an ES module package.
     writeFileSync(
       entry,
-      "import YAML, { parse } from 'yaml';\nimport * as yamlNamespace from 'yaml';\nimport { base64url } from 'jose';\n" +
+      "import YAML, { parse } from 'yaml';\nimport * as yamlNamespace from 'yaml';\nimport { base64url } from 'jose';\nimport { STATUS_CODES } from 'node:http';\n" +
         "export const answer = { parsed: parse('a: 1'), viaDefault: YAML.parse('b: 2'), same: YAML.parse === yamlNamespace.parse, " +
-        "encoded: base64url.encode('ok') };\n",
+        "encoded: base64url.encode('ok'), notFound: STATUS_CODES[404] };\n",
     );
     const bundle = (await compile(entry))!;
     const text = readFileSync(bundle, 'utf8');
     expect(text).toContain('__requirePackage("yaml")');
     expect(text).not.toMatch(/from "yaml"/);
     expect(text).toMatch(/from "jose"/);
-    expect(await load(bundle, 'packages')).toEqual({ parsed: { a: 1 }, viaDefault: { b: 2 }, same: true, encoded: 'b2s' });
+    // Built-ins too: importing node:http as an ES module would load undici for its lazy WebSocket export.
+    expect(text).toContain('__requirePackage("node:http")');
+    expect(await load(bundle, 'packages')).toEqual({
+      parsed: { a: 1 },
+      viaDefault: { b: 2 },
+      same: true,
+      encoded: 'b2s',
+      notFound: 'Not Found',
+    });
   });
 
   it('are reused while the sources are unchanged and rebuilt when one changes', async () => {

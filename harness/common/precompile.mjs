@@ -15,7 +15,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 // Bumped when the way bundles are built changes: bundles of an earlier format are rebuilt.
-const FORMAT = 2;
+const FORMAT = 3;
 const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.jsx': 'jsx' };
 
 /** The folder holding the node_modules a file's bare imports resolve from first, or undefined. */
@@ -55,8 +55,8 @@ const REQUIRE_BANNER =
   "import { createRequire as __createRequire } from 'node:module'; const __requirePackage = __createRequire(import.meta.url);";
 
 /**
- * Packages stay outside the bundle, loaded by node from node_modules as before; those node loads as CommonJS are
- * required rather than imported. Why: an ES module importing CommonJS makes node parse the package's source
+ * Packages stay outside the bundle, loaded by node from node_modules as before; those node loads as CommonJS, and
+ * node's built-ins, are required rather than imported. Why: an ES module importing CommonJS makes node parse the package's source
  * (cjs-module-lexer, following every re-export) to list its named exports — ~100 ms of a Lambda container's cold
  * start here, for the AWS SDK, Apollo Server and graphql; `require` skips that. Named imports are then read off
  * module.exports and the default import is module.exports: esbuild's interop, the one the deployed bundle uses.
@@ -66,9 +66,12 @@ const packagesOutside = (required) => ({
   name: 'packages-outside',
   setup(build) {
     build.onResolve({ filter: /^[^./]/ }, async (args) => {
-      if (args.pluginData?.resolving || isBuiltin(args.path)) return undefined;
+      if (args.pluginData?.resolving) return undefined;
       const external = { path: args.path, external: true };
       if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return external;
+      // Node's built-ins too: importing one as an ES module reads all its exports, lazy ones included (node:http's
+      // WebSocket loads undici: 30–50 ms of a cold start, for a class nothing here uses).
+      if (isBuiltin(args.path)) return { path: args.path, namespace: 'require-package' };
       const imported = await build.resolve(args.path, {
         kind: args.kind,
         importer: args.importer,
