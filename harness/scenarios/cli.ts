@@ -9,6 +9,7 @@ import { expandPaths } from './paths.js';
 import { join, relative, resolve } from 'node:path';
 import { loadScenario, ScenarioFileError } from './loader.js';
 import { runScenarios } from './runner.js';
+import { durationHistory } from './durations.js';
 import { inProcessTargets, remoteTarget, type TargetFactory } from './target.js';
 import { consoleLine, consoleSummary, githubAnnotations, githubSummary, json, junit, markdown } from './reporters.js';
 import { SingleBar } from 'cli-progress';
@@ -44,7 +45,8 @@ const HELP = `Usage: npm run scenarios -- [paths or globs…] [options]
   --watch                 after the run, keep the emulators warm and rerun each scenario file when it is saved
                           (Ctrl-C stops)
   --concurrency <n>       scenarios run at once, each on its own emulator (default 4: they mostly wait out stream
-                          batching windows); those with a load: section or an slo: block run after, alone
+                          batching windows), longest first by the last run's durations; those with a load: section
+                          or an slo: block run after, alone
   --strict / --no-strict  a skipped scenario (a step that could not run on this target) fails the run
                           (default: strict when CI is set, else a skip is reported but exits 0)
   --scale <f>             load sections at this fraction of their size (0 < f ≤ 1, e.g. 0.01; LOAD_SCALE too;
@@ -142,12 +144,14 @@ async function main(): Promise<number> {
     ? new SingleBar({ format: '  {step} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr })
     : undefined;
   let barStep = '';
+  const history = durationHistory(root);
   try {
     const { failed, skipped, results, notRun } = await runScenarios(files, {
       targets,
       concurrency,
       bail: values.bail!,
       load,
+      expectedMs: (scenario) => history.expectedMs(scenario.file, scenario.name),
       ...(selection.tags || selection.grep ? { select: selects(selection) } : {}),
       onResult: (result) => {
         loadBars?.stop();
@@ -175,6 +179,7 @@ async function main(): Promise<number> {
         `--bail: ${notRun.length} scenario(s) not run after the first failure:\n${notRun.map((s) => `  - ${s.name}`).join('\n')}`,
       );
     const durationMs = Date.now() - started;
+    history.record(results);
     if (reporters.includes('console')) console.log(consoleSummary(results, durationMs));
     if (reporters.includes('github')) {
       for (const line of githubAnnotations(results)) console.log(line);

@@ -13,6 +13,7 @@ import { describeFailure, formatEvent, indent } from './failures.js';
 import { type AbsenceWindow, stepKinds, StepFailure, type Progress, type StepContext, type StepKind } from './steps/index.js';
 import { runLoadSection, type LoadRunOptions } from './load/section.js';
 import type { LoadReport } from './load/run.js';
+import { longestFirst } from './durations.js';
 
 export { formatEvent } from './failures.js';
 
@@ -243,6 +244,11 @@ export interface RunOptions {
   bail?: boolean;
   /** Load sections: scale, connection mode, progress. */
   load?: LoadRunOptions;
+  /**
+   * How long a scenario took last time (durations.ts): scenarios that run side by side then start longest first,
+   * so that no long one starts last and finishes alone. Without it, file order.
+   */
+  expectedMs?: (scenario: Scenario) => number | undefined;
 }
 
 export interface RunSummary {
@@ -256,7 +262,7 @@ export interface RunSummary {
 
 /**
  * Loads every file first (a malformed file stops everything before anything runs), keeps the selected scenarios,
- * then runs them, up to `concurrency` at a time, each on a target of its own. Measuring scenarios (a `load:` section
+ * then runs them, up to `concurrency` at a time (longest first when `expectedMs` knows), each on a target of its own. Measuring scenarios (a `load:` section
  * or an `slo:` block) run after the others, one at a time: their rates and percentiles are what they report and
  * assert, and other scenarios sharing the cores would move them.
  */
@@ -289,10 +295,8 @@ export async function runScenarios(files: string[], options: RunOptions): Promis
     await Promise.all(Array.from({ length: Math.max(1, Math.min(width, queue.length)) }, worker));
   }
   const measures = (s: Scenario): boolean => Boolean(s.load || s.slo);
-  await runAll(
-    scenarios.filter((s) => !measures(s)),
-    options.concurrency,
-  );
+  const sideBySide = scenarios.filter((s) => !measures(s));
+  await runAll(options.expectedMs ? longestFirst(sideBySide, options.expectedMs) : sideBySide, options.concurrency);
   await runAll(scenarios.filter(measures), 1);
   results.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file));
   const count = (status: ScenarioResult['status']): number => results.filter((r) => r.status === status).length;
