@@ -323,7 +323,7 @@ await part(
   async () => {
     const suite = await functionalSuiteWallSeconds();
     if (suite.exitCode !== 0) figures.push(notMeasured(fig7, `the suite failed (exit ${suite.exitCode}): ${suite.tail}`));
-    else figures.push(figure({ ...fig7, value: suite.seconds }));
+    else figures.push(figure({ ...fig7, value: suite.seconds, note: `scenarios started ${suite.order}` }));
   },
   (why) => [notMeasured(fig7, why)],
 );
