@@ -171,6 +171,20 @@ describe('F18 event source mapping (DynamoDB stream)', () => {
     expect(batches.flat()).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
   });
 
+  it("a batch holds only the records whose event fits Lambda's 6 MB payload, measured on the event's JSON (not on item size)", async () => {
+    // 380,000 of a control character: an item DynamoDB takes (under 400 KB), ~2.3 MB per record once JSON escapes it
+    // (\u0001). Four in one batch (batchSize 4) would be a 9 MB event, which Lambda would refuse: AWS sends fewer.
+    const heavy = '\u0001'.repeat(380_000);
+    await putAll(['h1', 'h2', 'h3', 'h4'].map((id) => ({ id: S(id), blob: S(heavy) })));
+    await until(() => handlerBatches('consumer').flat().length >= 4, 'four heavy records delivered');
+    await emulator.mappingsIdle();
+    expect(handlerBatches('consumer')).toEqual([
+      ['h1', 'h2'],
+      ['h3', 'h4'],
+    ]);
+    expect(batchEvents('consumer').map((e) => e.action)).toEqual(['invoke', 'ok', 'invoke', 'ok']);
+  });
+
   it('maximumBatchingWindow: records wait for the window on the emulated clock, then go in one batch', async () => {
     await putAll(
       [1, 2, 3].map((n) => ({ pk: S('w'), sk: S(String(n)) })),
@@ -288,6 +302,23 @@ describe('F18 SQS queue and its event source mapping', () => {
           e.kind === 'log' && e.functionName === 'worker' && ((e.data?.bodies as string[] | undefined) ?? []).includes('fail'),
       );
     expect(failLines.map((e) => e.data!.receiveCounts)).toEqual([['1'], ['2']]);
+  });
+
+  it("a batch holds as many messages as fit Lambda's 6 MB payload, whatever batchSize says; the rest wait, unreceived", async () => {
+    // Ten messages of 1,000,000 bytes (under the queue's 1 MiB) and batchSize 10: one batch would be a 10 MB event,
+    // which Lambda refuses. AWS sends what fits — six (6.0 MB with their envelopes) — then the other four.
+    const body = 'x'.repeat(1_000_000);
+    for (let i = 0; i < 10; i++) emulator.queues.send('streamfix-bulk', body);
+    const delivered = () =>
+      emulator.eventLog
+        .all()
+        .filter((e): e is Extract<LoggedEvent, { kind: 'log' }> => e.kind === 'log' && e.functionName === 'bulk')
+        .map((e) => (e.data!.sizes as number[]).length);
+    await until(() => delivered().reduce((a, b) => a + b, 0) >= 10, 'ten messages delivered');
+    await emulator.mappingsIdle();
+    expect(delivered().sort((a, b) => a - b)).toEqual([4, 6]); // two containers at once: either may log first
+    expect(batchEvents('bulk').map((e) => e.action)).toEqual(['invoke', 'invoke', 'ok', 'ok']);
+    expect(emulator.queues.messages('streamfix-bulk')).toHaveLength(0);
   });
 
   it('ReportBatchItemFailures: only the listed messages stay; the rest are deleted', async () => {

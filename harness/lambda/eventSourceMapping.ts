@@ -27,9 +27,36 @@ import type { SqsEventDefinition, StreamEventDefinition } from '../config/server
 import type { StreamRecord, Streams } from '../dynamodb/streams.js';
 import type { Queues, ReceivedMessage } from '../sqs/queues.js';
 import type { InvocationResult, Invoke } from './types.js';
+import { MAX_SYNC_REQUEST_BYTES } from './invokeApi.js';
 
-/** Payload cap of one invocation's batch (AWS: 6 MB for a synchronous invocation). */
-const MAX_BATCH_BYTES = 6 * 1024 * 1024;
+/**
+ * A batch holds as many records as fit in one synchronous invocation's payload (6 MB, AWS: "up to the payload limit
+ * for synchronous invocation"), whatever the batch size says. Sizes are measured on the event's own JSON, as the
+ * invoker measures it before refusing a larger one, so a batch the mapping sends is never refused: a refused batch
+ * would come back forever where AWS would have sent fewer records.
+ */
+const EMPTY_EVENT_BYTES = Buffer.byteLength(JSON.stringify({ Records: [] }));
+const recordBytes = new WeakMap<object, number>();
+function bytesOf(record: object): number {
+  let bytes = recordBytes.get(record);
+  if (bytes === undefined) recordBytes.set(record, (bytes = Buffer.byteLength(JSON.stringify(record))));
+  return bytes;
+}
+/** A running total for one batch: `fits(record)` adds the record (and its comma) when the event stays within 6 MB. */
+export function batchPayload(): { fits: (record: object) => boolean } {
+  let total = EMPTY_EVENT_BYTES;
+  let count = 0;
+  return {
+    fits(record) {
+      const next = total + bytesOf(record) + (count ? 1 : 0);
+      // The first record always goes: one record is never more than 6 MB here (items are at most 400 KB).
+      if (count && next > MAX_SYNC_REQUEST_BYTES) return false;
+      total = next;
+      count++;
+      return true;
+    },
+  };
+}
 
 interface Common {
   functionName: string;
@@ -194,12 +221,10 @@ export function createStreamMapping(
 
   function takeBatch(): StreamRecord[] {
     const batch: StreamRecord[] = [];
-    let bytes = 0;
+    const payload = batchPayload();
     for (let i = next; i < stream!.records.length && batch.length < definition.batchSize; i++) {
-      const size = stream!.records[i].dynamodb.SizeBytes + 600; // the record's envelope, roughly
-      if (batch.length && bytes + size > MAX_BATCH_BYTES) break;
+      if (!payload.fits(stream!.records[i])) break;
       batch.push(stream!.records[i]);
-      bytes += size;
     }
     return batch;
   }
@@ -326,7 +351,8 @@ export function createSqsMapping(options: Common & { definition: SqsEventDefinit
 
   function poll(): void {
     while (!stopped) {
-      const messages = queues.receive(queue!.arn, definition.batchSize);
+      const payload = batchPayload();
+      const messages = queues.receive(queue!.arn, definition.batchSize, undefined, (m) => payload.fits(toRecord(m)));
       if (!messages.length) return;
       const job = run(messages).finally(() => inFlight.delete(job));
       inFlight.add(job);

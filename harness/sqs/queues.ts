@@ -128,9 +128,16 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
 
   /**
    * Up to `max` visible messages, each hidden for `visibilityTimeoutSeconds` (the queue's by default). A message
-   * received more than its redrive policy's maxReceiveCount times moves to the dead-letter queue instead.
+   * received more than its redrive policy's maxReceiveCount times moves to the dead-letter queue instead. `fits`,
+   * when given, sees each message as it would be received and ends the batch at the first it refuses (that one stays
+   * visible, unreceived).
    */
-  function receive(ref: string, max = 1, visibilityTimeoutSeconds?: number): ReceivedMessage[] {
+  function receive(
+    ref: string,
+    max = 1,
+    visibilityTimeoutSeconds?: number,
+    fits?: (message: ReceivedMessage) => boolean,
+  ): ReceivedMessage[] {
     const queue = find(ref);
     const now = clock.now();
     const hideMs = (visibilityTimeoutSeconds ?? queue.definition.VisibilityTimeout) * 1000;
@@ -153,10 +160,26 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
         notify(dlq);
         continue;
       }
-      message.receiveCount++;
-      message.firstReceivedAt ??= now;
+      const receiveCount = message.receiveCount + 1;
+      const firstReceivedAt = message.firstReceivedAt ?? now;
+      const received: ReceivedMessage = {
+        messageId: message.messageId,
+        receiptHandle: Buffer.from(`${message.messageId}:${randomUUID()}`).toString('base64'),
+        body: message.body,
+        md5OfBody: message.md5OfBody,
+        attributes: {
+          ApproximateReceiveCount: String(receiveCount),
+          SentTimestamp: String(message.sentAt),
+          SenderId: 'AROAEMULATOR:emulator',
+          ApproximateFirstReceiveTimestamp: String(firstReceivedAt),
+        },
+      };
+      // Full (an event source mapping's 6 MB batch): this message and the ones behind it stay visible, unreceived.
+      if (fits && !fits(received)) break;
+      message.receiveCount = receiveCount;
+      message.firstReceivedAt = firstReceivedAt;
       message.visibleAt = now + hideMs;
-      message.receiptHandle = Buffer.from(`${message.messageId}:${randomUUID()}`).toString('base64');
+      message.receiptHandle = received.receiptHandle;
       wakeAt(queue, message.visibleAt);
       options.eventLog?.record({
         kind: 'sqs',
@@ -165,18 +188,7 @@ export function createQueues(options: { queues: QueueDefinition[]; clock: Clock;
         messageId: message.messageId,
         receiveCount: message.receiveCount,
       });
-      out.push({
-        messageId: message.messageId,
-        receiptHandle: message.receiptHandle,
-        body: message.body,
-        md5OfBody: message.md5OfBody,
-        attributes: {
-          ApproximateReceiveCount: String(message.receiveCount),
-          SentTimestamp: String(message.sentAt),
-          SenderId: 'AROAEMULATOR:emulator',
-          ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt),
-        },
-      });
+      out.push(received);
     }
     return out;
   }
