@@ -59,10 +59,20 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /** `extra`: emulate's own flags; `nodeArgs`: node's, before the script (e.g. --cpu-prof). */
+/** The node options package.json's `emulate` script starts node with (`node <options> harness/cli/start.mjs`). */
+export function emulateScriptNodeOptions(): string[] {
+  const script = (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts.emulate;
+  const words = script.split(/\s+/);
+  if (words[0] !== 'node' || words.at(-1) !== 'harness/cli/start.mjs')
+    throw new Error(`package.json's emulate script is no longer "node [options] harness/cli/start.mjs": ${script}`);
+  return words.slice(1, -1);
+}
+
 export async function startEmulate(extra: string[] = [], nodeArgs: string[] = []): Promise<EmulateProcess> {
   const args = [
+    // As `npm run emulate` starts it (package.json), its node options included.
+    ...emulateScriptNodeOptions(),
     ...nodeArgs,
-    // As `npm run emulate` starts it (package.json).
     'harness/cli/start.mjs',
     '--memory',
     '--no-watch',
