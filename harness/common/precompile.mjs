@@ -5,9 +5,10 @@
 // loads them natively (and from node's compile cache), which roughly halves a cold start here.
 //
 // What keeps the bundle equivalent to the sources: packages stay outside it, loaded by node from the bundle's
-// folder (those node loads as CommonJS through `require`, see packagesOutside), so the bundle lives in the node_modules/.cache of the folder whose node_modules every source
-// file resolves from (no bundle when they differ); `import.meta.url` (and dirname/filename) keep each file's own
-// value; inline source maps keep stack traces pointing at the sources.
+// folder (those node loads as CommonJS through `require`, see packagesOutside), so the bundle lives in the
+// node_modules/.cache of the folder whose node_modules every source file resolves from (no bundle when they
+// differ); `import.meta.url` (and dirname/filename) keep each file's own value; inline source maps keep stack traces
+// pointing at the sources.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import module, { createRequire, isBuiltin } from 'node:module';
@@ -56,11 +57,13 @@ const REQUIRE_BANNER =
 
 /**
  * Packages stay outside the bundle, loaded by node from node_modules as before; those node loads as CommonJS, and
- * node's built-ins, are required rather than imported. Why: an ES module importing CommonJS makes node parse the package's source
- * (cjs-module-lexer, following every re-export) to list its named exports — ~100 ms of a Lambda container's cold
- * start here, for the AWS SDK, Apollo Server and graphql; `require` skips that. Named imports are then read off
- * module.exports and the default import is module.exports: esbuild's interop, the one the deployed bundle uses.
- * A package whose import and require resolve to different files (a dual package) stays an import.
+ * node's built-ins, are required rather than imported. Why: an ES module importing CommonJS makes node parse the
+ * package's source (cjs-module-lexer, following every re-export) to list its named exports — ~100 ms of a Lambda
+ * container's cold start here, for the AWS SDK and graphql; `require` skips that. Named imports are then read off
+ * module.exports and the default import is module.exports: esbuild's interop, the one the deployed bundle uses. A
+ * package whose import and require resolve to different files (a dual package) or to an ES module stays an import.
+ * One difference from node's own order: imports are evaluated before the bundle's code, required packages where
+ * esbuild places them (in module order), as in the deployed bundle.
  */
 const packagesOutside = (required) => ({
   name: 'packages-outside',
