@@ -139,18 +139,23 @@ describe('running a selection, and --bail', () => {
     expect(all.notRun).toEqual([]);
   }, 60_000);
 
-  it('with the durations of an earlier run, the longest start first, those never timed before them; results stay in file order', async () => {
+  it('with the durations of an earlier run, side by side the longest start first, those never timed before them; one at a time, file order', async () => {
     const files = [scenarioFile('fine-1', pings), scenarioFile('fine-3', pings), scenarioFile('fine-4', pings)];
     const lastTime: Record<string, number | undefined> = { 'fine-1': 100, 'fine-3': undefined, 'fine-4': 500 };
-    const started: string[] = [];
-    const summary = await runScenarios(files, {
-      targets,
-      concurrency: 1,
-      expectedMs: (scenario) => lastTime[scenario.name],
-      onResult: (result) => started.push(result.name),
-    });
-    expect(started).toEqual(['fine-3', 'fine-4', 'fine-1']);
-    expect(summary.results.map((r) => r.name)).toEqual(['fine-1', 'fine-3', 'fine-4']);
+    const runOrder = async (concurrency: number) => {
+      const ended: string[] = [];
+      // The pool holds one emulator: even at concurrency 2, scenarios take it in the order they were started.
+      const summary = await runScenarios(files, {
+        targets,
+        concurrency,
+        expectedMs: (scenario) => lastTime[scenario.name],
+        onResult: (result) => ended.push(result.name),
+      });
+      expect(summary.results.map((r) => r.name)).toEqual(['fine-1', 'fine-3', 'fine-4']);
+      return ended;
+    };
+    expect(await runOrder(2)).toEqual(['fine-3', 'fine-4', 'fine-1']);
+    expect(await runOrder(1)).toEqual(['fine-1', 'fine-3', 'fine-4']);
   }, 60_000);
 });
 

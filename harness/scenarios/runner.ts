@@ -245,8 +245,8 @@ export interface RunOptions {
   /** Load sections: scale, connection mode, progress. */
   load?: LoadRunOptions;
   /**
-   * How long a scenario took last time (durations.ts): scenarios that run side by side then start longest first,
-   * so that no long one starts last and finishes alone. Without it, file order.
+   * How long a scenario took last time (durations.ts): scenarios that run side by side (concurrency above 1) then
+   * start longest first, so that no long one starts last and finishes alone. Without it, file order.
    */
   expectedMs?: (scenario: Scenario) => number | undefined;
 }
@@ -296,7 +296,9 @@ export async function runScenarios(files: string[], options: RunOptions): Promis
   }
   const measures = (s: Scenario): boolean => Boolean(s.load || s.slo);
   const sideBySide = scenarios.filter((s) => !measures(s));
-  await runAll(options.expectedMs ? longestFirst(sideBySide, options.expectedMs) : sideBySide, options.concurrency);
+  // One at a time, order changes no wall time: file order then, as a user debugging with --concurrency 1 expects.
+  const reorder = options.expectedMs && options.concurrency > 1;
+  await runAll(reorder ? longestFirst(sideBySide, options.expectedMs!) : sideBySide, options.concurrency);
   await runAll(scenarios.filter(measures), 1);
   results.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file));
   const count = (status: ScenarioResult['status']): number => results.filter((r) => r.status === status).length;
