@@ -171,7 +171,7 @@ describe('F18 event source mapping (DynamoDB stream)', () => {
     expect(batches.flat()).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
   });
 
-  it("a batch holds only the records whose event fits Lambda's 6 MB payload, measured on the event's JSON (not on item size)", async () => {
+  it("a batch holds only the records whose event fits Lambda's 6 MB payload, measured on the event's JSON", async () => {
     // 380,000 of a control character: an item DynamoDB takes (under 400 KB), ~2.3 MB per record once JSON escapes it
     // (\u0001). Four in one batch (batchSize 4) would be a 9 MB event, which Lambda would refuse: AWS sends fewer.
     const heavy = '\u0001'.repeat(380_000);

@@ -43,13 +43,13 @@ function bytesOf(record: object): number {
   return bytes;
 }
 /** A running total for one batch: `fits(record)` adds the record (and its comma) when the event stays within 6 MB. */
-export function batchPayload(): { fits: (record: object) => boolean } {
+function batchPayload(): { fits: (record: object) => boolean } {
   let total = EMPTY_EVENT_BYTES;
   let count = 0;
   return {
     fits(record) {
       const next = total + bytesOf(record) + (count ? 1 : 0);
-      // The first record always goes: one record is never more than 6 MB here (items are at most 400 KB).
+      // The first record always goes: one is never near 6 MB (a stream record's item is at most 400 KB, a message 1 MiB).
       if (count && next > MAX_SYNC_REQUEST_BYTES) return false;
       total = next;
       count++;
