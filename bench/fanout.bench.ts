@@ -10,6 +10,7 @@ import { startEmulator } from '../harness/emulator.js';
 import { signDevelopmentToken } from '../src/auth/tokens.js';
 import type { Fleet, OpenResult } from './fleet.js';
 import type { LoggedEvent } from '../harness/eventLog.js';
+import { median } from './figures.js';
 
 export const BENCH_SECRET = 'bench-secret';
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -48,7 +49,7 @@ export async function rawBroadcast(fleet: Fleet, count: number, runs = 1): Promi
       });
       all.push(lastAt - startedAt);
     }
-    return { ms: middle(all, (ms) => ms), all };
+    return { ms: median(all), all };
   } finally {
     await fleet.closeAll();
     await new Promise((resolve) => server.close(resolve));

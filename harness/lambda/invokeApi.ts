@@ -15,6 +15,10 @@ export const MAX_SYNC_REQUEST_BYTES = 6_291_456;
 /** Lambda's quota on an asynchronous (Event) invocation's request body: 1 MB since October 2025 (256 KB before). */
 export const MAX_ASYNC_REQUEST_BYTES = 1_048_576;
 
+/** RequestTooLargeException's message, as Lambda words it for a request over `quota` bytes. */
+export const requestTooLargeMessage = (quota: number): string =>
+  `Request must be smaller than ${quota} bytes for the InvokeFunction operation`;
+
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpLikeResponse => ({
   statusCode,
   headers: { 'content-type': 'application/json', ...headers },
@@ -53,8 +57,7 @@ export function createInvokeApi(options: {
     const type = request.headers['x-amz-invocation-type'] ?? 'RequestResponse';
     // Lambda's quota on the request body, by invocation type (the SDK's RequestTooLargeException, HTTP 413).
     const quota = type === 'Event' ? MAX_ASYNC_REQUEST_BYTES : MAX_SYNC_REQUEST_BYTES;
-    if (request.body.byteLength > quota)
-      return serviceError(413, 'RequestTooLargeException', `Request must be smaller than ${quota} bytes for the InvokeFunction operation`);
+    if (request.body.byteLength > quota) return serviceError(413, 'RequestTooLargeException', requestTooLargeMessage(quota));
     let event: unknown = {};
     const text = Buffer.from(request.body).toString('utf8');
     if (text.trim()) {

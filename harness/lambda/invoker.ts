@@ -17,7 +17,7 @@ import type { HttpLikeHandler, InvocationResult, Invoke } from './types.js';
 import type { ContainerData, FromContainer, ToContainer, WarmMessage } from './runtime.js';
 import { LATENCY_PROFILES, type LatencyProfile } from '../latency.js';
 import { checkNodeOptions, lambdaHeapLimitMb, type NodeOptionsCheck } from './nodeOptions.js';
-import { MAX_SYNC_REQUEST_BYTES } from './invokeApi.js';
+import { MAX_SYNC_REQUEST_BYTES, requestTooLargeMessage } from './invokeApi.js';
 
 /** A function as the invoker runs it: serverless.yml's definition, its code maybe taken from a package. */
 export type InvokedFunction = FunctionDefinition & {
@@ -552,10 +552,7 @@ export function createLambdaInvoker(options: LambdaInvokerOptions) {
     return {
       ok: false,
       kind: 'error',
-      error: {
-        name: 'RequestTooLargeException',
-        message: `Request must be smaller than ${MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction operation`,
-      },
+      error: { name: 'RequestTooLargeException', message: requestTooLargeMessage(MAX_SYNC_REQUEST_BYTES) },
       requestId: randomUUID(),
       coldStart: false,
       durationMs: 0,
