@@ -549,6 +549,13 @@ describe('package contract (npm run package, offline)', () => {
     for (const action of performed) expect([...granted.dynamodbActions], `the code calls ${action}`).toContain(action);
   });
 
+  it('the graphql bundle carries one copy of Apollo Server (a CommonJS package requiring it would add its CJS build)', () => {
+    const graphql = bundleNamed('graphql');
+    const code = readFileSync(join(graphql.dir, graphql.handlerFile), 'utf8');
+    // esbuild renames a second definition (HeaderMap2): one per copy of @apollo/server in the bundle.
+    expect(code.match(/\bHeaderMap\d* = class\b/g), 'HeaderMap definitions').toHaveLength(1);
+  });
+
   it('bundles stay under their size budget', () => {
     const rows = bundles.map((b) => ({
       function: b.name,
