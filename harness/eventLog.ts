@@ -85,9 +85,17 @@ const INTERNED_FIELDS = ['operation', 'table', 'functionName', 'trigger', 'metho
 const MAX_INTERNED = 1_000;
 
 /**
+ * How many of the latest distinct delivered payloads are kept once. A fanout posts one payload to many connections,
+ * each post arriving as a fresh string decoded from its request body: without this the log held one copy per
+ * connection (100,000 events of a 400-byte notification: 40 MB). Consecutive posts of one notification share it.
+ */
+const RECENT_PAYLOADS = 64;
+
+/**
  * Keeps at most `capacity` events, so a load run with tens of thousands of connections cannot grow memory without
  * bound: when full, the oldest half is dropped at once (`seq` keeps counting, so readers can tell). Events are
- * stored as recorded, with their `seq` and `time`; repeated names in them are shared (INTERNED_FIELDS).
+ * stored as recorded, with their `seq` and `time`; repeated names in them are shared (INTERNED_FIELDS), and so are
+ * repeated delivered payloads (RECENT_PAYLOADS).
  */
 export function createEventLog(options: { now?: () => number; capacity?: number } = {}): EventLog {
   const now = options.now ?? Date.now;
@@ -104,6 +112,14 @@ export function createEventLog(options: { now?: () => number; capacity?: number 
     if (interned.size < MAX_INTERNED) interned.set(value, value);
     return value;
   };
+  const recentPayloads = new Map<string, string>();
+  const sharedPayload = (payload: string): string => {
+    const known = recentPayloads.get(payload);
+    if (known !== undefined) return known;
+    if (recentPayloads.size >= RECENT_PAYLOADS) recentPayloads.clear();
+    recentPayloads.set(payload, payload);
+    return payload;
+  };
   return {
     record(event) {
       const logged = { ...event, seq: ++seq, time: now() } as LoggedEvent;
@@ -112,6 +128,7 @@ export function createEventLog(options: { now?: () => number; capacity?: number 
         const value = fields[field];
         if (typeof value === 'string') fields[field] = intern(value);
       }
+      if (logged.kind === 'delivered') logged.data = sharedPayload(logged.data);
       events.push(logged);
       if (events.length > capacity) events = events.slice(events.length - Math.floor(capacity / 2));
       for (const listener of listeners) listener(logged);

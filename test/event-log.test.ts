@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createEventLog } from '../harness/eventLog.js';
 import { startEmulator } from '../harness/emulator.js';
 
@@ -52,5 +54,35 @@ describe('event log', () => {
     log.record({ kind: 'invokeStart', functionName: fresh('notifier'), trigger: fresh('sqs'), requestId: 'r1', coldStart: false });
     expect(seen).toEqual(['Query a', 'Query b', 'Query a', 'invokeStart']);
     expect(log.all().at(-1)).toMatchObject({ functionName: 'notifier', trigger: 'sqs', requestId: 'r1' });
+  });
+
+  it('holds one copy of a payload delivered to many connections, each post a fresh string of it', () => {
+    // A real collection, so what the heap holds is what the log keeps (node's documented way to reach gc at run time).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const notification = JSON.stringify({ type: 'partner_updated', data: { name: 'x'.repeat(2_000) } });
+    const heldAfter = (record: (log: ReturnType<typeof createEventLog>, i: number) => void): number => {
+      const log = createEventLog();
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 20_000; i++) record(log, i);
+      gc();
+      const held = process.memoryUsage().heapUsed - before;
+      expect(log.all()).toHaveLength(20_000);
+      return held;
+    };
+    // Fresh strings, as the management API decodes each post's body.
+    const broadcast = heldAfter((log, i) =>
+      log.record({ kind: 'delivered', connectionId: `c${i}`, data: Buffer.from(notification).toString('utf8') }),
+    );
+    const distinct = heldAfter((log, i) =>
+      log.record({ kind: 'delivered', connectionId: `c${i}`, data: Buffer.from(notification + i).toString('utf8') }),
+    );
+    // 20,000 distinct 2 KB payloads are ~40 MB; one shared payload leaves the events themselves (~2–4 MB).
+    expect(distinct).toBeGreaterThan(35 * 1024 * 1024);
+    expect(broadcast).toBeLessThan(distinct / 5);
+    const log = createEventLog();
+    log.record({ kind: 'delivered', connectionId: 'a', data: Buffer.from(notification).toString('utf8') });
+    expect(log.all()[0]).toMatchObject({ kind: 'delivered', connectionId: 'a', data: notification });
   });
 });
