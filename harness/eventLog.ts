@@ -92,10 +92,18 @@ const MAX_INTERNED = 1_000;
 const RECENT_PAYLOADS = 64;
 
 /**
+ * A function's structured log lines repeat most of their fields (a logger's service, function name and ARN…), each
+ * line parsed into fresh strings. Per field name, the last short value seen is kept and reused when the next line
+ * has the same: constants are stored once, one-off values (request ids) simply take the slot. Bounded in names.
+ */
+const MAX_LOG_FIELDS = 256;
+const MAX_SHARED_LOG_VALUE = 256;
+
+/**
  * Keeps at most `capacity` events, so a load run with tens of thousands of connections cannot grow memory without
  * bound: when full, the oldest half is dropped at once (`seq` keeps counting, so readers can tell). Events are
  * stored as recorded, with their `seq` and `time`; repeated names in them are shared (INTERNED_FIELDS), and so are
- * repeated delivered payloads (RECENT_PAYLOADS).
+ * repeated delivered payloads (RECENT_PAYLOADS) and repeated values in log lines (MAX_LOG_FIELDS).
  */
 export function createEventLog(options: { now?: () => number; capacity?: number } = {}): EventLog {
   const now = options.now ?? Date.now;
@@ -120,6 +128,20 @@ export function createEventLog(options: { now?: () => number; capacity?: number 
     recentPayloads.set(payload, payload);
     return payload;
   };
+  const lastLogValues = new Map<string, string>();
+  const shareLast = (field: string, value: string): string => {
+    if (value.length > MAX_SHARED_LOG_VALUE) return value;
+    const last = lastLogValues.get(field);
+    if (last === value) return last;
+    if (last !== undefined || lastLogValues.size < MAX_LOG_FIELDS) lastLogValues.set(field, value);
+    return value;
+  };
+  const shareLogValues = (logged: Extract<LoggedEvent, { kind: 'log' }>): void => {
+    // The message under a name no data field can have (a line's own "message" key is taken out of its data).
+    logged.message = shareLast('', logged.message);
+    const data = logged.data ?? {};
+    for (const [field, value] of Object.entries(data)) if (typeof value === 'string') data[field] = shareLast(field, value);
+  };
   return {
     record(event) {
       const logged = { ...event, seq: ++seq, time: now() } as LoggedEvent;
@@ -129,6 +151,7 @@ export function createEventLog(options: { now?: () => number; capacity?: number 
         if (typeof value === 'string') fields[field] = intern(value);
       }
       if (logged.kind === 'delivered') logged.data = sharedPayload(logged.data);
+      else if (logged.kind === 'log') shareLogValues(logged);
       events.push(logged);
       if (events.length > capacity) events = events.slice(events.length - Math.floor(capacity / 2));
       for (const listener of listeners) listener(logged);

@@ -56,21 +56,25 @@ describe('event log', () => {
     expect(log.all().at(-1)).toMatchObject({ functionName: 'notifier', trigger: 'sqs', requestId: 'r1' });
   });
 
-  it('holds one copy of a payload delivered to many connections, each post a fresh string of it', () => {
-    // A real collection, so what the heap holds is what the log keeps (node's documented way to reach gc at run time).
+  // A real collection, so what the heap holds is what the log keeps (node's documented way to reach gc at run time).
+  const collect = (): void => {
     setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    (runInNewContext('gc') as () => void)();
+  };
+  /** Heap bytes a fresh log holds after 20,000 `record` calls. */
+  const heldAfter = (record: (log: ReturnType<typeof createEventLog>, i: number) => void): number => {
+    const log = createEventLog();
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 20_000; i++) record(log, i);
+    collect();
+    const held = process.memoryUsage().heapUsed - before;
+    expect(log.all()).toHaveLength(20_000);
+    return held;
+  };
+
+  it('holds one copy of a payload delivered to many connections, each post a fresh string of it', () => {
     const notification = JSON.stringify({ type: 'partner_updated', data: { name: 'x'.repeat(2_000) } });
-    const heldAfter = (record: (log: ReturnType<typeof createEventLog>, i: number) => void): number => {
-      const log = createEventLog();
-      gc();
-      const before = process.memoryUsage().heapUsed;
-      for (let i = 0; i < 20_000; i++) record(log, i);
-      gc();
-      const held = process.memoryUsage().heapUsed - before;
-      expect(log.all()).toHaveLength(20_000);
-      return held;
-    };
     // Fresh strings, as the management API decodes each post's body.
     const broadcast = heldAfter((log, i) =>
       log.record({ kind: 'delivered', connectionId: `c${i}`, data: Buffer.from(notification).toString('utf8') }),
@@ -84,5 +88,34 @@ describe('event log', () => {
     const log = createEventLog();
     log.record({ kind: 'delivered', connectionId: 'a', data: Buffer.from(notification).toString('utf8') });
     expect(log.all()[0]).toMatchObject({ kind: 'delivered', connectionId: 'a', data: notification });
+  });
+
+  it("keeps a log line's repeated values once (service, function ARN, message…), each line parsed afresh", () => {
+    const arn = `arn:aws:lambda:eu-west-3:123456789012:function:${'f'.repeat(150)}`;
+    // As forwardLogs parses a function's JSON line: every string fresh.
+    const line = (i: number, same: boolean) => {
+      const suffix = same ? '' : String(i);
+      const parsed = JSON.parse(
+        JSON.stringify({
+          message: `connection registered ${'m'.repeat(100)}${suffix}`,
+          service: `perkup${suffix}`,
+          function_arn: arn + suffix,
+          id: `r${i}`,
+        }),
+      ) as Record<string, string>;
+      const { message, ...data } = parsed;
+      return { kind: 'log' as const, functionName: 'websocket', level: 'INFO', message, data };
+    };
+    const repeated = heldAfter((log, i) => log.record(line(i, true)));
+    const varying = heldAfter((log, i) => log.record(line(i, false)));
+    // ~20,000 × (200-char ARN + 120-char message): ≥ 6 MB more when every value differs.
+    expect(varying - repeated).toBeGreaterThan(6 * 1024 * 1024);
+    const log = createEventLog();
+    log.record(line(1, true));
+    log.record(line(2, false));
+    expect(log.all().map((e) => e.kind === 'log' && [e.message.slice(-3), e.data])).toEqual([
+      ['mmm', { service: 'perkup', function_arn: arn, id: 'r1' }],
+      ['mm2', { service: 'perkup2', function_arn: `${arn}2`, id: 'r2' }],
+    ]);
   });
 });
