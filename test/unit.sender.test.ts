@@ -92,6 +92,26 @@ describe('sendToConnections', () => {
     expect(error).toHaveBeenCalledWith('could not delete a gone connection', expect.objectContaining({ connectionId: 'old' }));
   });
 
+  it("a failed post's log line keeps the error's message (Powertools drops a field named `message`, with a warning)", async () => {
+    mock.on(PostToConnectionCommand).rejects(serverError());
+    const written: string[] = [];
+    const capture = (chunk: unknown): boolean => (written.push(String(chunk)), true);
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    const warnings = new Logger({ serviceName: 'sender-test', logLevel: 'WARN' });
+    await sendToConnections(client, ['a'], '{"type":"x"}', { ...options, maxAttempts: 1 }, { onGone, logger: warnings });
+    vi.restoreAllMocks();
+    const lines = written.join('').split('\n').filter(Boolean);
+    expect(lines.filter((line) => /reserved key/.test(line))).toEqual([]);
+    const failed = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.message === 'postToConnection failed');
+    expect(failed).toMatchObject({
+      connectionId: 'a',
+      errorName: 'InternalServerErrorException',
+      errorMessage: 'Internal server error',
+      statusCode: 500,
+    });
+  });
+
   for (const [what, error] of [
     ['429 LimitExceededException', throttled],
     ['500 from the service', serverError],

@@ -89,7 +89,8 @@ export async function sendDeliveries(
           retry,
           errorName: error.name,
           statusCode: statusOf(error),
-          message: error.message,
+          // Not `message`: Powertools reserves it for the line's own message and drops the field (with a warning).
+          errorMessage: error.message,
         });
         if (!retry) return { error: `${error.name ?? 'Error'}: ${error.message ?? ''}`, statusCode: statusOf(error) };
         const backoff = options.retryBaseDelayMs * 2 ** (attempt - 1);
