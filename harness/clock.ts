@@ -3,7 +3,7 @@
  * reads this clock instead of Date.now(), so tests and scenarios can advance ten minutes in a millisecond.
  *
  * Timers scheduled on the clock fire when real time reaches them *or* when `advance()` jumps past them,
- * whichever comes first.
+ * whichever comes first — never before `now()` has reached their time.
  */
 export interface Clock {
   /** Current emulated time in epoch milliseconds. */
@@ -39,7 +39,10 @@ export function createClock(): Clock {
     if (timer.realTimer) clearTimeout(timer.realTimer);
     // setTimeout caps at ~24.8 days; our timers are hours at most, but clamp anyway.
     const delay = Math.min(Math.max(0, timer.at - now()), 2 ** 31 - 1);
-    timer.realTimer = setTimeout(() => fire(timer), delay);
+    // Node's timers run on libuv's millisecond loop clock, not Date.now(): one can fire a millisecond or so before
+    // Date.now() reaches its time. Firing then would hand the callback a "now" before `at` — an SQS message delayed
+    // until `at` still invisible, its wake-up spent, the message never received — so a timer early by real time waits.
+    timer.realTimer = setTimeout(() => (now() >= timer.at ? fire(timer) : arm(timer)), delay);
     // A pending emulated timeout must never keep the process alive on its own.
     timer.realTimer.unref();
   }
