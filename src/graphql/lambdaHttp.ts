@@ -9,7 +9,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
  * from the one build we import keeps a single copy.
  */
 
-/** The request Apollo executes. Throws on a JSON body that does not parse (answered 400, see `toResult`). */
+/** The request Apollo executes. Throws on a JSON body that does not parse (createLambdaHandler answers 400). */
 export function httpGraphQLRequest(event: APIGatewayProxyEventV2): HTTPGraphQLRequest {
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(event.headers ?? {})) headers.set(name, value ?? '');
