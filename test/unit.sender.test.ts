@@ -103,7 +103,10 @@ describe('sendToConnections', () => {
     vi.restoreAllMocks();
     const lines = written.join('').split('\n').filter(Boolean);
     expect(lines.filter((line) => /reserved key/.test(line))).toEqual([]);
-    const failed = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.message === 'postToConnection failed');
+    const failed = lines
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((l) => l.message === 'postToConnection failed');
     expect(failed).toMatchObject({
       connectionId: 'a',
       errorName: 'InternalServerErrorException',
