@@ -7,8 +7,9 @@
  * Kept in node_modules/.cache/scenario-durations.json (beside the other caches, ignored by git). A scenario with no
  * recorded duration (new, renamed, or a clean clone) runs before those with one, in file order: it may be long.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { writeCacheFile } from '../common/cacheFile.js';
 
 export interface DurationHistory {
   /** The duration recorded for a scenario, in ms, if any. */
@@ -42,16 +43,9 @@ export function durationHistory(projectRoot: string): DurationHistory {
         const scenarioFile = relative(projectRoot, r.file);
         next[scenarioFile] = { ...next[scenarioFile], [r.name]: Math.round(r.durationMs) };
       }
-      try {
-        mkdirSync(dirname(file), { recursive: true });
-        // Written aside and renamed: two runs at once in one checkout each leave a whole file.
-        const tmp = `${file}.${process.pid}`;
-        writeFileSync(tmp, `${JSON.stringify(next, null, 1)}\n`);
-        renameSync(tmp, file);
-        known = next;
-      } catch {
-        // A read-only checkout: ordering falls back to file order next time, nothing else changes.
-      }
+      // Written whole (two runs at once in one checkout each leave a whole file). In a read-only checkout ordering
+      // falls back to file order next time; nothing else changes.
+      if (writeCacheFile(file, `${JSON.stringify(next, null, 1)}\n`)) known = next;
     },
   };
 }
