@@ -49,14 +49,14 @@ function bytesOf(record: object): number {
  * extra serialization.
  */
 function batchPayload(): { fits: (record: object) => boolean } {
+  let empty = true;
   let first: object | undefined;
   let total = EMPTY_EVENT_BYTES;
-  let count = 0;
   return {
     fits(record) {
-      if (count === 0) {
+      if (empty) {
+        empty = false;
         first = record;
-        count = 1;
         return true;
       }
       if (first) {
@@ -66,7 +66,6 @@ function batchPayload(): { fits: (record: object) => boolean } {
       const next = total + 1 + bytesOf(record);
       if (next > MAX_SYNC_REQUEST_BYTES) return false;
       total = next;
-      count++;
       return true;
     },
   };
