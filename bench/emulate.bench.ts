@@ -58,7 +58,6 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-/** `extra`: emulate's own flags; `nodeArgs`: node's, before the script (e.g. --cpu-prof). */
 /** The node options package.json's `emulate` script starts node with (`node <options> harness/cli/start.mjs`). */
 export function emulateScriptNodeOptions(): string[] {
   const script = (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts.emulate;
@@ -68,6 +67,7 @@ export function emulateScriptNodeOptions(): string[] {
   return words.slice(1, -1);
 }
 
+/** `extra`: emulate's own flags; `nodeArgs`: node's, before the script (e.g. --cpu-prof). */
 export async function startEmulate(extra: string[] = [], nodeArgs: string[] = []): Promise<EmulateProcess> {
   const args = [
     // As `npm run emulate` starts it (package.json), its node options included.
