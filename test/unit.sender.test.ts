@@ -95,7 +95,10 @@ describe('sendToConnections', () => {
   it("a failed post's log line keeps the error's message (Powertools drops a field named `message`, with a warning)", async () => {
     mock.on(PostToConnectionCommand).rejects(serverError());
     const written: string[] = [];
-    const capture = (chunk: unknown): boolean => (written.push(String(chunk)), true);
+    const capture = (chunk: unknown): boolean => {
+      written.push(String(chunk));
+      return true;
+    };
     vi.spyOn(process.stdout, 'write').mockImplementation(capture);
     vi.spyOn(process.stderr, 'write').mockImplementation(capture);
     const warnings = new Logger({ serviceName: 'sender-test', logLevel: 'WARN' });

@@ -67,5 +67,5 @@ export function junit(results: ScenarioResult[]): string {
     const skipped = skippedSteps(r);
     if (skipped.length) testcase.ele('system-out').txt(skipped.join('\n'));
   }
-  return doc.end({ prettyPrint: true }) + '\n';
+  return `${doc.end({ prettyPrint: true })}\n`;
 }
