@@ -10,7 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
  */
 
 /** The request Apollo executes. Throws on a JSON body that does not parse (createLambdaHandler answers 400). */
-export function httpGraphQLRequest(event: APIGatewayProxyEventV2): HTTPGraphQLRequest {
+function httpGraphQLRequest(event: APIGatewayProxyEventV2): HTTPGraphQLRequest {
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(event.headers ?? {})) headers.set(name, value ?? '');
   return { method: event.requestContext.http.method, headers, search: event.rawQueryString ?? '', body: bodyOf(event, headers) };
@@ -27,7 +27,7 @@ function bodyOf(event: APIGatewayProxyEventV2, headers: HeaderMap): unknown {
 }
 
 /** Apollo's answer as Lambda's result. Only complete bodies: this API has no incremental delivery (@defer). */
-export function lambdaResult(response: HTTPGraphQLResponse): APIGatewayProxyStructuredResultV2 {
+function lambdaResult(response: HTTPGraphQLResponse): APIGatewayProxyStructuredResultV2 {
   if (response.body.kind !== 'complete') throw new Error('Only complete body type supported');
   return {
     statusCode: response.status ?? 200,
