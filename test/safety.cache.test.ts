@@ -15,6 +15,9 @@ import { managementClient } from '../src/aws/clients.js';
 import { createPartnerRepository, TooManyItemsError } from '../src/partners/repository.js';
 import { encodeGeohash } from '../src/partners/geohash.js';
 import { readConfig } from '../src/config/env.js';
+import { createApp } from '../src/app.js';
+import { managementEndpoint } from '../src/aws/clients.js';
+import { createNotifier } from '../src/realtime/notifier.js';
 
 let backend: Backend;
 let user: string;
@@ -92,6 +95,76 @@ describe('generation guard', () => {
       }),
     );
     expect(await cache.readThrough(key, 'v', async () => 'fresh')).toBe('fresh');
+  });
+
+  it('expire alone voids the old values at once; purge then deletes them and keeps a value stored since', async () => {
+    const cache = createCacheStore(backend.doc, TABLES.cache, 300, { maxVariantsPerKey: 3 });
+    const key = 'city:two-phase';
+    expect(await cache.readThrough(key, 'a', async () => 'a1')).toBe('a1');
+    expect(await cache.readThrough(key, 'b', async () => 'b1')).toBe('b1');
+    const generations = await cache.expire([key, key]);
+    expect(generations).toEqual(new Map([[key, 1]]));
+    // Both old values are still there, and neither is served: a reader loads, and its value (generation 1) is stored.
+    expect((await variantsUnder(key)).map((item) => item.sk).sort()).toEqual(['a', 'b']);
+    expect(await cache.readThrough(key, 'a', async () => 'a2')).toBe('a2');
+    expect(await cache.purge(generations)).toBe(1);
+    expect((await variantsUnder(key)).map((item) => [item.sk, item.gen])).toEqual([['a', 1]]);
+    expect(await cache.readThrough(key, 'a', async () => 'never loaded: served from the cache')).toBe('a2');
+    // The counter went with the old values: the key takes new variants again (a, b and a again had filled its 3).
+    expect(await cache.readThrough(key, 'c', async () => 'c2')).toBe('c2');
+    expect(await cache.readThrough(key, 'd', async () => 'd2')).toBe('d2');
+    expect((await variantsUnder(key)).map((item) => item.sk).sort()).toEqual(['a', 'c', 'd']);
+  });
+});
+
+describe("the notifier's cache clean-up", () => {
+  it('a clean-up that fails is logged once it has failed, and the batch still notifies and succeeds', async () => {
+    const id = 'cleanupSubscriber=';
+    expect((await backend.ws.connect(id, await backend.token('cleanup-user'))).statusCode).toBe(200);
+    await backend.ws.send(id, { type: 'subscribe', data: { topics: ['partners'], city: 'Paris' } });
+    const cache = createCacheStore(backend.doc, TABLES.cache, 300);
+    await cache.readThrough('city:paris', 'listing', async () => 'before the change');
+    // DynamoDB's answer to the clean-up's Query, some time after it was sent: a notifier that did not wait for its
+    // clean-up would have answered before this line is logged.
+    const throttledQueries = {
+      async send(command: Parameters<DynamoDBDocumentClient['send']>[0]) {
+        if (command.constructor.name === 'QueryCommand' && (command.input as { TableName?: string }).TableName === TABLES.cache) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
+            name: 'ProvisionedThroughputExceededException',
+          });
+        }
+        return backend.doc.send(command);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const lines: Array<{ level: string; message: string }> = [];
+    const record = (level: string) => (message: string) => void lines.push({ level, message });
+    const logger = { info: record('info'), warn: record('warn'), error: record('error') } as unknown as Logger;
+    const app = createApp();
+    const notifier = createNotifier({
+      connections: app.connections,
+      cache: createCacheStore(throttledQueries, TABLES.cache, 300),
+      managementClient: () => managementClient(managementEndpoint(app.cfg.websocketApiEndpoint), app.cfg),
+      logger,
+      sendOptions: app.sendOptions,
+      fanout: { shardThreshold: 1000, shardSize: 100 },
+      queue: undefined,
+    });
+    const now = new Date().toISOString();
+    const partner = { ...seedPartnerInput, id: 'cleanup-partner', active: true, version: 1, createdAt: now, updatedAt: now };
+    const report = await notifier.notifyChanges([
+      { eventId: 'cleanup-event', sequenceNumber: '1', committedBy: Date.now(), event: { action: 'created', partner } },
+    ]);
+    expect(report.sent?.delivered).toEqual([id]);
+    expect(backend.messages(id).filter((m) => m.type === 'partner_updated')).toEqual([
+      expect.objectContaining({ partnerId: 'cleanup-partner', eventId: 'cleanup-event' }),
+    ]);
+    expect(lines.filter((line) => line.level !== 'info')).toEqual([
+      { level: 'warn', message: 'cache clean-up failed; the expired values stay until their ttl, never served' },
+    ]);
+    // Left behind, and never served: the key's generation moved on.
+    expect(await variantsUnder('city:paris')).toHaveLength(1);
+    expect(await cache.readThrough('city:paris', 'listing', async () => 'after the change')).toBe('after the change');
   });
 });
 

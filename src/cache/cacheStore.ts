@@ -10,10 +10,11 @@ import { batchWriteAll, queryAll } from '../aws/dynamoPages.js';
  * Reads ignore expired items because DynamoDB's TTL deletion can lag by up to ~48 hours.
  *
  * Two bookkeeping items per key, under sort keys no variant can take:
- * - `#generation` {gen}: bumped by every invalidation, before the variants are deleted. A value is served only if it
- *   was loaded in the current generation, and a store re-checks the generation and takes its value back if an
- *   invalidation came in between. So the race "reader misses and loads, writer writes and invalidates, reader stores
- *   the old value" leaves nothing stale behind (and could not serve it even if the clean-up failed).
+ * - `#generation` {gen}: bumped by every invalidation (`expire`) before its variants are deleted (`purge`, which the
+ *   notifier runs while it notifies). A value is served only if it was loaded in the current generation, and a store
+ *   re-checks the generation and takes its value back if an invalidation came in between. So the race "reader misses
+ *   and loads, writer writes and invalidates, reader stores the old value" leaves nothing stale behind (and could not
+ *   serve it even if the clean-up failed).
  * - `#variants` {count, ttl}: how many variants were stored in the current window of `ttlSeconds`. Past
  *   `maxVariantsPerKey` new variants are not cached until the window ends; since a variant lives one window, at most
  *   twice that many are live under a key, however many distinct arguments clients send — and invalidating the key
@@ -133,57 +134,77 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
   }
 
   /**
-   * Invalidates each key: bumps its generation first (from then on nothing loaded earlier is served or kept), then
-   * deletes its variants and its variant counter. Returns how many cached values went.
+   * Runs `each` over `items`, at most INVALIDATION_CONCURRENCY at a time. After a failure no item is started, and the
+   * caller hears of it once every call has stopped: nothing started here is left running when it rejects (a Lambda
+   * would freeze with it in flight).
    */
-  async function invalidate(keys: readonly string[]): Promise<number> {
-    let deleted = 0;
+  async function boundedEach<T>(items: readonly T[], each: (item: T) => Promise<void>): Promise<void> {
     let failure: { error: unknown } | undefined;
-    // Keys are independent: a few at a time, each in its own order. One after another, a mutation's six keys cost
-    // twelve to eighteen sequential round trips before anyone is notified (~10 ms each on AWS).
     let next = 0;
     const worker = async (): Promise<void> => {
-      // After a failure no key is started, and the caller hears of it once every worker has stopped: nothing of this
-      // call is left running when it rejects (a Lambda would freeze with it in flight).
-      while (next < keys.length && !failure) {
+      while (next < items.length && !failure) {
         try {
-          // Not `deleted += await …`: that reads `deleted` before awaiting, and the workers' sums would overwrite.
-          const count = await invalidateOne(keys[next++]);
-          deleted += count;
+          await each(items[next++]);
         } catch (error) {
           failure ??= { error };
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(INVALIDATION_CONCURRENCY, keys.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(INVALIDATION_CONCURRENCY, items.length) }, worker));
     if (failure) throw failure.error;
+  }
+
+  /**
+   * The part of an invalidation readers depend on: bumps each key's generation (a few keys at once). Once it
+   * resolves, nothing loaded before is served or kept, so a client told of the change reads fresh data; the values
+   * left under the keys are garbage that `purge` deletes. Answers each key's new generation, for `purge`.
+   */
+  async function expire(keys: readonly string[]): Promise<Map<string, number>> {
+    const generations = new Map<string, number>();
+    await boundedEach([...new Set(keys)], async (key) => {
+      const { Attributes } = await db.send(
+        new UpdateCommand({
+          TableName: table,
+          Key: { pk: key, sk: GENERATION },
+          UpdateExpression: 'ADD gen :one',
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      generations.set(key, Number(Attributes?.gen));
+    });
+    return generations;
+  }
+
+  /**
+   * The clean-up after `expire`: deletes each key's variants of an older generation than the one `expire` set, and
+   * its variant counter (the key's fill starts again). A variant a reader stored since, of the new generation, stays.
+   * Returns how many cached values went.
+   */
+  async function purge(generations: ReadonlyMap<string, number>): Promise<number> {
+    let deleted = 0;
+    await boundedEach([...generations], async ([key, generation]) => {
+      const items = await queryAll(db, {
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': key },
+        ProjectionExpression: 'pk, sk, gen',
+        ConsistentRead: true,
+      });
+      const doomed = items.filter((item) => item.sk !== GENERATION && !(typeof item.gen === 'number' && item.gen >= generation));
+      await batchWriteAll(
+        db,
+        table,
+        doomed.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
+      );
+      deleted += doomed.filter((item) => item.sk !== VARIANTS).length;
+    });
     return deleted;
   }
 
-  /** Bumps the key's generation, then deletes its variants and variant counter; how many cached values went. */
-  async function invalidateOne(key: string): Promise<number> {
-    await db.send(
-      new UpdateCommand({
-        TableName: table,
-        Key: { pk: key, sk: GENERATION },
-        UpdateExpression: 'ADD gen :one',
-        ExpressionAttributeValues: { ':one': 1 },
-      }),
-    );
-    const items = await queryAll(db, {
-      TableName: table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': key },
-      ProjectionExpression: 'pk, sk',
-      ConsistentRead: true,
-    });
-    const doomed = items.filter((item) => item.sk !== GENERATION);
-    await batchWriteAll(
-      db,
-      table,
-      doomed.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
-    );
-    return doomed.filter((item) => item.sk !== VARIANTS).length;
+  /** Expires the keys, then deletes what they held (`expire`, then `purge`). Returns how many cached values went. */
+  async function invalidate(keys: readonly string[]): Promise<number> {
+    return purge(await expire(keys));
   }
 
   /** Returns the cached value or loads, caches and returns it. A cache failure never fails the read. */
@@ -207,7 +228,7 @@ export function createCacheStore(db: DynamoDBDocumentClient, table: string, ttlS
     return value;
   }
 
-  return { readThrough, invalidate };
+  return { readThrough, invalidate, expire, purge };
 }
 
 export type CacheStore = ReturnType<typeof createCacheStore>;

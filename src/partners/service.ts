@@ -39,9 +39,9 @@ function idProblem(id: string): FieldError | undefined {
 /**
  * The partner use cases: validate, write, answer. The write is the commit point and the answer follows it: cache
  * invalidation and notifications are the notifier's, from the partners table's stream, so the answer's latency does
- * not depend on the audience. The mutation also drops the changed keys from the cache right away (a few deletes, not
- * audience-bound) so the writer reads its own write; the notifier invalidates them again after the change, which
- * also clears an entry a concurrent read re-cached from before the write.
+ * not depend on the audience. The mutation also expires the changed keys right away (one generation bump per key, not
+ * audience-bound) so the writer reads its own write; the notifier expires them again after the change, which also
+ * voids an entry a concurrent read re-cached from before the write, and deletes the expired values.
  */
 export function createPartnerService(deps: {
   repository: PartnerRepository;
@@ -53,11 +53,13 @@ export function createPartnerService(deps: {
 }) {
   const { repository, cache, logger, idempotency } = deps;
 
-  /** Runs right after each committed write (and only then): counts it, and drops its cache keys. */
+  /** Runs right after each committed write (and only then): counts it, and expires its cache keys. */
   async function invalidateAtWrite(before: Partner | undefined, after: Partner | undefined): Promise<void> {
     deps.metrics?.mutation(before === undefined ? 'create' : after === undefined ? 'delete' : 'update');
     try {
-      await cache.invalidate(invalidatedKeys(before, after));
+      // Only the generation bumps: what they void is never served again, and deleting it is the notifier's clean-up
+      // (two more round trips per key the mutation's answer would wait for).
+      await cache.expire(invalidatedKeys(before, after));
     } catch (error) {
       // The notifier invalidates the same keys from the stream; this one only narrows the window.
       logger.warn('cache invalidation at write failed; the notifier will invalidate from the stream', { error: error as Error });

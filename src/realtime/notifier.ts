@@ -139,37 +139,47 @@ export function createNotifier(deps: {
     const keys = [...new Set(prepared.flatMap((p) => p.keys))];
     const targets = new Set<string>([cacheTarget()]);
     for (const p of prepared) for (const t of p.targets) targets.add(t);
-    // Invalidate before notifying: a client that re-reads on cache_invalidated must not find the stale entry. Looking
+    // Expire before notifying: a client that re-reads on a notification must not be served the stale entry. Looking
     // the subscribers up meanwhile changes nothing of that (it only reads), and takes it off the latency path.
-    // Both settled before a failure is thrown: a rejected lookup must not leave the invalidation running.
-    const [, subscribers] = await settleAll([deps.cache.invalidate(keys), deps.connections.subscribersOf([...targets])]);
+    // Both settled before a failure is thrown: a rejected lookup must not leave the expiry running.
+    const [generations, subscribers] = await settleAll([deps.cache.expire(keys), deps.connections.subscribersOf([...targets])]);
     for (const p of prepared) deps.logger.info('cache invalidated', { keys: p.keys, eventId: p.change.eventId });
-    const { deliveries, unbatchedMessages } = planDeliveries(prepared, subscribers, timestamp);
-    const messages = deliveries.reduce((n, d) => n + d.payloads.length, 0);
-    const report: NotifyReport = { invalidatedKeys: keys, connections: deliveries.length, messages, unbatchedMessages, shards: 0 };
+    // The expired values can no longer be served: deleting them is clean-up (a Query and a BatchWrite per key that no
+    // client needs to wait for), done while the notifications go out and awaited before the invocation ends. Its
+    // failure leaves garbage, not stale reads: logged, and the batch is not retried for it.
+    const purged = deps.cache.purge(generations).catch((error: unknown) => {
+      deps.logger.warn('cache clean-up failed; the expired values stay until their ttl, never served', { error: error as Error });
+    });
+    try {
+      const { deliveries, unbatchedMessages } = planDeliveries(prepared, subscribers, timestamp);
+      const messages = deliveries.reduce((n, d) => n + d.payloads.length, 0);
+      const report: NotifyReport = { invalidatedKeys: keys, connections: deliveries.length, messages, unbatchedMessages, shards: 0 };
 
-    if (deps.queue && deliveries.length > deps.fanout.shardThreshold) {
-      report.shards = await deps.queue.enqueue(deliveries, deps.fanout.shardSize);
-      deps.logger.info('fanout sharded', {
-        connections: deliveries.length,
-        shards: report.shards,
+      if (deps.queue && deliveries.length > deps.fanout.shardThreshold) {
+        report.shards = await deps.queue.enqueue(deliveries, deps.fanout.shardSize);
+        deps.logger.info('fanout sharded', {
+          connections: deliveries.length,
+          shards: report.shards,
+          eventIds: changes.map((c) => c.eventId),
+        });
+        return report;
+      }
+      report.sent = await deliver(deliveries, shouldStop);
+      deps.logger.info('notifications sent', {
         eventIds: changes.map((c) => c.eventId),
+        connections: deliveries.length,
+        messages,
+        unbatchedMessages,
+        posts: report.sent.posts,
+        delivered: report.sent.delivered.length,
+        gone: report.sent.gone.length,
+        failed: report.sent.failed.length,
+        handedOver: report.sent.undelivered.length,
       });
       return report;
+    } finally {
+      await purged;
     }
-    report.sent = await deliver(deliveries, shouldStop);
-    deps.logger.info('notifications sent', {
-      eventIds: changes.map((c) => c.eventId),
-      connections: deliveries.length,
-      messages,
-      unbatchedMessages,
-      posts: report.sent.posts,
-      delivered: report.sent.delivered.length,
-      gone: report.sent.gone.length,
-      failed: report.sent.failed.length,
-      handedOver: report.sent.undelivered.length,
-    });
-    return report;
   }
 
   /** Posts deliveries; what failed with a retryable error or was not reached in time goes to the queue. */
