@@ -233,19 +233,7 @@ describe('invalidation before notification', () => {
     // A cached Paris listing: one of the values a Paris create voids.
     const listing = await backend.graphql('{ partners(city: "Paris") { items { id } } }', {}, admin);
     expect(listing.body.errors).toBeUndefined();
-    const cachedUnder = async (key: string) =>
-      (
-        (
-          await backend.doc.send(
-            new QueryCommand({
-              TableName: TABLES.cache,
-              KeyConditionExpression: 'pk = :pk',
-              ExpressionAttributeValues: { ':pk': key },
-              ConsistentRead: true,
-            }),
-          )
-        ).Items ?? []
-      ).filter((item) => !String(item.sk).startsWith('#'));
+    const cachedUnder = async (key: string) => (await backend.cacheItemsUnder(key)).filter((item) => !String(item.sk).startsWith('#'));
     expect(await cachedUnder('city:paris')).toHaveLength(1);
     // The mutation expires the keys at its write too: only what the notifier does with the stream record is looked at.
     backend.pauseStream(true);

@@ -5,7 +5,7 @@
  * management client's connect timeout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchWriteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { startBackend, TABLES, type Backend } from './helpers/backend.js';
 import { seedPartnerInput } from './fixtures/seed.js';
@@ -36,18 +36,7 @@ function recordingLogger() {
   return { lines, logger };
 }
 
-const itemsUnder = async (key: string) =>
-  (
-    await backend.doc.send(
-      new QueryCommand({
-        TableName: TABLES.cache,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': key },
-        ConsistentRead: true,
-      }),
-    )
-  ).Items ?? [];
-const variantsUnder = async (key: string) => (await itemsUnder(key)).filter((item) => !String(item.sk).startsWith('#'));
+const variantsUnder = async (key: string) => (await backend.cacheItemsUnder(key)).filter((item) => !String(item.sk).startsWith('#'));
 
 /** A promise and the function that settles it: lets a test hold a load open while something else happens. */
 function gate<T>() {

@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { signDevelopmentToken, type Role } from '../../src/auth/tokens.js';
 import { loadServerlessConfig } from '../../harness/config/serverless.js';
 import { startDynamoDB } from '../../harness/dynamodb/provider.js';
@@ -228,6 +228,18 @@ export async function startBackend() {
     messages: (connectionId: string) => (posted.get(connectionId) ?? []) as Array<Record<string, any>>,
     failNextPosts: (connectionId: string, status: ManagementFault['status'], count: number) => faults.set(connectionId, { status, count }),
     token: (sub: string, role: Role = 'user') => signDevelopmentToken({ sub, role }, JWT_SECRET),
+    /** Every item of the cache table under `key`: its variants and its bookkeeping items (sort keys starting with #). */
+    cacheItemsUnder: async (key: string) =>
+      (
+        await doc.send(
+          new QueryCommand({
+            TableName: TABLES.cache,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': key },
+            ConsistentRead: true,
+          }),
+        )
+      ).Items ?? [],
     async close() {
       uninstall();
       await dynamodb.close();
