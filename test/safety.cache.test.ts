@@ -1,8 +1,8 @@
 /**
  * Production safety, cache and AWS clients, on dynalite: the generation guard against a stale store after an
- * invalidation (the exact interleaving), cache failures served uncached and logged, a bounded number of variants per
- * key, values over DynamoDB's item limit not cached, partnersNear bounded in items read, BatchWrite backoff, and the
- * management client's connect timeout.
+ * invalidation (the exact interleaving) and its two phases (expire, then purge; the notifier's purge failing), cache
+ * failures served uncached and logged, a bounded number of variants per key, values over DynamoDB's item limit not
+ * cached, partnersNear bounded in items read, BatchWrite backoff, and the management client's connect timeout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchWriteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -11,12 +11,11 @@ import { startBackend, TABLES, type Backend } from './helpers/backend.js';
 import { seedPartnerInput } from './fixtures/seed.js';
 import { createCacheStore } from '../src/cache/cacheStore.js';
 import { batchWriteAll } from '../src/aws/dynamoPages.js';
-import { managementClient } from '../src/aws/clients.js';
+import { managementClient, managementEndpoint } from '../src/aws/clients.js';
 import { createPartnerRepository, TooManyItemsError } from '../src/partners/repository.js';
 import { encodeGeohash } from '../src/partners/geohash.js';
 import { readConfig } from '../src/config/env.js';
 import { createApp } from '../src/app.js';
-import { managementEndpoint } from '../src/aws/clients.js';
 import { createNotifier } from '../src/realtime/notifier.js';
 
 let backend: Backend;
